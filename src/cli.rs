@@ -1,0 +1,542 @@
+//! Command line and `RINIT_*` environment: text in, a validated [`Config`]
+//! out. No syscalls here; the environment arrives through a lookup closure so
+//! every rule is tested on literal strings.
+//!
+//! Option parsing stops at the first word that is not an option, so
+//! `rinit ls -l` runs `ls -l`, and `--` ends the options explicitly. A flag
+//! wins over its environment variable; for repeatable flags, any use of the
+//! flag replaces the whole variable.
+
+use crate::signals::{Rewrites, Signo};
+use crate::status::Remap;
+use std::ffi::OsString;
+use std::time::Duration;
+
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+pub const USAGE: &str = "\
+Usage: rinit [OPTIONS] [--] COMMAND [ARGS...]
+
+A container init: runs COMMAND as its child, forwards signals to it, reaps
+zombies, tears down what is left in stages, and exits with COMMAND's status.
+
+Options (each has an environment variable; the flag wins):
+  -h, --help                 print this help and exit
+  -V, --version              print the version and exit
+  -v, --verbose              log more (repeat for more)          RINIT_LOG=FILTER
+  -q, --quiet                log errors only
+      --signal-child-only    forward to the child, not its group RINIT_SIGNAL_CHILD_ONLY=1
+  -r, --rewrite FROM:TO      forward FROM as TO (TO=0 drops it)  RINIT_REWRITE=FROM:TO,...
+  -e, --remap-exit CODE      report the child's CODE as 0        RINIT_REMAP_EXIT=CODE,...
+  -p, --pdeathsig SIGNAL     act on SIGNAL when my parent dies   RINIT_PDEATHSIG
+      --grace DURATION       SIGTERM-to-SIGKILL time [5s]        RINIT_GRACE
+      --kill-after DURATION  SIGKILL the child DURATION after a
+                             forwarded TERM/INT [off]            RINIT_KILL_AFTER
+      --stuck-timeout DURATION
+                             wait after the final SIGKILL [10s]  RINIT_STUCK_TIMEOUT
+
+Signals: TERM, SIGTERM, 15, RTMIN+3. Durations: 500ms, 5s, 2m, 1h, or seconds.
+Booleans: 1/true/yes, 0/false/no. Exit: COMMAND's code, 128+N if killed by
+signal N, 126/127 if it cannot be run, 2 for a usage error.
+";
+
+/// What the command line asks for.
+#[derive(Debug, PartialEq)]
+pub enum Request {
+    Help,
+    Version,
+    Run(Config),
+}
+
+#[derive(Debug, PartialEq)]
+pub struct Config {
+    pub command: Vec<OsString>,
+    pub log: LogSpec,
+    pub signal_child_only: bool,
+    pub rewrites: Rewrites,
+    pub remap: Remap,
+    pub pdeathsig: Option<Signo>,
+    pub grace: Duration,
+    pub kill_after: Option<Duration>,
+    pub stuck_timeout: Duration,
+}
+
+/// How much to log: a level from `-v`/`-q`, or an env_logger filter.
+#[derive(Debug, PartialEq, Clone)]
+pub enum LogSpec {
+    /// 0 = errors only, 1 = warnings (default), 2 = info, 3 = debug, 4+ = trace.
+    Level(u8),
+    Filter(String),
+}
+
+/// A usage error: one line naming the problem.
+#[derive(Debug, PartialEq)]
+pub struct UsageError(pub String);
+
+impl std::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+fn usage(msg: impl Into<String>) -> UsageError {
+    UsageError(msg.into())
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Opt {
+    Help,
+    Version,
+    Verbose,
+    Quiet,
+    SignalChildOnly,
+    Rewrite,
+    RemapExit,
+    Pdeathsig,
+    Grace,
+    KillAfter,
+    StuckTimeout,
+}
+
+/// (short, long, option, takes a value)
+const OPTIONS: [(Option<char>, &str, Opt, bool); 11] = [
+    (Some('h'), "help", Opt::Help, false),
+    (Some('V'), "version", Opt::Version, false),
+    (Some('v'), "verbose", Opt::Verbose, false),
+    (Some('q'), "quiet", Opt::Quiet, false),
+    (None, "signal-child-only", Opt::SignalChildOnly, false),
+    (Some('r'), "rewrite", Opt::Rewrite, true),
+    (Some('e'), "remap-exit", Opt::RemapExit, true),
+    (Some('p'), "pdeathsig", Opt::Pdeathsig, true),
+    (None, "grace", Opt::Grace, true),
+    (None, "kill-after", Opt::KillAfter, true),
+    (None, "stuck-timeout", Opt::StuckTimeout, true),
+];
+
+/// Raw occurrences, before defaults and the environment are applied.
+#[derive(Default)]
+struct Seen {
+    verbose: u8,
+    quiet: bool,
+    signal_child_only: bool,
+    rewrite: Vec<String>,
+    remap_exit: Vec<String>,
+    pdeathsig: Option<String>,
+    grace: Option<String>,
+    kill_after: Option<String>,
+    stuck_timeout: Option<String>,
+}
+
+/// Parses `args` (without the program name) and the `RINIT_*` variables
+/// that `env` returns.
+pub fn parse<I>(args: I, env: impl Fn(&str) -> Option<OsString>) -> Result<Request, UsageError>
+where
+    I: IntoIterator<Item = OsString>,
+{
+    let mut args = args.into_iter();
+    let mut seen = Seen::default();
+    let mut command = Vec::new();
+    while let Some(arg) = args.next() {
+        let bytes = arg.as_encoded_bytes();
+        if bytes == b"--" {
+            break;
+        }
+        if bytes.len() < 2 || bytes[0] != b'-' {
+            command.push(arg);
+            break;
+        }
+        let text = arg
+            .to_str()
+            .ok_or_else(|| usage(format!("option {} is not valid UTF-8", arg.display())))?;
+        if let Some(long) = text.strip_prefix("--") {
+            let (name, inline) = match long.split_once('=') {
+                Some((name, value)) => (name, Some(value.to_string())),
+                None => (long, None),
+            };
+            let &(_, _, opt, takes_value) = OPTIONS
+                .iter()
+                .find(|o| o.1 == name)
+                .ok_or_else(|| usage(format!("unknown option --{name}")))?;
+            let value = match (takes_value, inline) {
+                (false, Some(_)) => return Err(usage(format!("option --{name} takes no value"))),
+                (false, None) => None,
+                (true, Some(v)) => Some(v),
+                (true, None) => Some(next_value(&mut args, &format!("--{name}"))?),
+            };
+            if let Some(done) = record(&mut seen, opt, value) {
+                return Ok(done);
+            }
+        } else {
+            let cluster: Vec<char> = text[1..].chars().collect();
+            let mut i = 0;
+            while i < cluster.len() {
+                let c = cluster[i];
+                let &(_, _, opt, takes_value) = OPTIONS
+                    .iter()
+                    .find(|o| o.0 == Some(c))
+                    .ok_or_else(|| usage(format!("unknown option -{c}")))?;
+                let value = if takes_value {
+                    let rest: String = cluster[i + 1..].iter().collect();
+                    i = cluster.len();
+                    Some(if rest.is_empty() { next_value(&mut args, &format!("-{c}"))? } else { rest })
+                } else {
+                    i += 1;
+                    None
+                };
+                if let Some(done) = record(&mut seen, opt, value) {
+                    return Ok(done);
+                }
+            }
+        }
+    }
+    command.extend(args);
+    if command.is_empty() {
+        return Err(usage("no command given"));
+    }
+    build(seen, command, &env).map(Request::Run)
+}
+
+fn next_value(args: &mut impl Iterator<Item = OsString>, flag: &str) -> Result<String, UsageError> {
+    let value = args.next().ok_or_else(|| usage(format!("option {flag} needs a value")))?;
+    value
+        .into_string()
+        .map_err(|v| usage(format!("value {} for {flag} is not valid UTF-8", v.display())))
+}
+
+/// Stores one occurrence; returns a finished request for --help/--version.
+fn record(seen: &mut Seen, opt: Opt, value: Option<String>) -> Option<Request> {
+    let value = || value.clone().unwrap_or_default();
+    match opt {
+        Opt::Help => return Some(Request::Help),
+        Opt::Version => return Some(Request::Version),
+        Opt::Verbose => seen.verbose = seen.verbose.saturating_add(1),
+        Opt::Quiet => seen.quiet = true,
+        Opt::SignalChildOnly => seen.signal_child_only = true,
+        Opt::Rewrite => seen.rewrite.push(value()),
+        Opt::RemapExit => seen.remap_exit.push(value()),
+        Opt::Pdeathsig => seen.pdeathsig = Some(value()),
+        Opt::Grace => seen.grace = Some(value()),
+        Opt::KillAfter => seen.kill_after = Some(value()),
+        Opt::StuckTimeout => seen.stuck_timeout = Some(value()),
+    }
+    None
+}
+
+/// An environment variable as UTF-8 text; unset and empty are the same, so
+/// `RINIT_GRACE= rinit ...` and an empty `env:` entry mean "not set".
+fn env_text(env: &impl Fn(&str) -> Option<OsString>, name: &str) -> Result<Option<String>, UsageError> {
+    match env(name) {
+        None => Ok(None),
+        Some(v) if v.is_empty() => Ok(None),
+        Some(v) => v
+            .into_string()
+            .map(Some)
+            .map_err(|v| usage(format!("{name}={} is not valid UTF-8", v.display()))),
+    }
+}
+
+/// Flag value if given, else the variable's; `source` names where it came from.
+fn pick(
+    flag: Option<String>,
+    flag_name: &str,
+    env: &impl Fn(&str) -> Option<OsString>,
+    var: &str,
+) -> Result<Option<(String, String)>, UsageError> {
+    if let Some(v) = flag {
+        return Ok(Some((v, flag_name.to_string())));
+    }
+    Ok(env_text(env, var)?.map(|v| (v, var.to_string())))
+}
+
+fn pick_list(
+    flags: Vec<String>,
+    flag_name: &str,
+    env: &impl Fn(&str) -> Option<OsString>,
+    var: &str,
+) -> Result<Vec<(String, String)>, UsageError> {
+    if !flags.is_empty() {
+        return Ok(flags.into_iter().map(|v| (v, flag_name.to_string())).collect());
+    }
+    Ok(env_text(env, var)?
+        .map(|v| v.split(',').map(|item| (item.trim().to_string(), var.to_string())).collect())
+        .unwrap_or_default())
+}
+
+fn build(seen: Seen, command: Vec<OsString>, env: &impl Fn(&str) -> Option<OsString>) -> Result<Config, UsageError> {
+    let log = if seen.quiet {
+        LogSpec::Level(0)
+    } else if seen.verbose > 0 {
+        LogSpec::Level(1 + seen.verbose)
+    } else if let Some(filter) = env_text(env, "RINIT_LOG")? {
+        LogSpec::Filter(filter)
+    } else {
+        LogSpec::Level(1)
+    };
+
+    let signal_child_only = if seen.signal_child_only {
+        true
+    } else {
+        match env_text(env, "RINIT_SIGNAL_CHILD_ONLY")? {
+            None => false,
+            Some(v) => parse_bool(&v).ok_or_else(|| {
+                usage(format!("invalid value '{v}' for RINIT_SIGNAL_CHILD_ONLY: expected 1/true/yes or 0/false/no"))
+            })?,
+        }
+    };
+
+    let mut rewrites = Rewrites::default();
+    for (rule, source) in pick_list(seen.rewrite, "--rewrite", env, "RINIT_REWRITE")? {
+        let (from, to) = Rewrites::parse_rule(&rule)
+            .map_err(|why| usage(format!("invalid value for {source}: {why}; expected FROM:TO such as TERM:QUIT")))?;
+        rewrites.set(from, to);
+    }
+
+    let mut remap = Remap::default();
+    for (code, source) in pick_list(seen.remap_exit, "--remap-exit", env, "RINIT_REMAP_EXIT")? {
+        let code: u8 = code
+            .parse()
+            .map_err(|_| usage(format!("invalid value '{code}' for {source}: expected an exit code 0..255")))?;
+        remap.insert(code);
+    }
+
+    let pdeathsig = match pick(seen.pdeathsig, "--pdeathsig", env, "RINIT_PDEATHSIG")? {
+        None => None,
+        Some((name, source)) => Some(
+            Signo::parse(&name)
+                .ok_or_else(|| usage(format!("invalid value '{name}' for {source}: expected a signal such as TERM or 15")))?,
+        ),
+    };
+
+    let duration = |flag, flag_name: &str, var: &str, default: Duration| -> Result<Duration, UsageError> {
+        match pick(flag, flag_name, env, var)? {
+            None => Ok(default),
+            Some((text, source)) => parse_duration(&text).ok_or_else(|| {
+                usage(format!("invalid value '{text}' for {source}: expected a duration such as 500ms, 5s or 2m"))
+            }),
+        }
+    };
+    let grace = duration(seen.grace, "--grace", "RINIT_GRACE", Duration::from_secs(5))?;
+    let stuck_timeout = duration(seen.stuck_timeout, "--stuck-timeout", "RINIT_STUCK_TIMEOUT", Duration::from_secs(10))?;
+    let kill_after = match pick(seen.kill_after, "--kill-after", env, "RINIT_KILL_AFTER")? {
+        None => None,
+        Some((text, _)) if text.eq_ignore_ascii_case("off") => None,
+        Some((text, source)) => Some(parse_duration(&text).ok_or_else(|| {
+            usage(format!("invalid value '{text}' for {source}: expected a duration such as 500ms, 5s or 2m, or off"))
+        })?),
+    };
+
+    Ok(Config { command, log, signal_child_only, rewrites, remap, pdeathsig, grace, kill_after, stuck_timeout })
+}
+
+pub fn parse_bool(text: &str) -> Option<bool> {
+    match text.to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" => Some(true),
+        "0" | "false" | "no" => Some(false),
+        _ => None,
+    }
+}
+
+/// `500ms`, `5s`, `2m`, `1h`, or a bare number of seconds.
+pub fn parse_duration(text: &str) -> Option<Duration> {
+    let text = text.trim();
+    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let (digits, unit) = text.split_at(split);
+    if digits.is_empty() {
+        return None;
+    }
+    let n: u64 = digits.parse().ok()?;
+    let millis_per_unit: u64 = match unit {
+        "ms" => 1,
+        "" | "s" => 1_000,
+        "m" => 60_000,
+        "h" => 3_600_000,
+        _ => return None,
+    };
+    n.checked_mul(millis_per_unit).map(Duration::from_millis)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(list: &[&str]) -> Vec<OsString> {
+        list.iter().map(OsString::from).collect()
+    }
+
+    fn no_env(_: &str) -> Option<OsString> {
+        None
+    }
+
+    fn run(list: &[&str]) -> Config {
+        match parse(args(list), no_env) {
+            Ok(Request::Run(cfg)) => cfg,
+            other => panic!("{list:?}: {other:?}"),
+        }
+    }
+
+    fn err(list: &[&str], env: &[(&str, &str)]) -> String {
+        let env: Vec<(String, String)> = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let lookup = |name: &str| env.iter().find(|(k, _)| k == name).map(|(_, v)| OsString::from(v));
+        match parse(args(list), lookup) {
+            Err(UsageError(msg)) => msg,
+            other => panic!("{list:?} should fail: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn defaults() {
+        let cfg = run(&["sleep", "1"]);
+        assert_eq!(cfg.command, args(&["sleep", "1"]));
+        assert_eq!(cfg.log, LogSpec::Level(1));
+        assert!(!cfg.signal_child_only);
+        assert_eq!(cfg.rewrites, Rewrites::default());
+        assert_eq!(cfg.remap, Remap::default());
+        assert_eq!(cfg.pdeathsig, None);
+        assert_eq!(cfg.grace, Duration::from_secs(5));
+        assert_eq!(cfg.kill_after, None);
+        assert_eq!(cfg.stuck_timeout, Duration::from_secs(10));
+    }
+
+    #[test]
+    fn stops_at_first_non_option() {
+        assert_eq!(run(&["ls", "-l"]).command, args(&["ls", "-l"]));
+        assert_eq!(run(&["-v", "ls", "-v"]).command, args(&["ls", "-v"]));
+        assert_eq!(run(&["--", "-v", "x"]).command, args(&["-v", "x"]));
+        assert_eq!(run(&["-", "x"]).command, args(&["-", "x"]));
+        assert_eq!(run(&["--grace", "1s", "--", "--", "x"]).command, args(&["--", "x"]));
+    }
+
+    #[test]
+    fn help_and_version_win() {
+        assert_eq!(parse(args(&["-h"]), no_env), Ok(Request::Help));
+        assert_eq!(parse(args(&["--help", "--bogus"]), no_env), Ok(Request::Help));
+        assert_eq!(parse(args(&["-V"]), no_env), Ok(Request::Version));
+        assert_eq!(parse(args(&["-vV"]), no_env), Ok(Request::Version));
+        assert_eq!(parse(args(&["--version"]), no_env), Ok(Request::Version));
+    }
+
+    #[test]
+    fn verbosity() {
+        assert_eq!(run(&["-v", "x"]).log, LogSpec::Level(2));
+        assert_eq!(run(&["-vvv", "x"]).log, LogSpec::Level(4));
+        assert_eq!(run(&["-v", "--verbose", "x"]).log, LogSpec::Level(3));
+        assert_eq!(run(&["-q", "x"]).log, LogSpec::Level(0));
+        let lookup = |n: &str| (n == "RINIT_LOG").then(|| OsString::from("debug"));
+        match parse(args(&["x"]), lookup) {
+            Ok(Request::Run(cfg)) => assert_eq!(cfg.log, LogSpec::Filter("debug".into())),
+            other => panic!("{other:?}"),
+        }
+        match parse(args(&["-q", "x"]), lookup) {
+            Ok(Request::Run(cfg)) => assert_eq!(cfg.log, LogSpec::Level(0)),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn values_in_every_spelling() {
+        for spelling in [
+            &["-r", "TERM:QUIT", "x"][..],
+            &["-rTERM:QUIT", "x"],
+            &["--rewrite", "TERM:QUIT", "x"],
+            &["--rewrite=TERM:QUIT", "x"],
+            &["-vrTERM:QUIT", "x"],
+        ] {
+            let cfg = run(spelling);
+            assert_eq!(cfg.rewrites.apply(crate::signals::SIGTERM), Signo::new(3), "{spelling:?}");
+        }
+        let cfg = run(&["-e", "143", "-e", "130", "-p", "HUP", "--grace", "500ms", "--kill-after", "2m", "--stuck-timeout", "3", "x"]);
+        assert!(cfg.remap.contains(143) && cfg.remap.contains(130) && !cfg.remap.contains(0));
+        assert_eq!(cfg.pdeathsig, Signo::new(1));
+        assert_eq!(cfg.grace, Duration::from_millis(500));
+        assert_eq!(cfg.kill_after, Some(Duration::from_secs(120)));
+        assert_eq!(cfg.stuck_timeout, Duration::from_secs(3));
+        assert!(run(&["--signal-child-only", "x"]).signal_child_only);
+        assert_eq!(run(&["--kill-after=off", "x"]).kill_after, None);
+    }
+
+    #[test]
+    fn environment_fills_in_and_flags_win() {
+        let env = [
+            ("RINIT_SIGNAL_CHILD_ONLY", "yes"),
+            ("RINIT_REWRITE", "TERM:QUIT, USR1:0"),
+            ("RINIT_REMAP_EXIT", "3,4"),
+            ("RINIT_PDEATHSIG", "SIGKILL"),
+            ("RINIT_GRACE", "2s"),
+            ("RINIT_KILL_AFTER", "1s"),
+            ("RINIT_STUCK_TIMEOUT", "1m"),
+        ];
+        let lookup = |name: &str| env.iter().find(|(k, _)| *k == name).map(|(_, v)| OsString::from(v));
+        let Ok(Request::Run(cfg)) = parse(args(&["x"]), lookup) else { panic!() };
+        assert!(cfg.signal_child_only);
+        assert_eq!(cfg.rewrites.apply(crate::signals::SIGTERM), Signo::new(3));
+        assert_eq!(cfg.rewrites.apply(Signo::new(10).unwrap()), None);
+        assert!(cfg.remap.contains(3) && cfg.remap.contains(4));
+        assert_eq!(cfg.pdeathsig, Some(crate::signals::SIGKILL));
+        assert_eq!(cfg.grace, Duration::from_secs(2));
+        assert_eq!(cfg.kill_after, Some(Duration::from_secs(1)));
+        assert_eq!(cfg.stuck_timeout, Duration::from_secs(60));
+
+        let Ok(Request::Run(cfg)) = parse(args(&["-e", "5", "-r", "HUP:INT", "--grace", "1", "--kill-after", "off", "x"]), lookup) else {
+            panic!()
+        };
+        assert!(cfg.remap.contains(5) && !cfg.remap.contains(3));
+        assert_eq!(cfg.rewrites.apply(crate::signals::SIGTERM), Some(crate::signals::SIGTERM));
+        assert_eq!(cfg.rewrites.apply(Signo::new(1).unwrap()), Some(crate::signals::SIGINT));
+        assert_eq!(cfg.grace, Duration::from_secs(1));
+        assert_eq!(cfg.kill_after, None);
+    }
+
+    #[test]
+    fn empty_variables_are_unset() {
+        let lookup = |_: &str| Some(OsString::new());
+        let Ok(Request::Run(cfg)) = parse(args(&["x"]), lookup) else { panic!() };
+        assert_eq!(cfg.grace, Duration::from_secs(5));
+        assert!(!cfg.signal_child_only);
+    }
+
+    #[test]
+    fn usage_errors_name_the_problem() {
+        assert_eq!(err(&[], &[]), "no command given");
+        assert_eq!(err(&["-v"], &[]), "no command given");
+        assert_eq!(err(&["--bogus", "x"], &[]), "unknown option --bogus");
+        assert_eq!(err(&["-z", "x"], &[]), "unknown option -z");
+        assert_eq!(err(&["--grace"], &[]), "option --grace needs a value");
+        assert_eq!(err(&["-r"], &[]), "option -r needs a value");
+        assert_eq!(err(&["--quiet=1", "x"], &[]), "option --quiet takes no value");
+        assert!(err(&["--grace", "soon", "x"], &[]).contains("'soon' for --grace"));
+        assert!(err(&["-e", "256", "x"], &[]).contains("'256' for --remap-exit"));
+        assert!(err(&["-p", "NOPE", "x"], &[]).contains("'NOPE' for --pdeathsig"));
+        assert!(err(&["-r", "TERM", "x"], &[]).contains("--rewrite"));
+        assert!(err(&["--kill-after", "-1", "x"], &[]).contains("--kill-after"));
+        assert!(err(&["x"], &[("RINIT_SIGNAL_CHILD_ONLY", "maybe")]).contains("RINIT_SIGNAL_CHILD_ONLY"));
+        assert!(err(&["x"], &[("RINIT_GRACE", "5x")]).contains("'5x' for RINIT_GRACE"));
+        assert!(err(&["x"], &[("RINIT_REMAP_EXIT", "1,x")]).contains("RINIT_REMAP_EXIT"));
+        assert!(err(&["x"], &[("RINIT_REWRITE", "TERM:NOPE")]).contains("RINIT_REWRITE"));
+    }
+
+    #[test]
+    fn booleans() {
+        for t in ["1", "true", "YES", "True"] {
+            assert_eq!(parse_bool(t), Some(true));
+        }
+        for f in ["0", "false", "no", "NO"] {
+            assert_eq!(parse_bool(f), Some(false));
+        }
+        for bad in ["", "2", "on", "y"] {
+            assert_eq!(parse_bool(bad), None);
+        }
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("500ms"), Some(Duration::from_millis(500)));
+        assert_eq!(parse_duration("5s"), Some(Duration::from_secs(5)));
+        assert_eq!(parse_duration("2m"), Some(Duration::from_secs(120)));
+        assert_eq!(parse_duration("1h"), Some(Duration::from_secs(3600)));
+        assert_eq!(parse_duration("7"), Some(Duration::from_secs(7)));
+        assert_eq!(parse_duration("0"), Some(Duration::ZERO));
+        for bad in ["", "s", "5x", "-1", "1.5s", "5 s", "99999999999999999999"] {
+            assert_eq!(parse_duration(bad), None, "{bad}");
+        }
+    }
+}

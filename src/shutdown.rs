@@ -1,0 +1,293 @@
+//! The lifecycle as a pure state machine: what to do when a signal arrives,
+//! when the main child exits, when nothing is left, and when a deadline
+//! passes. Time is handed in, never read, so every path is unit-tested.
+//!
+//! ```text
+//! Running ──main child exits──▶ Terminating ──grace ends──▶ Killing ──stuck-timeout ends──▶ exit
+//!    │ (TERM/INT forwarded with --kill-after: SIGKILL the child when it runs out)
+//!    └─ Terminating / Killing ──nothing left──▶ exit
+//! ```
+
+use crate::signals::{self, Signo};
+use crate::status::{ChildExit, Remap};
+use std::time::{Duration, Instant};
+
+#[derive(Debug, Clone)]
+pub struct Policy {
+    pub rewrites: signals::Rewrites,
+    pub remap: Remap,
+    pub grace: Duration,
+    pub kill_after: Option<Duration>,
+    pub stuck_timeout: Duration,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// The main child runs; `kill_at` is armed by a forwarded TERM/INT.
+    Running { kill_at: Option<Instant> },
+    /// SIGTERM went to everything left; SIGKILL at `until`.
+    Terminating { until: Instant },
+    /// SIGKILL went to everything left; give up at `until`.
+    Killing { until: Instant },
+    Done,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Send this signal to the main child (or its process group).
+    Forward(Signo),
+    /// SIGKILL the main child and its process group.
+    KillMain,
+    /// SIGTERM (then SIGCONT, so stopped processes can act on it) to every
+    /// remaining process.
+    TermRest,
+    /// SIGKILL every remaining process.
+    KillRest,
+    /// List what is still there: it survived SIGKILL for the whole timeout.
+    ReportStuck,
+    Exit(u8),
+}
+
+#[derive(Debug)]
+pub struct Supervisor {
+    policy: Policy,
+    phase: Phase,
+    main_exit: Option<ChildExit>,
+}
+
+impl Supervisor {
+    pub fn new(policy: Policy) -> Supervisor {
+        Supervisor { policy, phase: Phase::Running { kill_at: None }, main_exit: None }
+    }
+
+    pub fn phase(&self) -> Phase {
+        self.phase
+    }
+
+    /// The next moment something must happen without any event; `None`
+    /// means rinit may sleep until a signal comes.
+    pub fn deadline(&self) -> Option<Instant> {
+        match self.phase {
+            Phase::Running { kill_at } => kill_at,
+            Phase::Terminating { until } | Phase::Killing { until } => Some(until),
+            Phase::Done => None,
+        }
+    }
+
+    /// A signal (other than SIGCHLD) reached rinit.
+    pub fn on_signal(&mut self, sig: Signo, now: Instant) -> Vec<Action> {
+        // Once the main child is gone there is nobody to forward to; the
+        // teardown is already bounded, so a signal does not change it.
+        let Phase::Running { kill_at } = self.phase else { return Vec::new() };
+        let Some(sig) = self.policy.rewrites.apply(sig) else { return Vec::new() };
+        let mut actions = vec![Action::Forward(sig)];
+        if sig == signals::SIGTERM || sig == signals::SIGINT {
+            if let Some(after) = self.policy.kill_after {
+                if kill_at.is_some() {
+                    actions.push(Action::KillMain);
+                    self.phase = Phase::Running { kill_at: None };
+                } else {
+                    self.phase = Phase::Running { kill_at: Some(now + after) };
+                }
+            }
+        }
+        actions
+    }
+
+    /// The main child was reaped.
+    pub fn on_main_exit(&mut self, exit: ChildExit, now: Instant) -> Vec<Action> {
+        if self.main_exit.is_some() {
+            return Vec::new();
+        }
+        self.main_exit = Some(exit);
+        self.phase = Phase::Terminating { until: now + self.policy.grace };
+        vec![Action::TermRest]
+    }
+
+    /// Other processes were reaped while SIGKILL is in force: anything they
+    /// forked since the last sweep gets killed too.
+    pub fn on_reaped(&mut self) -> Vec<Action> {
+        match self.phase {
+            Phase::Killing { .. } => vec![Action::KillRest],
+            _ => Vec::new(),
+        }
+    }
+
+    /// rinit has no child left to wait for.
+    pub fn on_nothing_left(&mut self) -> Vec<Action> {
+        match self.phase {
+            Phase::Terminating { .. } | Phase::Killing { .. } => {
+                self.phase = Phase::Done;
+                vec![Action::Exit(self.exit_code())]
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    /// Acts on whatever deadline has passed by `now`.
+    pub fn on_time(&mut self, now: Instant) -> Vec<Action> {
+        match self.phase {
+            Phase::Running { kill_at: Some(at) } if now >= at => {
+                self.phase = Phase::Running { kill_at: None };
+                vec![Action::KillMain]
+            }
+            Phase::Terminating { until } if now >= until => {
+                self.phase = Phase::Killing { until: now + self.policy.stuck_timeout };
+                vec![Action::KillRest]
+            }
+            Phase::Killing { until } if now >= until => {
+                self.phase = Phase::Done;
+                vec![Action::ReportStuck, Action::Exit(self.exit_code())]
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    fn exit_code(&self) -> u8 {
+        self.main_exit.map_or(1, |exit| self.policy.remap.exit_code(exit))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::signals::{SIGINT, SIGKILL, SIGTERM};
+
+    fn policy() -> Policy {
+        Policy {
+            rewrites: Default::default(),
+            remap: Remap::default(),
+            grace: Duration::from_secs(5),
+            kill_after: None,
+            stuck_timeout: Duration::from_secs(10),
+        }
+    }
+
+    fn sig(n: i32) -> Signo {
+        Signo::new(n).unwrap()
+    }
+
+    #[test]
+    fn forwards_every_signal_and_sleeps_without_deadline() {
+        let t0 = Instant::now();
+        let mut sup = Supervisor::new(policy());
+        for n in [1, 2, 3, 10, 15, 18, 20, 21, 22, 34, 64] {
+            assert_eq!(sup.on_signal(sig(n), t0), vec![Action::Forward(sig(n))]);
+        }
+        assert_eq!(sup.deadline(), None);
+        assert_eq!(sup.on_time(t0 + Duration::from_secs(3600)), vec![]);
+        assert_eq!(sup.on_nothing_left(), vec![]);
+    }
+
+    #[test]
+    fn rewrites_and_drops() {
+        let mut p = policy();
+        p.rewrites.set(SIGTERM, Some(sig(3)));
+        p.rewrites.set(sig(10), None);
+        let mut sup = Supervisor::new(p);
+        let t0 = Instant::now();
+        assert_eq!(sup.on_signal(SIGTERM, t0), vec![Action::Forward(sig(3))]);
+        assert_eq!(sup.on_signal(sig(10), t0), vec![]);
+    }
+
+    #[test]
+    fn main_exit_starts_staged_teardown() {
+        let t0 = Instant::now();
+        let mut sup = Supervisor::new(policy());
+        assert_eq!(sup.on_main_exit(ChildExit::Exited(3), t0), vec![Action::TermRest]);
+        assert_eq!(sup.deadline(), Some(t0 + Duration::from_secs(5)));
+        // Signals after the main child's death change nothing.
+        assert_eq!(sup.on_signal(SIGTERM, t0), vec![]);
+        assert_eq!(sup.on_reaped(), vec![]);
+        assert_eq!(sup.on_time(t0 + Duration::from_millis(4999)), vec![]);
+        let t1 = t0 + Duration::from_secs(5);
+        assert_eq!(sup.on_time(t1), vec![Action::KillRest]);
+        assert_eq!(sup.deadline(), Some(t1 + Duration::from_secs(10)));
+        assert_eq!(sup.on_reaped(), vec![Action::KillRest]);
+        let t2 = t1 + Duration::from_secs(10);
+        assert_eq!(sup.on_time(t2), vec![Action::ReportStuck, Action::Exit(3)]);
+        assert_eq!(sup.phase(), Phase::Done);
+        assert_eq!(sup.deadline(), None);
+    }
+
+    #[test]
+    fn finishes_early_when_nothing_is_left() {
+        let t0 = Instant::now();
+        let mut sup = Supervisor::new(policy());
+        sup.on_main_exit(ChildExit::Signaled(SIGKILL), t0);
+        assert_eq!(sup.on_nothing_left(), vec![Action::Exit(137)]);
+
+        let mut sup = Supervisor::new(policy());
+        sup.on_main_exit(ChildExit::Exited(0), t0);
+        sup.on_time(t0 + Duration::from_secs(6));
+        assert_eq!(sup.on_nothing_left(), vec![Action::Exit(0)]);
+    }
+
+    #[test]
+    fn zero_grace_kills_at_once() {
+        let mut p = policy();
+        p.grace = Duration::ZERO;
+        let t0 = Instant::now();
+        let mut sup = Supervisor::new(p);
+        sup.on_main_exit(ChildExit::Exited(1), t0);
+        assert_eq!(sup.on_time(t0), vec![Action::KillRest]);
+    }
+
+    #[test]
+    fn exit_code_is_remapped() {
+        let mut p = policy();
+        p.remap.insert(143);
+        let t0 = Instant::now();
+        let mut sup = Supervisor::new(p);
+        sup.on_main_exit(ChildExit::Signaled(SIGTERM), t0);
+        assert_eq!(sup.on_nothing_left(), vec![Action::Exit(0)]);
+    }
+
+    #[test]
+    fn kill_after_arms_on_term_and_int_only() {
+        let mut p = policy();
+        p.kill_after = Some(Duration::from_secs(2));
+        let t0 = Instant::now();
+        let mut sup = Supervisor::new(p.clone());
+        assert_eq!(sup.on_signal(sig(3), t0), vec![Action::Forward(sig(3))]);
+        assert_eq!(sup.on_signal(sig(1), t0), vec![Action::Forward(sig(1))]);
+        assert_eq!(sup.deadline(), None);
+        assert_eq!(sup.on_signal(SIGTERM, t0), vec![Action::Forward(SIGTERM)]);
+        assert_eq!(sup.deadline(), Some(t0 + Duration::from_secs(2)));
+        assert_eq!(sup.on_time(t0 + Duration::from_secs(1)), vec![]);
+        assert_eq!(sup.on_time(t0 + Duration::from_secs(2)), vec![Action::KillMain]);
+        assert_eq!(sup.deadline(), None);
+
+        // A second TERM or INT while armed means now.
+        let mut sup = Supervisor::new(p);
+        sup.on_signal(SIGINT, t0);
+        assert_eq!(sup.on_signal(SIGTERM, t0), vec![Action::Forward(SIGTERM), Action::KillMain]);
+        assert_eq!(sup.deadline(), None);
+    }
+
+    #[test]
+    fn kill_after_follows_the_rewritten_signal() {
+        let mut p = policy();
+        p.kill_after = Some(Duration::from_secs(1));
+        p.rewrites.set(SIGTERM, Some(sig(3)));
+        p.rewrites.set(sig(37), Some(SIGTERM));
+        let t0 = Instant::now();
+        let mut sup = Supervisor::new(p);
+        sup.on_signal(SIGTERM, t0);
+        assert_eq!(sup.deadline(), None);
+        sup.on_signal(sig(37), t0);
+        assert_eq!(sup.deadline(), Some(t0 + Duration::from_secs(1)));
+    }
+
+    #[test]
+    fn main_exit_disarms_kill_after() {
+        let mut p = policy();
+        p.kill_after = Some(Duration::from_secs(1));
+        let t0 = Instant::now();
+        let mut sup = Supervisor::new(p);
+        sup.on_signal(SIGTERM, t0);
+        sup.on_main_exit(ChildExit::Signaled(SIGTERM), t0);
+        assert_eq!(sup.deadline(), Some(t0 + Duration::from_secs(5)));
+        assert_eq!(sup.on_main_exit(ChildExit::Exited(0), t0), vec![]);
+    }
+}

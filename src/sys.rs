@@ -1,0 +1,297 @@
+//! The only module with `unsafe`: raw signal masks, signalfd, waitpid,
+//! kill, fork/exec, prctl and the C entry point. Every function is a thin
+//! wrapper; policy lives elsewhere.
+//!
+//! Raw syscalls rather than libc's wrappers for masks and signalfd: glibc and
+//! musl both hide the signals they reserve for themselves (32..34) from
+//! `sigprocmask`, and rinit must restore the caller's mask bit for bit.
+#![allow(unsafe_code)]
+
+use crate::signals::{SigSet, Signo};
+use std::ffi::{CString, OsString, c_char, c_int};
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::time::Duration;
+
+/// The process entry point, called by the C runtime. rinit skips Rust's
+/// `lang_start` on purpose: it sets SIGPIPE to SIG_IGN before `main` (so the
+/// caller's disposition would be lost and the child would inherit "ignored")
+/// and reopens closed standard descriptors, and the child must get exactly
+/// what rinit's caller gave.
+#[cfg(not(test))]
+#[unsafe(no_mangle)]
+extern "C" fn main(argc: c_int, argv: *const *const c_char) -> c_int {
+    use std::os::unix::ffi::OsStringExt;
+    let args = (0..usize::try_from(argc).unwrap_or(0))
+        .map(|i| {
+            // SAFETY: the C runtime passes argc valid, NUL-terminated
+            // strings in argv, alive for the whole process.
+            let arg = unsafe { std::ffi::CStr::from_ptr(*argv.add(i)) };
+            OsString::from_vec(arg.to_bytes().to_vec())
+        })
+        .collect();
+    c_int::from(crate::main_with_args(args))
+}
+
+fn check(ret: libc::c_long) -> io::Result<libc::c_long> {
+    if ret < 0 { Err(io::Error::last_os_error()) } else { Ok(ret) }
+}
+
+fn sigprocmask(how: c_int, set: Option<SigSet>) -> io::Result<SigSet> {
+    let new = set.map(|s| s.0);
+    let mut old: u64 = 0;
+    // SAFETY: both pointers reference live u64s (or NULL for "no new set");
+    // the kernel sigset size on Linux is 8 bytes.
+    check(unsafe {
+        libc::syscall(
+            libc::SYS_rt_sigprocmask,
+            how,
+            new.as_ref().map_or(std::ptr::null(), |n| n as *const u64),
+            &mut old as *mut u64,
+            8usize,
+        )
+    })?;
+    Ok(SigSet(old))
+}
+
+/// Blocks `set` and returns the mask the process had before.
+pub fn block_signals(set: SigSet) -> io::Result<SigSet> {
+    sigprocmask(libc::SIG_BLOCK, Some(set))
+}
+
+/// A non-blocking, close-on-exec signalfd for `set`.
+pub struct SignalFd(OwnedFd);
+
+impl SignalFd {
+    pub fn new(set: SigSet) -> io::Result<SignalFd> {
+        let mask = set.0;
+        // SAFETY: the mask pointer is valid for 8 bytes; -1 asks for a new fd.
+        let fd = check(unsafe {
+            libc::syscall(
+                libc::SYS_signalfd4,
+                -1,
+                &mask as *const u64,
+                8usize,
+                libc::SFD_CLOEXEC | libc::SFD_NONBLOCK,
+            )
+        })?;
+        // SAFETY: the kernel just returned this fd; nothing else owns it.
+        Ok(SignalFd(unsafe { OwnedFd::from_raw_fd(fd as c_int) }))
+    }
+
+    /// Sleeps until a signal is pending or `timeout` passes (`None`: no
+    /// timeout, so an idle rinit has no wake-ups at all).
+    pub fn wait(&self, timeout: Option<Duration>) -> io::Result<()> {
+        let millis = timeout.map_or(-1, |t| {
+            // Round up: waking before the deadline would only spin.
+            c_int::try_from(t.as_nanos().div_ceil(1_000_000)).unwrap_or(c_int::MAX)
+        });
+        let mut pfd = libc::pollfd { fd: self.0.as_raw_fd(), events: libc::POLLIN, revents: 0 };
+        // SAFETY: one valid pollfd, count 1.
+        match check(unsafe { libc::poll(&mut pfd, 1, millis) }.into()) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(()),
+            other => other.map(drop),
+        }
+    }
+
+    /// Every signal pending now, with the pid that sent it.
+    pub fn read_all(&self) -> io::Result<Vec<(Signo, u32)>> {
+        const BATCH: usize = 64;
+        let mut received = Vec::new();
+        loop {
+            // SAFETY: signalfd_siginfo is plain old data; all-zero is valid.
+            let mut infos: [libc::signalfd_siginfo; BATCH] = unsafe { std::mem::zeroed() };
+            // SAFETY: the buffer is valid for its full size in bytes.
+            let n = unsafe {
+                libc::read(self.0.as_raw_fd(), infos.as_mut_ptr().cast(), std::mem::size_of_val(&infos))
+            };
+            if n < 0 {
+                let err = io::Error::last_os_error();
+                return match err.kind() {
+                    io::ErrorKind::WouldBlock => Ok(received),
+                    io::ErrorKind::Interrupted => continue,
+                    _ => Err(err),
+                };
+            }
+            let count = n as usize / std::mem::size_of::<libc::signalfd_siginfo>();
+            received.extend(
+                infos[..count].iter().filter_map(|i| Some((Signo::new(i.ssi_signo as i32)?, i.ssi_pid))),
+            );
+            if count < BATCH {
+                return Ok(received);
+            }
+        }
+    }
+}
+
+/// One step of draining `waitpid(-1, WNOHANG)`.
+pub enum Reap {
+    Exited { pid: i32, status: i32 },
+    NoneReady,
+    NoChildren,
+}
+
+pub fn reap_one() -> io::Result<Reap> {
+    let mut status: c_int = 0;
+    loop {
+        // SAFETY: status points to a live c_int. No WUNTRACED/WCONTINUED, so
+        // only terminated children are reported: a stopped child is never
+        // mistaken for a dead one.
+        let pid = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) };
+        return match pid {
+            0 => Ok(Reap::NoneReady),
+            p if p > 0 => Ok(Reap::Exited { pid: p, status }),
+            _ => {
+                let err = io::Error::last_os_error();
+                match err.raw_os_error() {
+                    Some(libc::ECHILD) => Ok(Reap::NoChildren),
+                    Some(libc::EINTR) => continue,
+                    _ => Err(err),
+                }
+            }
+        };
+    }
+}
+
+/// kill(2) for any signal number, real-time ones included (nix's `kill`
+/// takes only its `Signal` enum, which has none).
+pub fn kill(pid: i32, sig: Signo) -> io::Result<()> {
+    // SAFETY: kill has no memory arguments.
+    check(unsafe { libc::kill(pid, sig.number()) }.into()).map(drop)
+}
+
+/// Makes orphaned descendants reparent to this process.
+pub fn set_child_subreaper() -> io::Result<()> {
+    nix::sys::prctl::set_child_subreaper(true).map_err(io::Error::from)
+}
+
+/// PR_SET_PDEATHSIG with any signal number (nix's wrapper takes only its
+/// `Signal` enum).
+pub fn set_parent_death_signal(sig: Signo) -> io::Result<()> {
+    // SAFETY: PR_SET_PDEATHSIG takes a signal number and no pointers.
+    check(unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, sig.number() as libc::c_ulong, 0, 0, 0) }.into())
+        .map(drop)
+}
+
+pub fn getpid() -> i32 {
+    nix::unistd::getpid().as_raw()
+}
+
+pub fn getppid() -> i32 {
+    nix::unistd::getppid().as_raw()
+}
+
+/// Whether standard input is the controlling terminal and this process's
+/// group is in its foreground: then the child may take the terminal.
+pub fn owns_foreground_terminal() -> bool {
+    let stdin = std::io::stdin();
+    nix::unistd::tcgetpgrp(&stdin).is_ok_and(|pgrp| pgrp == nix::unistd::getpgrp())
+}
+
+/// Closes every descriptor from `first` up, so rinit pins nothing its
+/// caller opened (the child already has its copies).
+pub fn close_fds_from(first: u32) -> io::Result<()> {
+    // SAFETY: close_range has no memory arguments; nothing in this process
+    // uses descriptors above 2 at this point.
+    check(unsafe { libc::syscall(libc::SYS_close_range, first, u32::MAX, 0) }).map(drop)
+}
+
+/// What the child needs, all prepared before fork: after fork only
+/// async-signal-safe calls on these values are allowed.
+pub struct SpawnSpec {
+    /// Paths to try in order, from the PATH search.
+    pub candidates: Vec<CString>,
+    pub argv: Vec<CString>,
+    /// The signal mask rinit's caller had.
+    pub mask: SigSet,
+    pub take_terminal: bool,
+}
+
+unsafe extern "C" {
+    static environ: *const *const c_char;
+}
+
+/// Forks, puts the child in a new process group (and in the terminal's
+/// foreground when asked), restores the caller's signal mask and execs the
+/// first candidate that works. Exec errors come back through a close-on-exec
+/// pipe, so `Err` means the program never ran and the child is reaped.
+pub fn spawn(spec: &SpawnSpec) -> io::Result<i32> {
+    let mut argv: Vec<*const c_char> = spec.argv.iter().map(|a| a.as_ptr()).collect();
+    argv.push(std::ptr::null());
+    let candidates: Vec<*const c_char> = spec.candidates.iter().map(|c| c.as_ptr()).collect();
+    let mask = spec.mask.0;
+    let (read_end, write_end) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(io::Error::from)?;
+    let write_fd = write_end.as_raw_fd();
+
+    // SAFETY: rinit is single-threaded here (no logger thread, no runtime),
+    // so the child is a faithful copy. The child branch below calls only
+    // async-signal-safe functions (setpgid, getpid, tcsetpgrp, rt_sigprocmask,
+    // execve, write, _exit) on data prepared before the fork, allocates
+    // nothing, and never returns.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    if pid == 0 {
+        // SAFETY: see above; every pointer refers to memory copied into the
+        // child by fork and kept alive by `spec`, `argv` and `candidates`.
+        unsafe {
+            libc::setpgid(0, 0);
+            if spec.take_terminal {
+                // Still fully blocked, so SIGTTOU cannot stop us here.
+                libc::tcsetpgrp(0, libc::getpid());
+            }
+            libc::syscall(libc::SYS_rt_sigprocmask, libc::SIG_SETMASK, &mask as *const u64, std::ptr::null::<u64>(), 8usize);
+            // execvp's rules, minus its /bin/sh fallback for ENOEXEC: keep
+            // looking past "not here", remember "here but not allowed".
+            let mut errno = libc::ENOENT;
+            let mut denied = false;
+            for &path in &candidates {
+                libc::execve(path, argv.as_ptr(), environ);
+                let e = *libc::__errno_location();
+                match e {
+                    libc::ENOENT | libc::ENOTDIR | libc::ESTALE | libc::ENAMETOOLONG | libc::ELOOP => {}
+                    libc::EACCES => denied = true,
+                    other => {
+                        errno = other;
+                        denied = false;
+                        break;
+                    }
+                }
+            }
+            if denied {
+                errno = libc::EACCES;
+            }
+            libc::write(write_fd, (&errno as *const c_int).cast(), std::mem::size_of::<c_int>());
+            libc::_exit(127);
+        }
+    }
+    drop(write_end);
+    // Also from this side, so the group exists before we ever signal it.
+    // SAFETY: setpgid has no memory arguments. EACCES (the child already
+    // exec'd) and ESRCH (it already died) are both fine.
+    unsafe { libc::setpgid(pid, pid) };
+
+    let mut errno: c_int = 0;
+    let n = loop {
+        // SAFETY: reading at most size_of::<c_int>() bytes into `errno`.
+        let n = unsafe {
+            libc::read(read_end.as_raw_fd(), (&mut errno as *mut c_int).cast(), std::mem::size_of::<c_int>())
+        };
+        if n < 0 && io::Error::last_os_error().kind() == io::ErrorKind::Interrupted {
+            continue;
+        }
+        break n;
+    };
+    if n == 0 {
+        return Ok(pid);
+    }
+    let mut status = 0;
+    // SAFETY: reaping our own child, which has exited or is about to.
+    unsafe { libc::waitpid(pid, &mut status, 0) };
+    Err(if n as usize == std::mem::size_of::<c_int>() {
+        io::Error::from_raw_os_error(errno)
+    } else {
+        io::Error::other("lost the exec status of the child")
+    })
+}
