@@ -1,0 +1,127 @@
+use crate::common::*;
+use std::process::Command;
+
+fn rinit_cmd(args: &[&str]) -> Command {
+    let mut cmd = Command::new(rinit());
+    cmd.args(args);
+    cmd
+}
+
+#[test]
+fn help_goes_to_stdout() {
+    let out = run(rinit_cmd(&["--help"]), secs(10.0));
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert!(out.stdout.starts_with("Usage: rinit [OPTIONS] [--] COMMAND"), "{out:?}");
+    for flag in ["--signal-child-only", "--rewrite", "--remap-exit", "--pdeathsig", "--grace", "--kill-after", "--stuck-timeout", "RINIT_LOG"] {
+        assert!(out.stdout.contains(flag), "help lacks {flag}");
+    }
+    assert_eq!(out.stderr, "");
+}
+
+#[test]
+fn version_has_the_form_dockerd_parses() {
+    let out = run(rinit_cmd(&["--version"]), secs(10.0));
+    assert_eq!(out.code, Some(0));
+    let line = out.stdout.trim_end();
+    let rest = line.strip_prefix(&format!("rinit version {}", env!("CARGO_PKG_VERSION"))).unwrap_or_else(|| panic!("{line}"));
+    if !rest.is_empty() {
+        let sha = rest.strip_prefix(" - git.").unwrap_or_else(|| panic!("{line}"));
+        assert!(sha.len() >= 7 && sha.chars().all(|c| c.is_ascii_hexdigit()), "{line}");
+    }
+    assert_eq!(run(rinit_cmd(&["-V"]), secs(10.0)).stdout, out.stdout);
+}
+
+/// Usage errors: exit 2, one line naming the problem, command not run.
+#[test]
+fn usage_errors_are_one_line_and_run_nothing() {
+    let dir = TempDir::new("usage");
+    let marker = dir.file("ran");
+    let touch = ["touch", marker.as_str()];
+    let cases: Vec<(Vec<&str>, Vec<(&str, &str)>, &str)> = vec![
+        (vec![], vec![], "no command given"),
+        (vec!["--bogus"], vec![], "unknown option --bogus"),
+        (vec!["-x"], vec![], "unknown option -x"),
+        (vec!["--grace", "soon"], vec![], "'soon' for --grace"),
+        (vec!["--kill-after", "1.5s"], vec![], "'1.5s' for --kill-after"),
+        (vec!["--stuck-timeout", "x"], vec![], "'x' for --stuck-timeout"),
+        (vec!["-r", "TERM"], vec![], "--rewrite"),
+        (vec!["-r", "NOPE:TERM"], vec![], "'NOPE' is not a signal"),
+        (vec!["-e", "256"], vec![], "'256' for --remap-exit"),
+        (vec!["-p", "SIGNOPE"], vec![], "'SIGNOPE' for --pdeathsig"),
+        (vec![], vec![("RINIT_SIGNAL_CHILD_ONLY", "maybe")], "'maybe' for RINIT_SIGNAL_CHILD_ONLY"),
+        (vec![], vec![("RINIT_GRACE", "5 seconds")], "RINIT_GRACE"),
+        (vec![], vec![("RINIT_REMAP_EXIT", "1,x")], "RINIT_REMAP_EXIT"),
+        (vec![], vec![("RINIT_REWRITE", "TERM:NOPE")], "RINIT_REWRITE"),
+        (vec![], vec![("RINIT_PDEATHSIG", "NOPE")], "RINIT_PDEATHSIG"),
+    ];
+    for (args, env, needle) in cases {
+        let mut all: Vec<&str> = args.clone();
+        if !(args.is_empty() && env.is_empty()) {
+            all.extend(touch);
+        }
+        let mut cmd = rinit_cmd(&all);
+        cmd.envs(env.iter().copied());
+        let out = run(cmd, secs(10.0));
+        assert_eq!(out.code, Some(2), "{all:?} {env:?}: {out:?}");
+        assert_eq!(out.stderr.lines().count(), 1, "{all:?}: {out:?}");
+        assert!(out.stderr.starts_with("rinit: ") && out.stderr.contains(needle), "{all:?}: {out:?}");
+        assert!(out.stderr.contains("rinit --help"), "no hint: {out:?}");
+        assert_eq!(out.stdout, "");
+        assert!(!std::path::Path::new(&marker).exists(), "{all:?} ran the command");
+    }
+}
+
+#[test]
+fn options_stop_at_the_first_non_option() {
+    let out = run(rinit_cmd(&["echo", "-v", "--grace", "x"]), secs(10.0));
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert_eq!(out.stdout, "-v --grace x\n");
+    let out = run(rinit_cmd(&["-q", "--", "echo", "--", "-q"]), secs(10.0));
+    assert_eq!(out.stdout, "-- -q\n");
+}
+
+#[test]
+fn a_clean_run_prints_nothing() {
+    require_pidns();
+    for cmd in [pid1(&["true"]), subreaper(&["true"])] {
+        let out = run(cmd, secs(10.0));
+        assert_eq!(out.code, Some(0), "{out:?}");
+        assert_eq!(out.stdout, "");
+        assert_eq!(out.stderr.replace("rinit-exit=0\n", ""), "", "{out:?}");
+    }
+}
+
+#[test]
+fn verbose_logs_go_to_stderr_with_level() {
+    require_pidns();
+    let out = run(pid1(&["-vv", "sh", "-c", "echo out; exit 3"]), secs(10.0));
+    assert_eq!(out.code, Some(3));
+    assert_eq!(out.stdout, "out\n");
+    assert!(out.stderr.lines().all(|l| l.starts_with("rinit: ")), "{out:?}");
+    assert!(out.stderr.contains("rinit: INFO main child 2 exited with code 3"), "{out:?}");
+    assert!(out.stderr.contains("rinit: DEBUG "), "{out:?}");
+
+    let mut cmd = pid1(&["sh", "-c", "exit 0"]);
+    cmd.env("RINIT_LOG", "info");
+    let out = run(cmd, secs(10.0));
+    assert!(out.stderr.contains("rinit: INFO ") && !out.stderr.contains("DEBUG"), "{out:?}");
+    // -q wins over RINIT_LOG.
+    let mut cmd = pid1(&["-q", "sh", "-c", "exit 0"]);
+    cmd.env("RINIT_LOG", "debug");
+    assert_eq!(run(cmd, secs(10.0)).stderr, "");
+}
+
+/// A flag wins over its variable; a repeatable flag replaces the list.
+#[test]
+fn flags_win_over_environment() {
+    let mut cmd = rinit_cmd(&["-e", "4", "sh", "-c", "exit 3"]);
+    cmd.env("RINIT_REMAP_EXIT", "3");
+    assert_eq!(run(cmd, secs(10.0)).code, Some(3));
+    let mut cmd = rinit_cmd(&["sh", "-c", "exit 3"]);
+    cmd.env("RINIT_REMAP_EXIT", "7,3");
+    assert_eq!(run(cmd, secs(10.0)).code, Some(0));
+    // A bad variable does not matter when the flag is given.
+    let mut cmd = rinit_cmd(&["--grace", "1s", "true"]);
+    cmd.env("RINIT_GRACE", "bad");
+    assert_eq!(run(cmd, secs(10.0)).code, Some(0));
+}

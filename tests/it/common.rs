@@ -1,0 +1,377 @@
+//! Test harness: run the real rinit binary, as PID 1 of a fresh PID
+//! namespace or as a subreaper, collect its output as it comes, and never
+//! hang: every run has a watchdog that SIGKILLs its whole process group and
+//! fails the test when the limit passes.
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+pub fn rinit() -> &'static str {
+    env!("CARGO_BIN_EXE_rinit")
+}
+
+pub fn helper(name: &str) -> String {
+    format!("{}/tests/helpers/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
+/// `unshare --pid --fork --mount-proc rinit ARGS`: rinit is PID 1.
+pub fn pid1(args: &[&str]) -> Command {
+    let mut cmd = Command::new("unshare");
+    cmd.args(["--pid", "--fork", "--mount-proc", "--kill-child", rinit()]).args(args);
+    cmd
+}
+
+/// rinit as an ordinary process (a subreaper), inside a PID namespace whose
+/// init is a plain `sh`: the watchdog can still end everything rinit
+/// started, and rinit's teardown can be checked not to reach beyond its
+/// own descendants. `before` runs in that sh first (e.g. start a sibling).
+pub fn subreaper_with(before: &str, after: &str, args: &[&str]) -> Command {
+    let mut cmd = Command::new("unshare");
+    let script = format!("{before}\n\"$@\"\nrc=$?\n{after}\necho \"rinit-exit=$rc\" >&2\nexit $rc");
+    cmd.args(["--pid", "--fork", "--mount-proc", "--kill-child", "sh", "-c", &script, "sh", rinit()]).args(args);
+    cmd
+}
+
+pub fn subreaper(args: &[&str]) -> Command {
+    subreaper_with(":", ":", args)
+}
+
+#[derive(Default)]
+struct Output {
+    stdout: String,
+    stderr: String,
+}
+
+pub struct Run {
+    child: Child,
+    output: Arc<(Mutex<Output>, Condvar)>,
+    readers: Vec<thread::JoinHandle<()>>,
+    started: Instant,
+    watchdog_fired: Arc<Mutex<bool>>,
+    done: Arc<(Mutex<bool>, Condvar)>,
+    what: String,
+}
+
+pub struct Finished {
+    /// The exit code, or None when killed by a signal.
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+    pub elapsed: Duration,
+}
+
+impl std::fmt::Debug for Finished {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "code={:?} after {:?}\n--- stdout\n{}--- stderr\n{}", self.code, self.elapsed, self.stdout, self.stderr)
+    }
+}
+
+/// Starts `cmd` in its own process group; it is SIGKILLed (and the test
+/// fails) if it is still running after `limit`.
+pub fn start(mut cmd: Command, limit: Duration) -> Run {
+    use std::os::unix::process::CommandExt;
+    let what = format!("{cmd:?}");
+    cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).process_group(0);
+    // SAFETY: runs between fork and exec; only raw syscalls, no allocation.
+    unsafe { cmd.pre_exec(clean_signal_state) };
+    let mut child = cmd.spawn().unwrap_or_else(|e| panic!("cannot start {what}: {e}"));
+    let output = Arc::new((Mutex::new(Output::default()), Condvar::new()));
+    let readers = vec![
+        pump(child.stdout.take().unwrap(), output.clone(), false),
+        pump(child.stderr.take().unwrap(), output.clone(), true),
+    ];
+    let pgid = child.id() as i32;
+    let watchdog_fired = Arc::new(Mutex::new(false));
+    let done = Arc::new((Mutex::new(false), Condvar::new()));
+    {
+        let fired = watchdog_fired.clone();
+        let done = done.clone();
+        thread::spawn(move || {
+            let (lock, cvar) = &*done;
+            let guard = lock.lock().unwrap();
+            let (guard, timeout) = cvar.wait_timeout_while(guard, limit, |finished| !*finished).unwrap();
+            if timeout.timed_out() && !*guard {
+                *fired.lock().unwrap() = true;
+                signal(-pgid, libc::SIGKILL);
+            }
+        });
+    }
+    Run { child, output, readers, started: Instant::now(), watchdog_fired, done, what }
+}
+
+/// Every test starts from the same signal state, whatever the test runner
+/// was given: nothing blocked, every disposition at its default. (A shell
+/// that started cargo in the background ignores INT and QUIT, and glibc's
+/// posix_spawn hands children of a threaded process 32 and 33 ignored; a
+/// correct rinit passes both on faithfully.) Raw syscalls, because glibc
+/// refuses to touch 32 and 33.
+fn clean_signal_state() -> std::io::Result<()> {
+    #[repr(C)]
+    struct KernelSigaction {
+        handler: usize,
+        flags: u64,
+        restorer: usize,
+        mask: u64,
+    }
+    let default = KernelSigaction { handler: 0, flags: 0, restorer: 0, mask: 0 };
+    for sig in (1..=64).filter(|s| *s != libc::SIGKILL && *s != libc::SIGSTOP) {
+        // SAFETY: a valid kernel sigaction for x86_64, no old action asked.
+        unsafe { libc::syscall(libc::SYS_rt_sigaction, sig, &default as *const KernelSigaction, 0usize, 8usize) };
+    }
+    // Children killed by QUIT or ABRT must not drop core files in the tree.
+    let no_core = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: a valid rlimit struct.
+    unsafe { libc::setrlimit(libc::RLIMIT_CORE, &no_core) };
+    let empty: u64 = 0;
+    // SAFETY: a valid 8-byte mask.
+    unsafe { libc::syscall(libc::SYS_rt_sigprocmask, libc::SIG_SETMASK, &empty as *const u64, 0usize, 8usize) };
+    Ok(())
+}
+
+fn pump(stream: impl Read + Send + 'static, output: Arc<(Mutex<Output>, Condvar)>, is_err: bool) -> thread::JoinHandle<()> {
+    thread::spawn(move || {
+        let mut reader = BufReader::new(stream);
+        let mut line = Vec::new();
+        while reader.read_until(b'\n', &mut line).unwrap_or(0) > 0 {
+            let (lock, cvar) = &*output;
+            let mut out = lock.lock().unwrap();
+            let text = String::from_utf8_lossy(&line);
+            if is_err { out.stderr.push_str(&text) } else { out.stdout.push_str(&text) }
+            cvar.notify_all();
+            line.clear();
+        }
+    })
+}
+
+impl Run {
+    pub fn pid(&self) -> i32 {
+        self.child.id() as i32
+    }
+
+    pub fn elapsed(&self) -> Duration {
+        self.started.elapsed()
+    }
+
+    fn wait_for(&self, is_err: bool, needle: &str, timeout: Duration) -> String {
+        let (lock, cvar) = &*self.output;
+        let guard = lock.lock().unwrap();
+        let (guard, _) = cvar
+            .wait_timeout_while(guard, timeout, |out| !(if is_err { &out.stderr } else { &out.stdout }).contains(needle))
+            .unwrap();
+        let text = if is_err { &guard.stderr } else { &guard.stdout };
+        assert!(
+            text.contains(needle),
+            "{}: no {needle:?} within {timeout:?}\n--- stdout\n{}--- stderr\n{}",
+            self.what,
+            guard.stdout,
+            guard.stderr
+        );
+        text.clone()
+    }
+
+    /// Waits until stdout contains `needle`; fails the test otherwise.
+    pub fn wait_stdout(&self, needle: &str, timeout: Duration) -> String {
+        self.wait_for(false, needle, timeout)
+    }
+
+    pub fn wait_stderr(&self, needle: &str, timeout: Duration) -> String {
+        self.wait_for(true, needle, timeout)
+    }
+
+    pub fn stdout_now(&self) -> String {
+        self.output.0.lock().unwrap().stdout.clone()
+    }
+
+    /// Waits for the process to end (the watchdog bounds this).
+    pub fn finish(mut self) -> Finished {
+        use std::os::unix::process::ExitStatusExt;
+        let status = self.child.wait().unwrap();
+        let elapsed = self.started.elapsed();
+        {
+            let (lock, cvar) = &*self.done;
+            *lock.lock().unwrap() = true;
+            cvar.notify_all();
+        }
+        for r in self.readers.drain(..) {
+            let _ = r.join();
+        }
+        let out = std::mem::take(&mut *self.output.0.lock().unwrap());
+        let finished = Finished { code: status.code(), stdout: out.stdout, stderr: out.stderr, elapsed };
+        assert!(!*self.watchdog_fired.lock().unwrap(), "watchdog killed {} (signal {:?}): {finished:?}", self.what, status.signal());
+        finished
+    }
+}
+
+/// Runs `cmd` to the end under a watchdog.
+pub fn run(cmd: Command, limit: Duration) -> Finished {
+    start(cmd, limit).finish()
+}
+
+pub fn signal(pid: i32, sig: i32) -> bool {
+    // SAFETY: kill has no memory arguments; the tests only signal processes
+    // they started (their pid or process group).
+    unsafe { libc::kill(pid, sig) == 0 }
+}
+
+pub fn secs(s: f64) -> Duration {
+    Duration::from_secs_f64(s)
+}
+
+/// (pid, ppid, comm, state) of every process on the host.
+pub fn processes() -> Vec<(i32, i32, String, char)> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else { continue };
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else { continue };
+        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else { continue };
+        let mut rest = stat[close + 1..].split_whitespace();
+        let state = rest.next().and_then(|s| s.chars().next()).unwrap_or('?');
+        let ppid = rest.next().and_then(|s| s.parse().ok()).unwrap_or(0);
+        out.push((pid, ppid, stat[open + 1..close].to_string(), state));
+    }
+    out
+}
+
+/// The first descendant of `root` whose command name is `comm`, waiting for
+/// it to appear.
+pub fn find_descendant(root: i32, comm: &str, timeout: Duration) -> i32 {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let procs = processes();
+        let mut frontier = vec![root];
+        while let Some(p) = frontier.pop() {
+            for (pid, ppid, c, _) in &procs {
+                if *ppid == p {
+                    if c == comm {
+                        return *pid;
+                    }
+                    frontier.push(*pid);
+                }
+            }
+        }
+        assert!(Instant::now() < deadline, "no descendant '{comm}' of {root} within {timeout:?}");
+        thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Reads one field of /proc/PID/status.
+pub fn status_field(pid: i32, field: &str) -> Option<String> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    text.lines()
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':').map(|v| v.trim().to_string()))
+}
+
+/// Waits until `cond` holds, polling; fails the test after `timeout`.
+pub fn wait_until(what: &str, timeout: Duration, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !cond() {
+        assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting for {what}");
+        thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// A scratch directory removed when dropped.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> TempDir {
+        static COUNTER: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let dir = std::env::temp_dir().join(format!("rinit-test-{}-{tag}-{n}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+
+    pub fn file(&self, name: &str) -> String {
+        self.0.join(name).to_string_lossy().into_owned()
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Whether this host can run the namespace tests; they need root and
+/// unshare. CI runs as root, so a missing capability is reported loudly.
+pub fn require_pidns() {
+    let ok = Command::new("unshare")
+        .args(["--pid", "--fork", "--mount-proc", "true"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(ok, "unshare --pid --fork --mount-proc does not work here (need root and util-linux)");
+}
+
+/// A v1 freezer cgroup made for one test under the test's own freezer
+/// cgroup; thawed, emptied (its members are the test's own processes) and
+/// removed on drop.
+pub struct FreezerCgroup(PathBuf);
+
+impl FreezerCgroup {
+    pub fn new(tag: &str) -> FreezerCgroup {
+        let own = std::fs::read_to_string("/proc/self/cgroup")
+            .unwrap()
+            .lines()
+            .find_map(|l| {
+                let mut parts = l.splitn(3, ':');
+                let (_, controllers, path) = (parts.next()?, parts.next()?, parts.next()?);
+                controllers.split(',').any(|c| c == "freezer").then(|| path.to_string())
+            })
+            .expect("this test needs the cgroup v1 freezer (CI has it)");
+        let path = PathBuf::from(format!("/sys/fs/cgroup/freezer{own}"))
+            .join(format!("rinit-test-{}-{tag}", std::process::id()));
+        std::fs::create_dir(&path).unwrap_or_else(|e| panic!("cannot create {}: {e}", path.display()));
+        FreezerCgroup(path)
+    }
+
+    pub fn add(&self, pid: i32) {
+        std::fs::write(self.0.join("cgroup.procs"), pid.to_string()).unwrap();
+    }
+
+    pub fn freeze(&self) {
+        std::fs::write(self.0.join("freezer.state"), "FROZEN").unwrap();
+        // The state moves to FROZEN lazily, when read.
+        wait_until("the freezer to report FROZEN", secs(5.0), || {
+            std::fs::read_to_string(self.0.join("freezer.state")).unwrap().trim() == "FROZEN"
+        });
+    }
+
+    pub fn thaw(&self) {
+        let _ = std::fs::write(self.0.join("freezer.state"), "THAWED");
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for FreezerCgroup {
+    fn drop(&mut self) {
+        self.thaw();
+        let deadline = Instant::now() + secs(10.0);
+        loop {
+            let procs = std::fs::read_to_string(self.0.join("cgroup.procs")).unwrap_or_default();
+            if procs.trim().is_empty() || Instant::now() > deadline {
+                break;
+            }
+            for pid in procs.split_whitespace().filter_map(|p| p.parse().ok()) {
+                signal(pid, libc::SIGKILL);
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
+        if let Err(e) = std::fs::remove_dir(&self.0) {
+            eprintln!("cannot remove {}: {e}", self.0.display());
+        }
+    }
+}

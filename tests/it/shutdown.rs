@@ -1,0 +1,174 @@
+use crate::common::*;
+use std::time::{Duration, Instant};
+
+/// A daemon in its own session, with a SIGTERM trap that flushes.
+const FLUSHING_DAEMON: &str = "setsid sh -c 'trap \"echo daemon-flushed; exit 0\" TERM; echo daemon-ready; while :; do sleep 0.05; done' & \
+     while ! kill -0 $! 2>/dev/null; do :; done; sleep 0.2; exit 5";
+
+/// A daemon in its own session that ignores SIGTERM (so do its sleeps).
+const STUBBORN_DAEMON: &str = "setsid sh -c 'trap \"\" TERM; echo daemon-ready; while :; do sleep 0.05; done' & sleep 0.2; exit 5";
+
+/// The main child exits while a setsid daemon runs: the daemon gets SIGTERM
+/// and its trap's output is out before rinit exits, with the main child's
+/// code; rinit ends as soon as the daemon is gone, not after --grace.
+#[test]
+fn main_exit_lets_daemons_flush_and_finishes_early() {
+    require_pidns();
+    for (mode, cmd) in [
+        ("pid1", pid1(&["--grace", "30s", "sh", "-c", FLUSHING_DAEMON])),
+        ("subreaper", subreaper(&["--grace", "30s", "sh", "-c", FLUSHING_DAEMON])),
+    ] {
+        let out = run(cmd, secs(30.0));
+        assert_eq!(out.code, Some(5), "{mode}: {out:?}");
+        assert!(out.stdout.contains("daemon-ready") && out.stdout.contains("daemon-flushed"), "{mode}: {out:?}");
+        assert!(out.elapsed < secs(5.0), "{mode}: took {:?} with --grace 30s", out.elapsed);
+    }
+}
+
+/// A daemon that ignores SIGTERM is SIGKILLed once --grace ends.
+#[test]
+fn daemon_ignoring_term_is_killed_after_grace() {
+    require_pidns();
+    for (mode, cmd) in [
+        ("pid1", pid1(&["--grace", "1s", "sh", "-c", STUBBORN_DAEMON])),
+        ("subreaper", subreaper(&["--grace", "1s", "sh", "-c", STUBBORN_DAEMON])),
+    ] {
+        let out = run(cmd, secs(30.0));
+        assert_eq!(out.code, Some(5), "{mode}: {out:?}");
+        assert!(out.stdout.contains("daemon-ready"), "{mode}: {out:?}");
+        assert!(out.elapsed >= secs(1.2) && out.elapsed < secs(4.0), "{mode}: took {:?}", out.elapsed);
+    }
+}
+
+/// As a subreaper rinit signals its descendants only, never kill(-1): a
+/// process beside it survives its teardown.
+#[test]
+fn subreaper_teardown_spares_non_descendants() {
+    require_pidns();
+    let cmd = subreaper_with(
+        "sleep 30 & sibling=$!",
+        "kill -0 $sibling && echo sibling-alive >&2",
+        &["--grace", "5s", "sh", "-c", FLUSHING_DAEMON],
+    );
+    let out = run(cmd, secs(30.0));
+    assert_eq!(out.code, Some(5), "{out:?}");
+    assert!(out.stdout.contains("daemon-flushed"), "{out:?}");
+    assert!(out.stderr.contains("sibling-alive"), "{out:?}");
+}
+
+/// The stop signal goes to the child's group; then the rest is torn down.
+#[test]
+fn stop_signal_then_teardown() {
+    require_pidns();
+    let script = "trap 'echo main-term; exit 3' TERM; \
+        sh -c 'trap \"echo job-term; exit 0\" TERM; while :; do sleep 0.05; done' & \
+        echo ready; while :; do sleep 0.05; done";
+    let run = start(pid1(&["sh", "-c", script]), secs(20.0));
+    run.wait_stdout("ready", secs(10.0));
+    signal(find_descendant(run.pid(), "rinit", secs(5.0)), libc::SIGTERM);
+    let out = run.finish();
+    assert_eq!(out.code, Some(3), "{out:?}");
+    assert!(out.stdout.contains("main-term") && out.stdout.contains("job-term"), "{out:?}");
+
+    // Without a trap the child dies of it: 128+15.
+    let run = start(pid1(&["sh", "-c", "echo ready; exec sleep 30"]), secs(20.0));
+    run.wait_stdout("ready", secs(10.0));
+    signal(find_descendant(run.pid(), "rinit", secs(5.0)), libc::SIGTERM);
+    assert_eq!(run.finish().code, Some(143));
+}
+
+const IGNORES_TERM: &str = "trap '' TERM INT; trap 'echo got-quit' QUIT; trap 'echo got-hup' HUP; trap 'exit 6' USR1; echo ready; while :; do sleep 0.05; done";
+
+/// Off by default: a child that ignores SIGTERM keeps running.
+#[test]
+fn without_kill_after_signals_are_only_forwarded() {
+    require_pidns();
+    let run = start(pid1(&["sh", "-c", IGNORES_TERM]), secs(20.0));
+    run.wait_stdout("ready", secs(10.0));
+    let rinit = find_descendant(run.pid(), "rinit", secs(5.0));
+    signal(rinit, libc::SIGTERM);
+    signal(rinit, libc::SIGTERM);
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(std::path::Path::new(&format!("/proc/{rinit}")).exists());
+    signal(rinit, libc::SIGUSR1);
+    assert_eq!(run.finish().code, Some(6));
+}
+
+/// --kill-after: the child ignores SIGTERM and is SIGKILLed after DURATION.
+#[test]
+fn kill_after_kills_a_child_that_ignores_term() {
+    require_pidns();
+    let run = start(pid1(&["--kill-after", "1s", "sh", "-c", IGNORES_TERM]), secs(20.0));
+    run.wait_stdout("ready", secs(10.0));
+    let sent = Instant::now();
+    signal(find_descendant(run.pid(), "rinit", secs(5.0)), libc::SIGTERM);
+    let out = run.finish();
+    let after = sent.elapsed();
+    assert_eq!(out.code, Some(137), "{out:?}");
+    assert!(after >= secs(0.9) && after < secs(3.0), "took {after:?}");
+}
+
+/// A second SIGTERM or SIGINT while the timer runs means SIGKILL now.
+#[test]
+fn kill_after_second_signal_kills_now() {
+    require_pidns();
+    let run = start(pid1(&["--kill-after", "30s", "sh", "-c", IGNORES_TERM]), secs(20.0));
+    run.wait_stdout("ready", secs(10.0));
+    let rinit = find_descendant(run.pid(), "rinit", secs(5.0));
+    let sent = Instant::now();
+    signal(rinit, libc::SIGTERM);
+    std::thread::sleep(Duration::from_millis(200));
+    signal(rinit, libc::SIGINT);
+    let out = run.finish();
+    assert_eq!(out.code, Some(137), "{out:?}");
+    assert!(sent.elapsed() < secs(3.0), "took {:?}", sent.elapsed());
+}
+
+/// QUIT (a JVM's thread dump) and the other signals never arm the timer.
+#[test]
+fn kill_after_is_not_armed_by_quit() {
+    require_pidns();
+    let mut cmd = pid1(&["sh", "-c", IGNORES_TERM]);
+    cmd.env("RINIT_KILL_AFTER", "300ms");
+    let run = start(cmd, secs(20.0));
+    run.wait_stdout("ready", secs(10.0));
+    let rinit = find_descendant(run.pid(), "rinit", secs(5.0));
+    signal(rinit, libc::SIGQUIT);
+    signal(rinit, libc::SIGHUP);
+    run.wait_stdout("got-quit", secs(5.0));
+    run.wait_stdout("got-hup", secs(5.0));
+    std::thread::sleep(Duration::from_millis(1000));
+    signal(rinit, libc::SIGUSR1);
+    assert_eq!(run.finish().code, Some(6));
+}
+
+/// A process that survives SIGKILL (here: frozen by the v1 freezer) makes
+/// rinit list it after --stuck-timeout and exit with the main child's code
+/// instead of waiting forever.
+#[test]
+fn stuck_process_is_listed_after_stuck_timeout() {
+    require_pidns();
+    let cg = FreezerCgroup::new("stuck");
+    let dir = TempDir::new("stuck");
+    let go = dir.file("go");
+    let script = format!("tail -f /dev/null & echo victim-started; while [ ! -e {go} ]; do sleep 0.02; done; exit 4");
+    let run = start(pid1(&["--grace", "500ms", "--stuck-timeout", "1s", "sh", "-c", &script]), secs(30.0));
+    run.wait_stdout("victim-started", secs(10.0));
+    let rinit = find_descendant(run.pid(), "rinit", secs(5.0));
+    let victim = find_descendant(rinit, "tail", secs(5.0));
+    cg.add(victim);
+    cg.freeze();
+    let released = Instant::now();
+    std::fs::write(&go, "").unwrap();
+    let stderr = run.wait_stderr("survived SIGKILL", secs(10.0));
+    let reported = released.elapsed();
+    assert!(reported < secs(0.5 + 1.0 + 1.0), "reported after {reported:?}");
+    assert!(reported >= secs(1.4), "reported before grace + stuck-timeout: {reported:?}");
+    assert!(stderr.contains("rinit: ERROR 1 process(es) survived SIGKILL") && stderr.contains("(tail, D)"), "{stderr}");
+    // rinit has exited by now, but the kernel holds its exit (PID namespace
+    // teardown) until the frozen task can die.
+    cg.thaw();
+    let out = run.finish();
+    assert_eq!(out.code, Some(4), "{out:?}");
+    assert!(cg.path().exists());
+}
