@@ -45,7 +45,7 @@ signal N, 126/127 if it cannot be run, 2 for a usage error.
 pub enum Request {
     Help,
     Version,
-    Run(Config),
+    Run(Box<Config>),
 }
 
 #[derive(Debug, PartialEq)]
@@ -178,7 +178,11 @@ where
                 let value = if takes_value {
                     let rest: String = cluster[i + 1..].iter().collect();
                     i = cluster.len();
-                    Some(if rest.is_empty() { next_value(&mut args, &format!("-{c}"))? } else { rest })
+                    Some(if rest.is_empty() {
+                        next_value(&mut args, &format!("-{c}"))?
+                    } else {
+                        rest
+                    })
                 } else {
                     i += 1;
                     None
@@ -193,11 +197,13 @@ where
     if command.is_empty() {
         return Err(usage("no command given"));
     }
-    build(seen, command, &env).map(Request::Run)
+    build(seen, command, &env).map(|config| Request::Run(Box::new(config)))
 }
 
 fn next_value(args: &mut impl Iterator<Item = OsString>, flag: &str) -> Result<String, UsageError> {
-    let value = args.next().ok_or_else(|| usage(format!("option {flag} needs a value")))?;
+    let value = args
+        .next()
+        .ok_or_else(|| usage(format!("option {flag} needs a value")))?;
     value
         .into_string()
         .map_err(|v| usage(format!("value {} for {flag} is not valid UTF-8", v.display())))
@@ -258,11 +264,19 @@ fn pick_list(
         return Ok(flags.into_iter().map(|v| (v, flag_name.to_string())).collect());
     }
     Ok(env_text(env, var)?
-        .map(|v| v.split(',').map(|item| (item.trim().to_string(), var.to_string())).collect())
+        .map(|v| {
+            v.split(',')
+                .map(|item| (item.trim().to_string(), var.to_string()))
+                .collect()
+        })
         .unwrap_or_default())
 }
 
-fn build(seen: Seen, command: Vec<OsString>, env: &impl Fn(&str) -> Option<OsString>) -> Result<Config, UsageError> {
+fn build(
+    seen: Seen,
+    command: Vec<OsString>,
+    env: &impl Fn(&str) -> Option<OsString>,
+) -> Result<Config, UsageError> {
     let log = if seen.quiet {
         LogSpec::Level(0)
     } else if seen.verbose > 0 {
@@ -279,53 +293,80 @@ fn build(seen: Seen, command: Vec<OsString>, env: &impl Fn(&str) -> Option<OsStr
         match env_text(env, "RINIT_SIGNAL_CHILD_ONLY")? {
             None => false,
             Some(v) => parse_bool(&v).ok_or_else(|| {
-                usage(format!("invalid value '{v}' for RINIT_SIGNAL_CHILD_ONLY: expected 1/true/yes or 0/false/no"))
+                usage(format!(
+                    "invalid value '{v}' for RINIT_SIGNAL_CHILD_ONLY: expected 1/true/yes or 0/false/no"
+                ))
             })?,
         }
     };
 
     let mut rewrites = Rewrites::default();
     for (rule, source) in pick_list(seen.rewrite, "--rewrite", env, "RINIT_REWRITE")? {
-        let (from, to) = Rewrites::parse_rule(&rule)
-            .map_err(|why| usage(format!("invalid value for {source}: {why}; expected FROM:TO such as TERM:QUIT")))?;
+        let (from, to) = Rewrites::parse_rule(&rule).map_err(|why| {
+            usage(format!(
+                "invalid value for {source}: {why}; expected FROM:TO such as TERM:QUIT"
+            ))
+        })?;
         rewrites.set(from, to);
     }
 
     let mut remap = Remap::default();
     for (code, source) in pick_list(seen.remap_exit, "--remap-exit", env, "RINIT_REMAP_EXIT")? {
-        let code: u8 = code
-            .parse()
-            .map_err(|_| usage(format!("invalid value '{code}' for {source}: expected an exit code 0..255")))?;
+        let code: u8 = code.parse().map_err(|_| {
+            usage(format!(
+                "invalid value '{code}' for {source}: expected an exit code 0..255"
+            ))
+        })?;
         remap.insert(code);
     }
 
     let pdeathsig = match pick(seen.pdeathsig, "--pdeathsig", env, "RINIT_PDEATHSIG")? {
         None => None,
-        Some((name, source)) => Some(
-            Signo::parse(&name)
-                .ok_or_else(|| usage(format!("invalid value '{name}' for {source}: expected a signal such as TERM or 15")))?,
-        ),
+        Some((name, source)) => Some(Signo::parse(&name).ok_or_else(|| {
+            usage(format!(
+                "invalid value '{name}' for {source}: expected a signal such as TERM or 15"
+            ))
+        })?),
     };
 
     let duration = |flag, flag_name: &str, var: &str, default: Duration| -> Result<Duration, UsageError> {
         match pick(flag, flag_name, env, var)? {
             None => Ok(default),
             Some((text, source)) => parse_duration(&text).ok_or_else(|| {
-                usage(format!("invalid value '{text}' for {source}: expected a duration such as 500ms, 5s or 2m"))
+                usage(format!(
+                    "invalid value '{text}' for {source}: expected a duration such as 500ms, 5s or 2m"
+                ))
             }),
         }
     };
     let grace = duration(seen.grace, "--grace", "RINIT_GRACE", Duration::from_secs(5))?;
-    let stuck_timeout = duration(seen.stuck_timeout, "--stuck-timeout", "RINIT_STUCK_TIMEOUT", Duration::from_secs(10))?;
+    let stuck_timeout = duration(
+        seen.stuck_timeout,
+        "--stuck-timeout",
+        "RINIT_STUCK_TIMEOUT",
+        Duration::from_secs(10),
+    )?;
     let kill_after = match pick(seen.kill_after, "--kill-after", env, "RINIT_KILL_AFTER")? {
         None => None,
         Some((text, _)) if text.eq_ignore_ascii_case("off") => None,
         Some((text, source)) => Some(parse_duration(&text).ok_or_else(|| {
-            usage(format!("invalid value '{text}' for {source}: expected a duration such as 500ms, 5s or 2m, or off"))
+            usage(format!(
+                "invalid value '{text}' for {source}: expected a duration such as 500ms, 5s or 2m, or off"
+            ))
         })?),
     };
 
-    Ok(Config { command, log, signal_child_only, rewrites, remap, pdeathsig, grace, kill_after, stuck_timeout })
+    Ok(Config {
+        command,
+        log,
+        signal_child_only,
+        rewrites,
+        remap,
+        pdeathsig,
+        grace,
+        kill_after,
+        stuck_timeout,
+    })
 }
 
 pub fn parse_bool(text: &str) -> Option<bool> {
@@ -369,14 +410,18 @@ mod tests {
 
     fn run(list: &[&str]) -> Config {
         match parse(args(list), no_env) {
-            Ok(Request::Run(cfg)) => cfg,
+            Ok(Request::Run(cfg)) => *cfg,
             other => panic!("{list:?}: {other:?}"),
         }
     }
 
     fn err(list: &[&str], env: &[(&str, &str)]) -> String {
         let env: Vec<(String, String)> = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        let lookup = |name: &str| env.iter().find(|(k, _)| k == name).map(|(_, v)| OsString::from(v));
+        let lookup = |name: &str| {
+            env.iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| OsString::from(v))
+        };
         match parse(args(list), lookup) {
             Err(UsageError(msg)) => msg,
             other => panic!("{list:?} should fail: {other:?}"),
@@ -403,7 +448,10 @@ mod tests {
         assert_eq!(run(&["-v", "ls", "-v"]).command, args(&["ls", "-v"]));
         assert_eq!(run(&["--", "-v", "x"]).command, args(&["-v", "x"]));
         assert_eq!(run(&["-", "x"]).command, args(&["-", "x"]));
-        assert_eq!(run(&["--grace", "1s", "--", "--", "x"]).command, args(&["--", "x"]));
+        assert_eq!(
+            run(&["--grace", "1s", "--", "--", "x"]).command,
+            args(&["--", "x"])
+        );
     }
 
     #[test]
@@ -442,9 +490,27 @@ mod tests {
             &["-vrTERM:QUIT", "x"],
         ] {
             let cfg = run(spelling);
-            assert_eq!(cfg.rewrites.apply(crate::signals::SIGTERM), Signo::new(3), "{spelling:?}");
+            assert_eq!(
+                cfg.rewrites.apply(crate::signals::SIGTERM),
+                Signo::new(3),
+                "{spelling:?}"
+            );
         }
-        let cfg = run(&["-e", "143", "-e", "130", "-p", "HUP", "--grace", "500ms", "--kill-after", "2m", "--stuck-timeout", "3", "x"]);
+        let cfg = run(&[
+            "-e",
+            "143",
+            "-e",
+            "130",
+            "-p",
+            "HUP",
+            "--grace",
+            "500ms",
+            "--kill-after",
+            "2m",
+            "--stuck-timeout",
+            "3",
+            "x",
+        ]);
         assert!(cfg.remap.contains(143) && cfg.remap.contains(130) && !cfg.remap.contains(0));
         assert_eq!(cfg.pdeathsig, Signo::new(1));
         assert_eq!(cfg.grace, Duration::from_millis(500));
@@ -465,8 +531,14 @@ mod tests {
             ("RINIT_KILL_AFTER", "1s"),
             ("RINIT_STUCK_TIMEOUT", "1m"),
         ];
-        let lookup = |name: &str| env.iter().find(|(k, _)| *k == name).map(|(_, v)| OsString::from(v));
-        let Ok(Request::Run(cfg)) = parse(args(&["x"]), lookup) else { panic!() };
+        let lookup = |name: &str| {
+            env.iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| OsString::from(v))
+        };
+        let Ok(Request::Run(cfg)) = parse(args(&["x"]), lookup) else {
+            panic!()
+        };
         assert!(cfg.signal_child_only);
         assert_eq!(cfg.rewrites.apply(crate::signals::SIGTERM), Signo::new(3));
         assert_eq!(cfg.rewrites.apply(Signo::new(10).unwrap()), None);
@@ -476,12 +548,31 @@ mod tests {
         assert_eq!(cfg.kill_after, Some(Duration::from_secs(1)));
         assert_eq!(cfg.stuck_timeout, Duration::from_secs(60));
 
-        let Ok(Request::Run(cfg)) = parse(args(&["-e", "5", "-r", "HUP:INT", "--grace", "1", "--kill-after", "off", "x"]), lookup) else {
+        let Ok(Request::Run(cfg)) = parse(
+            args(&[
+                "-e",
+                "5",
+                "-r",
+                "HUP:INT",
+                "--grace",
+                "1",
+                "--kill-after",
+                "off",
+                "x",
+            ]),
+            lookup,
+        ) else {
             panic!()
         };
         assert!(cfg.remap.contains(5) && !cfg.remap.contains(3));
-        assert_eq!(cfg.rewrites.apply(crate::signals::SIGTERM), Some(crate::signals::SIGTERM));
-        assert_eq!(cfg.rewrites.apply(Signo::new(1).unwrap()), Some(crate::signals::SIGINT));
+        assert_eq!(
+            cfg.rewrites.apply(crate::signals::SIGTERM),
+            Some(crate::signals::SIGTERM)
+        );
+        assert_eq!(
+            cfg.rewrites.apply(Signo::new(1).unwrap()),
+            Some(crate::signals::SIGINT)
+        );
         assert_eq!(cfg.grace, Duration::from_secs(1));
         assert_eq!(cfg.kill_after, None);
     }
@@ -489,7 +580,9 @@ mod tests {
     #[test]
     fn empty_variables_are_unset() {
         let lookup = |_: &str| Some(OsString::new());
-        let Ok(Request::Run(cfg)) = parse(args(&["x"]), lookup) else { panic!() };
+        let Ok(Request::Run(cfg)) = parse(args(&["x"]), lookup) else {
+            panic!()
+        };
         assert_eq!(cfg.grace, Duration::from_secs(5));
         assert!(!cfg.signal_child_only);
     }

@@ -48,7 +48,7 @@ pub fn main_with_args(args: Vec<OsString>) -> u8 {
         }
     };
     let config = match cli::parse(args.into_iter().skip(1), |name| std::env::var_os(name)) {
-        Ok(cli::Request::Run(config)) => config,
+        Ok(cli::Request::Run(config)) => *config,
         Ok(cli::Request::Help) => return print_stdout(cli::USAGE),
         Ok(cli::Request::Version) => return print_stdout(&format!("{}\n", version())),
         Err(e) => {
@@ -83,7 +83,10 @@ pub fn main_with_args(args: Vec<OsString>) -> u8 {
     let main_pid = match spawn::spawn(&config.command, caller_mask, take_terminal) {
         Ok(pid) => pid,
         Err(spawn::SpawnError::BadArgument(arg)) => {
-            error!("cannot run the command: argument {} contains a NUL byte", arg.display());
+            error!(
+                "cannot run the command: argument {} contains a NUL byte",
+                arg.display()
+            );
             return EXIT_USAGE;
         }
         Err(spawn::SpawnError::Os(e)) => {

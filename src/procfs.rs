@@ -22,7 +22,12 @@ pub fn parse_stat(text: &str) -> Option<ProcStat> {
     let mut rest = text[close + 1..].split_ascii_whitespace();
     let state = rest.next()?.chars().next()?;
     let ppid = rest.next()?.parse().ok()?;
-    Some(ProcStat { pid, comm, state, ppid })
+    Some(ProcStat {
+        pid,
+        comm,
+        state,
+        ppid,
+    })
 }
 
 /// Every process below `root` in the parent/child tree, parents first.
@@ -31,7 +36,12 @@ pub fn descendants(table: &[ProcStat], root: i32) -> Vec<i32> {
     let mut i = 0;
     while i < found.len() {
         let parent = found[i];
-        found.extend(table.iter().filter(|p| p.ppid == parent && p.pid != root).map(|p| p.pid));
+        found.extend(
+            table
+                .iter()
+                .filter(|p| p.ppid == parent && p.pid != root)
+                .map(|p| p.pid),
+        );
         i += 1;
     }
     found.remove(0);
@@ -41,7 +51,9 @@ pub fn descendants(table: &[ProcStat], root: i32) -> Vec<i32> {
 /// The processes of a `/proc` mount; entries that vanish meanwhile are
 /// skipped (a process may exit between readdir and open).
 pub fn read_table(proc_root: &Path) -> Vec<ProcStat> {
-    let Ok(dir) = fs::read_dir(proc_root) else { return Vec::new() };
+    let Ok(dir) = fs::read_dir(proc_root) else {
+        return Vec::new();
+    };
     dir.filter_map(|entry| {
         let entry = entry.ok()?;
         entry.file_name().to_str()?.parse::<i32>().ok()?;
@@ -73,7 +85,12 @@ mod tests {
     use super::*;
 
     fn stat(pid: i32, ppid: i32) -> ProcStat {
-        ProcStat { pid, comm: format!("p{pid}"), state: 'S', ppid }
+        ProcStat {
+            pid,
+            comm: format!("p{pid}"),
+            state: 'S',
+            ppid,
+        }
     }
 
     #[test]
@@ -81,7 +98,12 @@ mod tests {
         let line = "1234 (my (odd) name) S 1 1234 1234 0 -1 4194560 100 0 0 0";
         assert_eq!(
             parse_stat(line),
-            Some(ProcStat { pid: 1234, comm: "my (odd) name".into(), state: 'S', ppid: 1 })
+            Some(ProcStat {
+                pid: 1234,
+                comm: "my (odd) name".into(),
+                state: 'S',
+                ppid: 1
+            })
         );
         assert_eq!(parse_stat("7 (a b) Z 0 0").unwrap().state, 'Z');
         assert_eq!(parse_stat(""), None);
@@ -93,7 +115,15 @@ mod tests {
     fn finds_descendants_only() {
         // 10 is us; 11 and 12 our children; 13 a grandchild; 20 a stranger
         // with its own child 21.
-        let table = vec![stat(1, 0), stat(10, 1), stat(11, 10), stat(12, 10), stat(13, 12), stat(20, 1), stat(21, 20)];
+        let table = vec![
+            stat(1, 0),
+            stat(10, 1),
+            stat(11, 10),
+            stat(12, 10),
+            stat(13, 12),
+            stat(20, 1),
+            stat(21, 20),
+        ];
         assert_eq!(descendants(&table, 10), vec![11, 12, 13]);
         assert_eq!(descendants(&table, 13), Vec::<i32>::new());
         assert_eq!(descendants(&table, 99), Vec::<i32>::new());
@@ -101,7 +131,15 @@ mod tests {
 
     #[test]
     fn describes_processes() {
-        let procs = vec![stat(12, 1), ProcStat { pid: 15, comm: "fuse d".into(), state: 'D', ppid: 1 }];
+        let procs = vec![
+            stat(12, 1),
+            ProcStat {
+                pid: 15,
+                comm: "fuse d".into(),
+                state: 'D',
+                ppid: 1,
+            },
+        ];
         assert_eq!(describe(&procs), "pid 12 (p12, S), pid 15 (fuse d, D)");
     }
 }

@@ -55,7 +55,10 @@ impl Runtime {
             if let Some(code) = self.perform(&actions) {
                 return code;
             }
-            let timeout = self.supervisor.deadline().map(|d| d.saturating_duration_since(Instant::now()));
+            let timeout = self
+                .supervisor
+                .deadline()
+                .map(|d| d.saturating_duration_since(Instant::now()));
             if let Err(e) = self.signals.wait(timeout) {
                 error!("cannot wait on the signalfd: {e}");
                 // Never spin: the error is unexpected, but pace the retries.
@@ -123,7 +126,10 @@ impl Runtime {
             match *action {
                 Action::Forward(sig) => self.forward(sig),
                 Action::KillMain => {
-                    warn!("main child {} still running after --kill-after: sending SIGKILL", self.main_pid);
+                    warn!(
+                        "main child {} still running after --kill-after: sending SIGKILL",
+                        self.main_pid
+                    );
                     self.signal_main_group(signals::SIGKILL);
                     self.send(self.main_pid, signals::SIGKILL);
                 }
@@ -161,10 +167,10 @@ impl Runtime {
     }
 
     fn signal_main_group(&self, sig: Signo) {
-        if let Err(e) = sys::kill(-self.main_pid, sig) {
-            if e.raw_os_error() != Some(libc::ESRCH) {
-                warn!("cannot send {sig} to process group {}: {e}", self.main_pid);
-            }
+        if let Err(e) = sys::kill(-self.main_pid, sig)
+            && e.raw_os_error() != Some(libc::ESRCH)
+        {
+            warn!("cannot send {sig} to process group {}: {e}", self.main_pid);
         }
     }
 

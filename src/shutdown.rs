@@ -24,11 +24,17 @@ pub struct Policy {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Phase {
     /// The main child runs; `kill_at` is armed by a forwarded TERM/INT.
-    Running { kill_at: Option<Instant> },
+    Running {
+        kill_at: Option<Instant>,
+    },
     /// SIGTERM went to everything left; SIGKILL at `until`.
-    Terminating { until: Instant },
+    Terminating {
+        until: Instant,
+    },
     /// SIGKILL went to everything left; give up at `until`.
-    Killing { until: Instant },
+    Killing {
+        until: Instant,
+    },
     Done,
 }
 
@@ -57,7 +63,11 @@ pub struct Supervisor {
 
 impl Supervisor {
     pub fn new(policy: Policy) -> Supervisor {
-        Supervisor { policy, phase: Phase::Running { kill_at: None }, main_exit: None }
+        Supervisor {
+            policy,
+            phase: Phase::Running { kill_at: None },
+            main_exit: None,
+        }
     }
 
     pub fn phase(&self) -> Phase {
@@ -78,17 +88,23 @@ impl Supervisor {
     pub fn on_signal(&mut self, sig: Signo, now: Instant) -> Vec<Action> {
         // Once the main child is gone there is nobody to forward to; the
         // teardown is already bounded, so a signal does not change it.
-        let Phase::Running { kill_at } = self.phase else { return Vec::new() };
-        let Some(sig) = self.policy.rewrites.apply(sig) else { return Vec::new() };
+        let Phase::Running { kill_at } = self.phase else {
+            return Vec::new();
+        };
+        let Some(sig) = self.policy.rewrites.apply(sig) else {
+            return Vec::new();
+        };
         let mut actions = vec![Action::Forward(sig)];
-        if sig == signals::SIGTERM || sig == signals::SIGINT {
-            if let Some(after) = self.policy.kill_after {
-                if kill_at.is_some() {
-                    actions.push(Action::KillMain);
-                    self.phase = Phase::Running { kill_at: None };
-                } else {
-                    self.phase = Phase::Running { kill_at: Some(now + after) };
-                }
+        if let Some(after) = self.policy.kill_after
+            && (sig == signals::SIGTERM || sig == signals::SIGINT)
+        {
+            if kill_at.is_some() {
+                actions.push(Action::KillMain);
+                self.phase = Phase::Running { kill_at: None };
+            } else {
+                self.phase = Phase::Running {
+                    kill_at: Some(now + after),
+                };
             }
         }
         actions
@@ -100,7 +116,9 @@ impl Supervisor {
             return Vec::new();
         }
         self.main_exit = Some(exit);
-        self.phase = Phase::Terminating { until: now + self.policy.grace };
+        self.phase = Phase::Terminating {
+            until: now + self.policy.grace,
+        };
         vec![Action::TermRest]
     }
 
@@ -132,7 +150,9 @@ impl Supervisor {
                 vec![Action::KillMain]
             }
             Phase::Terminating { until } if now >= until => {
-                self.phase = Phase::Killing { until: now + self.policy.stuck_timeout };
+                self.phase = Phase::Killing {
+                    until: now + self.policy.stuck_timeout,
+                };
                 vec![Action::KillRest]
             }
             Phase::Killing { until } if now >= until => {
@@ -261,7 +281,10 @@ mod tests {
         // A second TERM or INT while armed means now.
         let mut sup = Supervisor::new(p);
         sup.on_signal(SIGINT, t0);
-        assert_eq!(sup.on_signal(SIGTERM, t0), vec![Action::Forward(SIGTERM), Action::KillMain]);
+        assert_eq!(
+            sup.on_signal(SIGTERM, t0),
+            vec![Action::Forward(SIGTERM), Action::KillMain]
+        );
         assert_eq!(sup.deadline(), None);
     }
 

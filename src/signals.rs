@@ -20,9 +20,9 @@ pub const RTMIN: i32 = 34;
 
 /// Names of the standard signals, indexed by number (0 is unused).
 const NAMES: [&str; 32] = [
-    "", "HUP", "INT", "QUIT", "ILL", "TRAP", "ABRT", "BUS", "FPE", "KILL", "USR1", "SEGV", "USR2",
-    "PIPE", "ALRM", "TERM", "STKFLT", "CHLD", "CONT", "STOP", "TSTP", "TTIN", "TTOU", "URG",
-    "XCPU", "XFSZ", "VTALRM", "PROF", "WINCH", "IO", "PWR", "SYS",
+    "", "HUP", "INT", "QUIT", "ILL", "TRAP", "ABRT", "BUS", "FPE", "KILL", "USR1", "SEGV", "USR2", "PIPE",
+    "ALRM", "TERM", "STKFLT", "CHLD", "CONT", "STOP", "TSTP", "TTIN", "TTOU", "URG", "XCPU", "XFSZ",
+    "VTALRM", "PROF", "WINCH", "IO", "PWR", "SYS",
 ];
 const ALIASES: [(&str, i32); 4] = [("IOT", 6), ("CLD", 17), ("POLL", 29), ("UNUSED", 31)];
 
@@ -140,9 +140,7 @@ impl SigSet {
     pub fn waited() -> SigSet {
         SigSet(
             Signo::all()
-                .filter(|s| {
-                    matches!(s.disposition(), Disposition::Forward | Disposition::Reap)
-                })
+                .filter(|s| matches!(s.disposition(), Disposition::Forward | Disposition::Reap))
                 .fold(0, |mask, s| mask | s.bit()),
         )
     }
@@ -216,7 +214,10 @@ mod tests {
 
     #[test]
     fn rejects_what_is_not_a_signal() {
-        for bad in ["", "0", "65", "-1", "FOO", "SIG", "RTMIN+31", "RTMAX-31", "RTMIN-1", "RTMIN+", "RTMIN+x", "RTMAX+1"] {
+        for bad in [
+            "", "0", "65", "-1", "FOO", "SIG", "RTMIN+31", "RTMAX-31", "RTMIN-1", "RTMIN+", "RTMIN+x",
+            "RTMAX+1",
+        ] {
             assert_eq!(Signo::parse(bad), None, "{bad}");
         }
     }
@@ -242,7 +243,9 @@ mod tests {
         for n in [4, 5, 7, 8, 11, 31, 9, 19] {
             assert!(!waited.contains(Signo::new(n).unwrap()), "{n}");
         }
-        for n in [1, 2, 3, 6, 10, 12, 13, 14, 15, 17, 18, 20, 21, 22, 28, 32, 33, 34, 64] {
+        for n in [
+            1, 2, 3, 6, 10, 12, 13, 14, 15, 17, 18, 20, 21, 22, 28, 32, 33, 34, 64,
+        ] {
             assert!(waited.contains(Signo::new(n).unwrap()), "{n}");
         }
         assert_eq!(SIGCHLD.disposition(), Disposition::Reap);

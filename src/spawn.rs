@@ -24,7 +24,11 @@ pub fn candidates(program: &OsStr, path: Option<&OsStr>) -> Vec<OsString> {
     let path = path.map_or(DEFAULT_PATH.as_bytes(), OsStr::as_bytes);
     path.split(|&b| b == b':')
         .map(|dir| {
-            let mut full = if dir.is_empty() { b".".to_vec() } else { dir.to_vec() };
+            let mut full = if dir.is_empty() {
+                b".".to_vec()
+            } else {
+                dir.to_vec()
+            };
             if full.last() != Some(&b'/') {
                 full.push(b'/');
             }
@@ -53,14 +57,20 @@ pub enum SpawnError {
 }
 
 pub fn spawn(command: &[OsString], mask: SigSet, take_terminal: bool) -> Result<i32, SpawnError> {
-    let cstring = |arg: &OsString| CString::new(arg.as_bytes()).map_err(|_| SpawnError::BadArgument(arg.clone()));
+    let cstring =
+        |arg: &OsString| CString::new(arg.as_bytes()).map_err(|_| SpawnError::BadArgument(arg.clone()));
     let argv = command.iter().map(cstring).collect::<Result<Vec<_>, _>>()?;
     let path = std::env::var_os("PATH");
     let candidates = candidates(&command[0], path.as_deref())
         .iter()
         .filter_map(|c| CString::new(c.as_bytes()).ok())
         .collect();
-    let spec = sys::SpawnSpec { candidates, argv, mask, take_terminal };
+    let spec = sys::SpawnSpec {
+        candidates,
+        argv,
+        mask,
+        take_terminal,
+    };
     sys::spawn(&spec).map_err(SpawnError::Os)
 }
 
@@ -80,7 +90,10 @@ mod tests {
 
     #[test]
     fn paths_are_taken_as_they_are() {
-        assert_eq!(strs(candidates(OsStr::new("./x"), Some(OsStr::new("/a")))), ["./x"]);
+        assert_eq!(
+            strs(candidates(OsStr::new("./x"), Some(OsStr::new("/a")))),
+            ["./x"]
+        );
         assert_eq!(strs(candidates(OsStr::new("/bin/sh"), None)), ["/bin/sh"]);
         assert!(candidates(OsStr::new(""), None).is_empty());
     }

@@ -8,7 +8,7 @@
 #![allow(unsafe_code)]
 
 use crate::signals::{SigSet, Signo};
-use std::ffi::{CString, OsString, c_char, c_int};
+use std::ffi::{CString, c_char, c_int};
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::time::Duration;
@@ -21,6 +21,7 @@ use std::time::Duration;
 #[cfg(not(test))]
 #[unsafe(no_mangle)]
 extern "C" fn main(argc: c_int, argv: *const *const c_char) -> c_int {
+    use std::ffi::OsString;
     use std::os::unix::ffi::OsStringExt;
     let args = (0..usize::try_from(argc).unwrap_or(0))
         .map(|i| {
@@ -34,7 +35,11 @@ extern "C" fn main(argc: c_int, argv: *const *const c_char) -> c_int {
 }
 
 fn check(ret: libc::c_long) -> io::Result<libc::c_long> {
-    if ret < 0 { Err(io::Error::last_os_error()) } else { Ok(ret) }
+    if ret < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(ret)
+    }
 }
 
 fn sigprocmask(how: c_int, set: Option<SigSet>) -> io::Result<SigSet> {
@@ -86,7 +91,11 @@ impl SignalFd {
             // Round up: waking before the deadline would only spin.
             c_int::try_from(t.as_nanos().div_ceil(1_000_000)).unwrap_or(c_int::MAX)
         });
-        let mut pfd = libc::pollfd { fd: self.0.as_raw_fd(), events: libc::POLLIN, revents: 0 };
+        let mut pfd = libc::pollfd {
+            fd: self.0.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
         // SAFETY: one valid pollfd, count 1.
         match check(unsafe { libc::poll(&mut pfd, 1, millis) }.into()) {
             Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(()),
@@ -103,7 +112,11 @@ impl SignalFd {
             let mut infos: [libc::signalfd_siginfo; BATCH] = unsafe { std::mem::zeroed() };
             // SAFETY: the buffer is valid for its full size in bytes.
             let n = unsafe {
-                libc::read(self.0.as_raw_fd(), infos.as_mut_ptr().cast(), std::mem::size_of_val(&infos))
+                libc::read(
+                    self.0.as_raw_fd(),
+                    infos.as_mut_ptr().cast(),
+                    std::mem::size_of_val(&infos),
+                )
             };
             if n < 0 {
                 let err = io::Error::last_os_error();
@@ -115,7 +128,9 @@ impl SignalFd {
             }
             let count = n as usize / std::mem::size_of::<libc::signalfd_siginfo>();
             received.extend(
-                infos[..count].iter().filter_map(|i| Some((Signo::new(i.ssi_signo as i32)?, i.ssi_pid))),
+                infos[..count]
+                    .iter()
+                    .filter_map(|i| Some((Signo::new(i.ssi_signo as i32)?, i.ssi_pid))),
             );
             if count < BATCH {
                 return Ok(received);
@@ -241,7 +256,13 @@ pub fn spawn(spec: &SpawnSpec) -> io::Result<i32> {
                 // Still fully blocked, so SIGTTOU cannot stop us here.
                 libc::tcsetpgrp(0, libc::getpid());
             }
-            libc::syscall(libc::SYS_rt_sigprocmask, libc::SIG_SETMASK, &mask as *const u64, std::ptr::null::<u64>(), 8usize);
+            libc::syscall(
+                libc::SYS_rt_sigprocmask,
+                libc::SIG_SETMASK,
+                &mask as *const u64,
+                std::ptr::null::<u64>(),
+                8usize,
+            );
             // execvp's rules, minus its /bin/sh fallback for ENOEXEC: keep
             // looking past "not here", remember "here but not allowed".
             let mut errno = libc::ENOENT;
@@ -262,7 +283,11 @@ pub fn spawn(spec: &SpawnSpec) -> io::Result<i32> {
             if denied {
                 errno = libc::EACCES;
             }
-            libc::write(write_fd, (&errno as *const c_int).cast(), std::mem::size_of::<c_int>());
+            libc::write(
+                write_fd,
+                (&errno as *const c_int).cast(),
+                std::mem::size_of::<c_int>(),
+            );
             libc::_exit(127);
         }
     }
@@ -276,7 +301,11 @@ pub fn spawn(spec: &SpawnSpec) -> io::Result<i32> {
     let n = loop {
         // SAFETY: reading at most size_of::<c_int>() bytes into `errno`.
         let n = unsafe {
-            libc::read(read_end.as_raw_fd(), (&mut errno as *mut c_int).cast(), std::mem::size_of::<c_int>())
+            libc::read(
+                read_end.as_raw_fd(),
+                (&mut errno as *mut c_int).cast(),
+                std::mem::size_of::<c_int>(),
+            )
         };
         if n < 0 && io::Error::last_os_error().kind() == io::ErrorKind::Interrupted {
             continue;

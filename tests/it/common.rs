@@ -10,8 +10,13 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
+/// The binary under test: the one cargo built, or RINIT_TEST_BINARY (CI
+/// points it at the static musl release build that ships).
 pub fn rinit() -> &'static str {
-    env!("CARGO_BIN_EXE_rinit")
+    static PATH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    PATH.get_or_init(|| {
+        std::env::var("RINIT_TEST_BINARY").unwrap_or_else(|_| env!("CARGO_BIN_EXE_rinit").to_string())
+    })
 }
 
 pub fn helper(name: &str) -> String {
@@ -21,7 +26,8 @@ pub fn helper(name: &str) -> String {
 /// `unshare --pid --fork --mount-proc rinit ARGS`: rinit is PID 1.
 pub fn pid1(args: &[&str]) -> Command {
     let mut cmd = Command::new("unshare");
-    cmd.args(["--pid", "--fork", "--mount-proc", "--kill-child", rinit()]).args(args);
+    cmd.args(["--pid", "--fork", "--mount-proc", "--kill-child", rinit()])
+        .args(args);
     cmd
 }
 
@@ -32,7 +38,18 @@ pub fn pid1(args: &[&str]) -> Command {
 pub fn subreaper_with(before: &str, after: &str, args: &[&str]) -> Command {
     let mut cmd = Command::new("unshare");
     let script = format!("{before}\n\"$@\"\nrc=$?\n{after}\necho \"rinit-exit=$rc\" >&2\nexit $rc");
-    cmd.args(["--pid", "--fork", "--mount-proc", "--kill-child", "sh", "-c", &script, "sh", rinit()]).args(args);
+    cmd.args([
+        "--pid",
+        "--fork",
+        "--mount-proc",
+        "--kill-child",
+        "sh",
+        "-c",
+        &script,
+        "sh",
+        rinit(),
+    ])
+    .args(args);
     cmd
 }
 
@@ -66,7 +83,11 @@ pub struct Finished {
 
 impl std::fmt::Debug for Finished {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "code={:?} after {:?}\n--- stdout\n{}--- stderr\n{}", self.code, self.elapsed, self.stdout, self.stderr)
+        write!(
+            f,
+            "code={:?} after {:?}\n--- stdout\n{}--- stderr\n{}",
+            self.code, self.elapsed, self.stdout, self.stderr
+        )
     }
 }
 
@@ -75,7 +96,10 @@ impl std::fmt::Debug for Finished {
 pub fn start(mut cmd: Command, limit: Duration) -> Run {
     use std::os::unix::process::CommandExt;
     let what = format!("{cmd:?}");
-    cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).process_group(0);
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0);
     // SAFETY: runs between fork and exec; only raw syscalls, no allocation.
     unsafe { cmd.pre_exec(clean_signal_state) };
     let mut child = cmd.spawn().unwrap_or_else(|e| panic!("cannot start {what}: {e}"));
@@ -93,14 +117,24 @@ pub fn start(mut cmd: Command, limit: Duration) -> Run {
         thread::spawn(move || {
             let (lock, cvar) = &*done;
             let guard = lock.lock().unwrap();
-            let (guard, timeout) = cvar.wait_timeout_while(guard, limit, |finished| !*finished).unwrap();
+            let (guard, timeout) = cvar
+                .wait_timeout_while(guard, limit, |finished| !*finished)
+                .unwrap();
             if timeout.timed_out() && !*guard {
                 *fired.lock().unwrap() = true;
                 signal(-pgid, libc::SIGKILL);
             }
         });
     }
-    Run { child, output, readers, started: Instant::now(), watchdog_fired, done, what }
+    Run {
+        child,
+        output,
+        readers,
+        started: Instant::now(),
+        watchdog_fired,
+        done,
+        what,
+    }
 }
 
 /// Every test starts from the same signal state, whatever the test runner
@@ -117,22 +151,50 @@ fn clean_signal_state() -> std::io::Result<()> {
         restorer: usize,
         mask: u64,
     }
-    let default = KernelSigaction { handler: 0, flags: 0, restorer: 0, mask: 0 };
+    let default = KernelSigaction {
+        handler: 0,
+        flags: 0,
+        restorer: 0,
+        mask: 0,
+    };
     for sig in (1..=64).filter(|s| *s != libc::SIGKILL && *s != libc::SIGSTOP) {
         // SAFETY: a valid kernel sigaction for x86_64, no old action asked.
-        unsafe { libc::syscall(libc::SYS_rt_sigaction, sig, &default as *const KernelSigaction, 0usize, 8usize) };
+        unsafe {
+            libc::syscall(
+                libc::SYS_rt_sigaction,
+                sig,
+                &default as *const KernelSigaction,
+                0usize,
+                8usize,
+            )
+        };
     }
     // Children killed by QUIT or ABRT must not drop core files in the tree.
-    let no_core = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    let no_core = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
     // SAFETY: a valid rlimit struct.
     unsafe { libc::setrlimit(libc::RLIMIT_CORE, &no_core) };
     let empty: u64 = 0;
     // SAFETY: a valid 8-byte mask.
-    unsafe { libc::syscall(libc::SYS_rt_sigprocmask, libc::SIG_SETMASK, &empty as *const u64, 0usize, 8usize) };
+    unsafe {
+        libc::syscall(
+            libc::SYS_rt_sigprocmask,
+            libc::SIG_SETMASK,
+            &empty as *const u64,
+            0usize,
+            8usize,
+        )
+    };
     Ok(())
 }
 
-fn pump(stream: impl Read + Send + 'static, output: Arc<(Mutex<Output>, Condvar)>, is_err: bool) -> thread::JoinHandle<()> {
+fn pump(
+    stream: impl Read + Send + 'static,
+    output: Arc<(Mutex<Output>, Condvar)>,
+    is_err: bool,
+) -> thread::JoinHandle<()> {
     thread::spawn(move || {
         let mut reader = BufReader::new(stream);
         let mut line = Vec::new();
@@ -140,7 +202,11 @@ fn pump(stream: impl Read + Send + 'static, output: Arc<(Mutex<Output>, Condvar)
             let (lock, cvar) = &*output;
             let mut out = lock.lock().unwrap();
             let text = String::from_utf8_lossy(&line);
-            if is_err { out.stderr.push_str(&text) } else { out.stdout.push_str(&text) }
+            if is_err {
+                out.stderr.push_str(&text)
+            } else {
+                out.stdout.push_str(&text)
+            }
             cvar.notify_all();
             line.clear();
         }
@@ -152,15 +218,13 @@ impl Run {
         self.child.id() as i32
     }
 
-    pub fn elapsed(&self) -> Duration {
-        self.started.elapsed()
-    }
-
     fn wait_for(&self, is_err: bool, needle: &str, timeout: Duration) -> String {
         let (lock, cvar) = &*self.output;
         let guard = lock.lock().unwrap();
         let (guard, _) = cvar
-            .wait_timeout_while(guard, timeout, |out| !(if is_err { &out.stderr } else { &out.stdout }).contains(needle))
+            .wait_timeout_while(guard, timeout, |out| {
+                !(if is_err { &out.stderr } else { &out.stdout }).contains(needle)
+            })
             .unwrap();
         let text = if is_err { &guard.stderr } else { &guard.stdout };
         assert!(
@@ -200,8 +264,18 @@ impl Run {
             let _ = r.join();
         }
         let out = std::mem::take(&mut *self.output.0.lock().unwrap());
-        let finished = Finished { code: status.code(), stdout: out.stdout, stderr: out.stderr, elapsed };
-        assert!(!*self.watchdog_fired.lock().unwrap(), "watchdog killed {} (signal {:?}): {finished:?}", self.what, status.signal());
+        let finished = Finished {
+            code: status.code(),
+            stdout: out.stdout,
+            stderr: out.stderr,
+            elapsed,
+        };
+        assert!(
+            !*self.watchdog_fired.lock().unwrap(),
+            "watchdog killed {} (signal {:?}): {finished:?}",
+            self.what,
+            status.signal()
+        );
         finished
     }
 }
@@ -225,9 +299,15 @@ pub fn secs(s: f64) -> Duration {
 pub fn processes() -> Vec<(i32, i32, String, char)> {
     let mut out = Vec::new();
     for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else { continue };
-        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else { continue };
-        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else { continue };
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
+            continue;
+        };
         let mut rest = stat[close + 1..].split_whitespace();
         let state = rest.next().and_then(|s| s.chars().next()).unwrap_or('?');
         let ppid = rest.next().and_then(|s| s.parse().ok()).unwrap_or(0);
@@ -253,7 +333,10 @@ pub fn find_descendant(root: i32, comm: &str, timeout: Duration) -> i32 {
                 }
             }
         }
-        assert!(Instant::now() < deadline, "no descendant '{comm}' of {root} within {timeout:?}");
+        assert!(
+            Instant::now() < deadline,
+            "no descendant '{comm}' of {root} within {timeout:?}"
+        );
         thread::sleep(Duration::from_millis(10));
     }
 }
@@ -261,15 +344,21 @@ pub fn find_descendant(root: i32, comm: &str, timeout: Duration) -> i32 {
 /// Reads one field of /proc/PID/status.
 pub fn status_field(pid: i32, field: &str) -> Option<String> {
     let text = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    text.lines()
-        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':').map(|v| v.trim().to_string()))
+    text.lines().find_map(|l| {
+        l.strip_prefix(field)?
+            .strip_prefix(':')
+            .map(|v| v.trim().to_string())
+    })
 }
 
 /// Waits until `cond` holds, polling; fails the test after `timeout`.
 pub fn wait_until(what: &str, timeout: Duration, mut cond: impl FnMut() -> bool) {
     let deadline = Instant::now() + timeout;
     while !cond() {
-        assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting for {what}");
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for {what}"
+        );
         thread::sleep(Duration::from_millis(10));
     }
 }
@@ -310,7 +399,10 @@ pub fn require_pidns() {
         .stderr(Stdio::null())
         .status()
         .is_ok_and(|s| s.success());
-    assert!(ok, "unshare --pid --fork --mount-proc does not work here (need root and util-linux)");
+    assert!(
+        ok,
+        "unshare --pid --fork --mount-proc does not work here (need root and util-linux)"
+    );
 }
 
 /// A v1 freezer cgroup made for one test under the test's own freezer
@@ -326,7 +418,10 @@ impl FreezerCgroup {
             .find_map(|l| {
                 let mut parts = l.splitn(3, ':');
                 let (_, controllers, path) = (parts.next()?, parts.next()?, parts.next()?);
-                controllers.split(',').any(|c| c == "freezer").then(|| path.to_string())
+                controllers
+                    .split(',')
+                    .any(|c| c == "freezer")
+                    .then(|| path.to_string())
             })
             .expect("this test needs the cgroup v1 freezer (CI has it)");
         let path = PathBuf::from(format!("/sys/fs/cgroup/freezer{own}"))
@@ -343,7 +438,10 @@ impl FreezerCgroup {
         std::fs::write(self.0.join("freezer.state"), "FROZEN").unwrap();
         // The state moves to FROZEN lazily, when read.
         wait_until("the freezer to report FROZEN", secs(5.0), || {
-            std::fs::read_to_string(self.0.join("freezer.state")).unwrap().trim() == "FROZEN"
+            std::fs::read_to_string(self.0.join("freezer.state"))
+                .unwrap()
+                .trim()
+                == "FROZEN"
         });
     }
 

@@ -34,7 +34,10 @@ fn death_by_signal_gives_128_plus_n() {
 #[test]
 fn remap_exit_turns_codes_into_zero() {
     require_pidns();
-    let out = run(pid1(&["-e", "143", "-e", "3", "sh", "-c", "kill -TERM $$; sleep 5"]), secs(10.0));
+    let out = run(
+        pid1(&["-e", "143", "-e", "3", "sh", "-c", "kill -TERM $$; sleep 5"]),
+        secs(10.0),
+    );
     assert_eq!(out.code, Some(0), "{out:?}");
     let out = run(pid1(&["-e", "143", "-e", "3", "sh", "-c", "exit 3"]), secs(10.0));
     assert_eq!(out.code, Some(0), "{out:?}");
@@ -45,7 +48,10 @@ fn remap_exit_turns_codes_into_zero() {
 #[test]
 fn missing_program_exits_127_naming_it() {
     require_pidns();
-    for cmd in [pid1(&["no-such-program-xyz", "a"]), subreaper(&["./no/such/path"])] {
+    for cmd in [
+        pid1(&["no-such-program-xyz", "a"]),
+        subreaper(&["./no/such/path"]),
+    ] {
         let out = run(cmd, secs(10.0));
         assert_eq!(out.code, Some(127), "{out:?}");
         let first = out.stderr.lines().next().unwrap_or_default();
@@ -68,10 +74,20 @@ fn unexecutable_program_exits_126() {
     let marker = dir.file("shell-ran");
     std::fs::write(&garbage, format!("touch {marker}\n")).unwrap();
     std::fs::set_permissions(&garbage, std::fs::Permissions::from_mode(0o755)).unwrap();
-    for (path, why) in [(plain.as_str(), "Permission denied"), (garbage.as_str(), "Exec format error"), (dir.path().to_str().unwrap(), "Permission denied")] {
+    for (path, why) in [
+        (plain.as_str(), "Permission denied"),
+        (garbage.as_str(), "Exec format error"),
+        (dir.path().to_str().unwrap(), "Permission denied"),
+    ] {
         let out = run(pid1(&[path]), secs(10.0));
         assert_eq!(out.code, Some(126), "{path}: {out:?}");
-        assert!(out.stderr.contains(&format!("cannot execute '{path}'")) && out.stderr.contains(why), "{out:?}");
+        assert!(
+            out.stderr.contains(&format!("cannot execute '{path}'")) && out.stderr.contains(why),
+            "{out:?}"
+        );
     }
-    assert!(!std::path::Path::new(&marker).exists(), "ENOEXEC fell back to a shell");
+    assert!(
+        !std::path::Path::new(&marker).exists(),
+        "ENOEXEC fell back to a shell"
+    );
 }

@@ -6,7 +6,8 @@ const FLUSHING_DAEMON: &str = "setsid sh -c 'trap \"echo daemon-flushed; exit 0\
      while ! kill -0 $! 2>/dev/null; do :; done; sleep 0.2; exit 5";
 
 /// A daemon in its own session that ignores SIGTERM (so do its sleeps).
-const STUBBORN_DAEMON: &str = "setsid sh -c 'trap \"\" TERM; echo daemon-ready; while :; do sleep 0.05; done' & sleep 0.2; exit 5";
+const STUBBORN_DAEMON: &str =
+    "setsid sh -c 'trap \"\" TERM; echo daemon-ready; while :; do sleep 0.05; done' & sleep 0.2; exit 5";
 
 /// The main child exits while a setsid daemon runs: the daemon gets SIGTERM
 /// and its trap's output is out before rinit exits, with the main child's
@@ -16,12 +17,22 @@ fn main_exit_lets_daemons_flush_and_finishes_early() {
     require_pidns();
     for (mode, cmd) in [
         ("pid1", pid1(&["--grace", "30s", "sh", "-c", FLUSHING_DAEMON])),
-        ("subreaper", subreaper(&["--grace", "30s", "sh", "-c", FLUSHING_DAEMON])),
+        (
+            "subreaper",
+            subreaper(&["--grace", "30s", "sh", "-c", FLUSHING_DAEMON]),
+        ),
     ] {
         let out = run(cmd, secs(30.0));
         assert_eq!(out.code, Some(5), "{mode}: {out:?}");
-        assert!(out.stdout.contains("daemon-ready") && out.stdout.contains("daemon-flushed"), "{mode}: {out:?}");
-        assert!(out.elapsed < secs(5.0), "{mode}: took {:?} with --grace 30s", out.elapsed);
+        assert!(
+            out.stdout.contains("daemon-ready") && out.stdout.contains("daemon-flushed"),
+            "{mode}: {out:?}"
+        );
+        assert!(
+            out.elapsed < secs(5.0),
+            "{mode}: took {:?} with --grace 30s",
+            out.elapsed
+        );
     }
 }
 
@@ -31,12 +42,19 @@ fn daemon_ignoring_term_is_killed_after_grace() {
     require_pidns();
     for (mode, cmd) in [
         ("pid1", pid1(&["--grace", "1s", "sh", "-c", STUBBORN_DAEMON])),
-        ("subreaper", subreaper(&["--grace", "1s", "sh", "-c", STUBBORN_DAEMON])),
+        (
+            "subreaper",
+            subreaper(&["--grace", "1s", "sh", "-c", STUBBORN_DAEMON]),
+        ),
     ] {
         let out = run(cmd, secs(30.0));
         assert_eq!(out.code, Some(5), "{mode}: {out:?}");
         assert!(out.stdout.contains("daemon-ready"), "{mode}: {out:?}");
-        assert!(out.elapsed >= secs(1.2) && out.elapsed < secs(4.0), "{mode}: took {:?}", out.elapsed);
+        assert!(
+            out.elapsed >= secs(1.2) && out.elapsed < secs(4.0),
+            "{mode}: took {:?}",
+            out.elapsed
+        );
     }
 }
 
@@ -68,7 +86,10 @@ fn stop_signal_then_teardown() {
     signal(find_descendant(run.pid(), "rinit", secs(5.0)), libc::SIGTERM);
     let out = run.finish();
     assert_eq!(out.code, Some(3), "{out:?}");
-    assert!(out.stdout.contains("main-term") && out.stdout.contains("job-term"), "{out:?}");
+    assert!(
+        out.stdout.contains("main-term") && out.stdout.contains("job-term"),
+        "{out:?}"
+    );
 
     // Without a trap the child dies of it: 128+15.
     let run = start(pid1(&["sh", "-c", "echo ready; exec sleep 30"]), secs(20.0));
@@ -98,7 +119,10 @@ fn without_kill_after_signals_are_only_forwarded() {
 #[test]
 fn kill_after_kills_a_child_that_ignores_term() {
     require_pidns();
-    let run = start(pid1(&["--kill-after", "1s", "sh", "-c", IGNORES_TERM]), secs(20.0));
+    let run = start(
+        pid1(&["--kill-after", "1s", "sh", "-c", IGNORES_TERM]),
+        secs(20.0),
+    );
     run.wait_stdout("ready", secs(10.0));
     let sent = Instant::now();
     signal(find_descendant(run.pid(), "rinit", secs(5.0)), libc::SIGTERM);
@@ -112,7 +136,10 @@ fn kill_after_kills_a_child_that_ignores_term() {
 #[test]
 fn kill_after_second_signal_kills_now() {
     require_pidns();
-    let run = start(pid1(&["--kill-after", "30s", "sh", "-c", IGNORES_TERM]), secs(20.0));
+    let run = start(
+        pid1(&["--kill-after", "30s", "sh", "-c", IGNORES_TERM]),
+        secs(20.0),
+    );
     run.wait_stdout("ready", secs(10.0));
     let rinit = find_descendant(run.pid(), "rinit", secs(5.0));
     let sent = Instant::now();
@@ -151,8 +178,12 @@ fn stuck_process_is_listed_after_stuck_timeout() {
     let cg = FreezerCgroup::new("stuck");
     let dir = TempDir::new("stuck");
     let go = dir.file("go");
-    let script = format!("tail -f /dev/null & echo victim-started; while [ ! -e {go} ]; do sleep 0.02; done; exit 4");
-    let run = start(pid1(&["--grace", "500ms", "--stuck-timeout", "1s", "sh", "-c", &script]), secs(30.0));
+    let script =
+        format!("tail -f /dev/null & echo victim-started; while [ ! -e {go} ]; do sleep 0.02; done; exit 4");
+    let run = start(
+        pid1(&["--grace", "500ms", "--stuck-timeout", "1s", "sh", "-c", &script]),
+        secs(30.0),
+    );
     run.wait_stdout("victim-started", secs(10.0));
     let rinit = find_descendant(run.pid(), "rinit", secs(5.0));
     let victim = find_descendant(rinit, "tail", secs(5.0));
@@ -163,8 +194,14 @@ fn stuck_process_is_listed_after_stuck_timeout() {
     let stderr = run.wait_stderr("survived SIGKILL", secs(10.0));
     let reported = released.elapsed();
     assert!(reported < secs(0.5 + 1.0 + 1.0), "reported after {reported:?}");
-    assert!(reported >= secs(1.4), "reported before grace + stuck-timeout: {reported:?}");
-    assert!(stderr.contains("rinit: ERROR 1 process(es) survived SIGKILL") && stderr.contains("(tail, D)"), "{stderr}");
+    assert!(
+        reported >= secs(1.4),
+        "reported before grace + stuck-timeout: {reported:?}"
+    );
+    assert!(
+        stderr.contains("rinit: ERROR 1 process(es) survived SIGKILL") && stderr.contains("(tail, D)"),
+        "{stderr}"
+    );
     // rinit has exited by now, but the kernel holds its exit (PID namespace
     // teardown) until the frozen task can die.
     cg.thaw();
