@@ -9,6 +9,7 @@
 //! Before the loop any failure ends rinit; inside it nothing does.
 #![cfg_attr(not(test), no_main)]
 #![deny(unsafe_code)]
+#![deny(clippy::undocumented_unsafe_blocks)]
 
 mod cli;
 mod logging;

@@ -5,7 +5,7 @@
 //! loop goes on.
 
 use crate::procfs;
-use crate::shutdown::{Action, Phase, Supervisor};
+use crate::shutdown::{Action, Supervisor};
 use crate::signals::{self, Disposition, Signo};
 use crate::status::ChildExit;
 use crate::sys::{self, Reap, SignalFd};
@@ -140,9 +140,7 @@ impl Runtime {
                     self.signal_rest(signals::SIGCONT);
                 }
                 Action::KillRest => {
-                    if let Phase::Killing { .. } = self.supervisor.phase() {
-                        debug!("sending SIGKILL to every remaining process");
-                    }
+                    debug!("sending SIGKILL to every remaining process");
                     self.signal_rest(signals::SIGKILL);
                 }
                 Action::ReportStuck => self.report_stuck(),
