@@ -5,6 +5,7 @@
 mod child_setup;
 mod cli;
 mod common;
+mod container;
 mod exit_status;
 mod reaping;
 mod shutdown;

@@ -1,0 +1,274 @@
+//! rinit in real containers: podman with runc. Run when podman is present
+//! (.ci/run installs podman, runc and busybox-static); otherwise each test
+//! says it was skipped and why.
+
+use crate::common::*;
+use std::process::Command;
+use std::sync::Mutex;
+use std::time::Instant;
+
+/// podman's storage does not like concurrent builds; one at a time.
+static PODMAN: Mutex<()> = Mutex::new(());
+
+const RUN_FLAGS: [&str; 4] = ["--ulimit", "nofile=20000:20000", "--ulimit", "nproc=4096:4096"];
+
+fn podman_available() -> bool {
+    let found = Command::new("podman")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !found {
+        eprintln!("skipped: podman is not installed (.ci/run installs podman, runc and busybox-static)");
+    }
+    found
+}
+
+fn podman() -> Command {
+    let mut cmd = Command::new("podman");
+    cmd.args(["--runtime", "runc", "--cgroup-manager", "cgroupfs"]);
+    cmd
+}
+
+fn podman_ok(args: &[&str]) -> String {
+    let out = podman().args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "podman {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn busybox() -> String {
+    std::env::var("BUSYBOX").unwrap_or_else(|_| "/bin/busybox".to_string())
+}
+
+/// An image built for one test, removed with it, along with any container
+/// the test started.
+struct Image {
+    tag: String,
+    containers: Vec<String>,
+}
+
+impl Image {
+    /// `with_rinit`: the Dockerfile.test image; otherwise a plain busybox
+    /// image with no init in it.
+    fn build(name: &str, with_rinit: bool) -> Image {
+        let tag = format!("localhost/rinit-it-{name}-{}:latest", std::process::id());
+        let context = TempDir::new(name);
+        let copy = |from: &str, to: &str| {
+            std::fs::copy(from, context.path().join(to))
+                .unwrap_or_else(|e| panic!("cannot copy {from}: {e}"));
+        };
+        copy(&busybox(), "busybox");
+        let dockerfile = if with_rinit {
+            copy(static_rinit(), "rinit");
+            copy(
+                &format!("{}/tests/container/scenarios.sh", env!("CARGO_MANIFEST_DIR")),
+                "scenarios.sh",
+            );
+            format!("{}/Dockerfile.test", env!("CARGO_MANIFEST_DIR"))
+        } else {
+            let path = context.file("Dockerfile");
+            std::fs::write(
+                &path,
+                "FROM scratch\nCOPY busybox /bin/busybox\nRUN [\"/bin/busybox\", \"--install\", \"-s\", \"/bin\"]\n",
+            )
+            .unwrap();
+            path
+        };
+        podman_ok(&[
+            "build",
+            "--quiet",
+            "-f",
+            &dockerfile,
+            "-t",
+            &tag,
+            context.path().to_str().unwrap(),
+        ]);
+        Image {
+            tag,
+            containers: Vec::new(),
+        }
+    }
+
+    fn container_name(&mut self) -> String {
+        let name = format!("rinit-it-{}-{}", std::process::id(), self.containers.len());
+        self.containers.push(name.clone());
+        name
+    }
+}
+
+impl Drop for Image {
+    fn drop(&mut self) {
+        for name in &self.containers {
+            let _ = podman().args(["rm", "-f", "-t", "0", name]).output();
+        }
+        let _ = podman().args(["rmi", "-f", &self.tag]).output();
+    }
+}
+
+/// The static musl rinit: RINIT_TEST_BINARY when CI gives it, else built.
+fn static_rinit() -> &'static str {
+    static PATH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    PATH.get_or_init(|| {
+        if let Ok(path) = std::env::var("RINIT_TEST_BINARY") {
+            return path;
+        }
+        let status = Command::new(option_env!("CARGO").unwrap_or("cargo"))
+            .args([
+                "build",
+                "--quiet",
+                "--release",
+                "--target",
+                "x86_64-unknown-linux-musl",
+            ])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .status()
+            .unwrap();
+        assert!(status.success(), "cannot build the static rinit");
+        format!(
+            "{}/target/x86_64-unknown-linux-musl/release/rinit",
+            env!("CARGO_MANIFEST_DIR")
+        )
+    })
+}
+
+fn wait_for_log(name: &str, needle: &str) {
+    wait_until(&format!("'{needle}' in the logs of {name}"), secs(20.0), || {
+        podman()
+            .args(["logs", name])
+            .output()
+            .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains(needle))
+    });
+}
+
+fn exit_code(name: &str) -> i32 {
+    podman_ok(&["wait", name]).trim().parse().unwrap()
+}
+
+/// Dockerfile.test builds FROM scratch and every scenario passes inside it,
+/// through the project's own script (as a user would run it).
+#[test]
+fn dockerfile_test_scenarios_pass() {
+    if !podman_available() {
+        return;
+    }
+    let _lock = PODMAN.lock().unwrap_or_else(|e| e.into_inner());
+    let mut cmd = Command::new(format!(
+        "{}/scripts/container-test.sh",
+        env!("CARGO_MANIFEST_DIR")
+    ));
+    cmd.env("RINIT", static_rinit())
+        .env("BUSYBOX", busybox())
+        .env("ENGINE", "podman")
+        .env(
+            "IMAGE",
+            format!("localhost/rinit-it-script-{}:latest", std::process::id()),
+        );
+    let out = run(cmd, secs(300.0));
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert!(out.stdout.contains("5 passed, 0 failed"), "{out:?}");
+    assert!(!out.stdout.contains("not ok"), "{out:?}");
+}
+
+/// `--init --init-path rinit` on an image with no init: podman runs it as
+/// `/run/podman-init -- CMD`; it reaps, forwards, and the container's exit
+/// code is the command's.
+#[test]
+fn init_path_drop_in() {
+    if !podman_available() {
+        return;
+    }
+    let _lock = PODMAN.lock().unwrap_or_else(|e| e.into_inner());
+    let image = Image::build("plain", false);
+    let script = r#"
+        tr '\0' ' ' < /proc/1/cmdline; echo
+        echo "parent=$PPID"
+        i=0; while [ $i -lt 100 ]; do (usleep 200000 &); i=$((i + 1)); done
+        trap 'echo got-usr1' USR1
+        kill -USR1 1
+        n=0
+        while [ $n -lt 50 ]; do
+            z=0
+            for f in /proc/[0-9]*/stat; do read -r l < $f 2>/dev/null && case "${l##*) }" in Z*) z=$((z + 1));; esac; done
+            [ $z = 0 ] && ! pidof usleep >/dev/null && break
+            n=$((n + 1)); sleep 0.1
+        done
+        echo "zombies=$z"
+        exit 7"#;
+    let mut cmd = podman();
+    cmd.args(["run", "--rm"]).args(RUN_FLAGS).args([
+        "--init",
+        "--init-path",
+        static_rinit(),
+        &image.tag,
+        "sh",
+        "-c",
+        script,
+    ]);
+    let out = run(cmd, secs(120.0));
+    assert_eq!(out.code, Some(7), "{out:?}");
+    assert!(out.stdout.starts_with("/run/podman-init -- sh -c"), "{out:?}");
+    assert!(out.stdout.contains("parent=1\n"), "{out:?}");
+    assert!(out.stdout.contains("got-usr1"), "{out:?}");
+    assert!(out.stdout.contains("zombies=0"), "{out:?}");
+}
+
+/// `podman stop -t 5`: SIGTERM reaches the command through rinit (the
+/// image's ENTRYPOINT), it exits cleanly, and that is the container's code.
+#[test]
+fn stop_forwards_term() {
+    if !podman_available() {
+        return;
+    }
+    let _lock = PODMAN.lock().unwrap_or_else(|e| e.into_inner());
+    let mut image = Image::build("stop", true);
+    let name = image.container_name();
+    let script = "trap 'echo got-term; exit 42' TERM; echo ready; while :; do sleep 0.1; done";
+    podman_ok(
+        &[
+            &["run", "-d", "--name", &name][..],
+            &RUN_FLAGS,
+            &[&image.tag, "sh", "-c", script],
+        ]
+        .concat(),
+    );
+    wait_for_log(&name, "ready");
+    let started = Instant::now();
+    podman_ok(&["stop", "-t", "5", &name]);
+    let took = started.elapsed();
+    assert_eq!(exit_code(&name), 42);
+    assert!(
+        took < secs(4.0),
+        "stop took {took:?}: SIGTERM did not get through"
+    );
+    assert!(podman_ok(&["logs", &name]).contains("got-term"));
+}
+
+/// A command that ignores SIGTERM, with RINIT_KILL_AFTER=1s: the container
+/// stops in about a second, exit 137, long before podman's own 30 s.
+#[test]
+fn kill_after_stops_a_command_that_ignores_term() {
+    if !podman_available() {
+        return;
+    }
+    let _lock = PODMAN.lock().unwrap_or_else(|e| e.into_inner());
+    let mut image = Image::build("killafter", true);
+    let name = image.container_name();
+    let script = "trap '' TERM; echo ready; while :; do sleep 0.1; done";
+    podman_ok(
+        &[
+            &["run", "-d", "--name", &name, "-e", "RINIT_KILL_AFTER=1s"][..],
+            &RUN_FLAGS,
+            &[&image.tag, "sh", "-c", script],
+        ]
+        .concat(),
+    );
+    wait_for_log(&name, "ready");
+    let started = Instant::now();
+    podman_ok(&["stop", "-t", "30", &name]);
+    let took = started.elapsed();
+    assert_eq!(exit_code(&name), 137);
+    assert!(took >= secs(0.9) && took < secs(4.0), "stop took {took:?}");
+}
