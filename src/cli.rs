@@ -7,6 +7,7 @@
 //! wins over its environment variable; for repeatable flags, any use of the
 //! flag replaces the whole variable.
 
+use crate::cgroup;
 use crate::signals::{Rewrites, Signo};
 use crate::status::Remap;
 use std::ffi::OsString;
@@ -34,6 +35,12 @@ Options (each has an environment variable; the flag wins):
                              forwarded TERM/INT [off]            RINIT_KILL_AFTER
       --stuck-timeout DURATION
                              wait after the final SIGKILL [10s]  RINIT_STUCK_TIMEOUT
+      --cgroup NAME          run the child in cgroup NAME, made
+                             under rinit's own cgroup            RINIT_CGROUP
+      --memory-limit SIZE    memory limit of that cgroup (64M,
+                             1G; implies a cgroup)               RINIT_MEMORY_LIMIT
+      --cgroup-required      fail (exit 1) instead of running
+                             without the cgroup                  RINIT_CGROUP_REQUIRED=1
 
 Signals: TERM, SIGTERM, 15, RTMIN+3. Durations: 500ms, 5s, 2m, 1h, or seconds.
 Booleans: 1/true/yes, 0/false/no. Exit: COMMAND's code, 128+N if killed by
@@ -59,6 +66,11 @@ pub struct Config {
     pub grace: Duration,
     pub kill_after: Option<Duration>,
     pub stuck_timeout: Duration,
+    /// The child's cgroup name, when asked for by --cgroup (a
+    /// --memory-limit alone leaves it to the caller to pick a name).
+    pub cgroup: Option<String>,
+    pub memory_limit: Option<u64>,
+    pub cgroup_required: bool,
 }
 
 /// How much to log: a level from `-v`/`-q`, or an env_logger filter.
@@ -96,10 +108,13 @@ enum Opt {
     Grace,
     KillAfter,
     StuckTimeout,
+    Cgroup,
+    MemoryLimit,
+    CgroupRequired,
 }
 
 /// (short, long, option, takes a value)
-const OPTIONS: [(Option<char>, &str, Opt, bool); 11] = [
+const OPTIONS: [(Option<char>, &str, Opt, bool); 14] = [
     (Some('h'), "help", Opt::Help, false),
     (Some('V'), "version", Opt::Version, false),
     (Some('v'), "verbose", Opt::Verbose, false),
@@ -111,6 +126,9 @@ const OPTIONS: [(Option<char>, &str, Opt, bool); 11] = [
     (None, "grace", Opt::Grace, true),
     (None, "kill-after", Opt::KillAfter, true),
     (None, "stuck-timeout", Opt::StuckTimeout, true),
+    (None, "cgroup", Opt::Cgroup, true),
+    (None, "memory-limit", Opt::MemoryLimit, true),
+    (None, "cgroup-required", Opt::CgroupRequired, false),
 ];
 
 /// Raw occurrences, before defaults and the environment are applied.
@@ -125,6 +143,9 @@ struct Seen {
     grace: Option<String>,
     kill_after: Option<String>,
     stuck_timeout: Option<String>,
+    cgroup: Option<String>,
+    memory_limit: Option<String>,
+    cgroup_required: bool,
 }
 
 /// Parses `args` (without the program name) and the `RINIT_*` variables
@@ -224,6 +245,9 @@ fn record(seen: &mut Seen, opt: Opt, value: Option<String>) -> Option<Request> {
         Opt::Grace => seen.grace = Some(value()),
         Opt::KillAfter => seen.kill_after = Some(value()),
         Opt::StuckTimeout => seen.stuck_timeout = Some(value()),
+        Opt::Cgroup => seen.cgroup = Some(value()),
+        Opt::MemoryLimit => seen.memory_limit = Some(value()),
+        Opt::CgroupRequired => seen.cgroup_required = true,
     }
     None
 }
@@ -287,17 +311,24 @@ fn build(
         LogSpec::Level(1)
     };
 
-    let signal_child_only = if seen.signal_child_only {
-        true
-    } else {
-        match env_text(env, "RINIT_SIGNAL_CHILD_ONLY")? {
-            None => false,
-            Some(v) => parse_bool(&v).ok_or_else(|| {
-                usage(format!(
-                    "invalid value '{v}' for RINIT_SIGNAL_CHILD_ONLY: expected 1/true/yes or 0/false/no"
-                ))
-            })?,
+    let signal_child_only = env_bool(seen.signal_child_only, env, "RINIT_SIGNAL_CHILD_ONLY")?;
+    let cgroup_required = env_bool(seen.cgroup_required, env, "RINIT_CGROUP_REQUIRED")?;
+    let cgroup = match pick(seen.cgroup, "--cgroup", env, "RINIT_CGROUP")? {
+        None => None,
+        Some((name, _)) if cgroup::valid_name(&name) => Some(name),
+        Some((name, source)) => {
+            return Err(usage(format!(
+                "invalid value '{name}' for {source}: expected a cgroup name of letters, digits, '-', '_' and '.'"
+            )));
         }
+    };
+    let memory_limit = match pick(seen.memory_limit, "--memory-limit", env, "RINIT_MEMORY_LIMIT")? {
+        None => None,
+        Some((text, source)) => Some(cgroup::parse_size(&text).ok_or_else(|| {
+            usage(format!(
+                "invalid value '{text}' for {source}: expected a size such as 64M, 1G or 1048576"
+            ))
+        })?),
     };
 
     let mut rewrites = Rewrites::default();
@@ -366,7 +397,25 @@ fn build(
         grace,
         kill_after,
         stuck_timeout,
+        cgroup,
+        memory_limit,
+        cgroup_required,
     })
+}
+
+/// A boolean switch: the flag if given, else its variable.
+fn env_bool(flag: bool, env: &impl Fn(&str) -> Option<OsString>, var: &str) -> Result<bool, UsageError> {
+    if flag {
+        return Ok(true);
+    }
+    match env_text(env, var)? {
+        None => Ok(false),
+        Some(v) => parse_bool(&v).ok_or_else(|| {
+            usage(format!(
+                "invalid value '{v}' for {var}: expected 1/true/yes or 0/false/no"
+            ))
+        }),
+    }
 }
 
 pub fn parse_bool(text: &str) -> Option<bool> {
@@ -440,6 +489,44 @@ mod tests {
         assert_eq!(cfg.grace, Duration::from_secs(5));
         assert_eq!(cfg.kill_after, None);
         assert_eq!(cfg.stuck_timeout, Duration::from_secs(10));
+        assert_eq!(cfg.cgroup, None);
+        assert_eq!(cfg.memory_limit, None);
+        assert!(!cfg.cgroup_required);
+    }
+
+    #[test]
+    fn cgroup_options() {
+        let cfg = run(&[
+            "--cgroup",
+            "app",
+            "--memory-limit",
+            "64M",
+            "--cgroup-required",
+            "x",
+        ]);
+        assert_eq!(cfg.cgroup.as_deref(), Some("app"));
+        assert_eq!(cfg.memory_limit, Some(64 << 20));
+        assert!(cfg.cgroup_required);
+        let env = [
+            ("RINIT_CGROUP", "web"),
+            ("RINIT_MEMORY_LIMIT", "1G"),
+            ("RINIT_CGROUP_REQUIRED", "true"),
+        ];
+        let lookup = |name: &str| {
+            env.iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| OsString::from(v))
+        };
+        let Ok(Request::Run(cfg)) = parse(args(&["x"]), lookup) else {
+            panic!()
+        };
+        assert_eq!(cfg.cgroup.as_deref(), Some("web"));
+        assert_eq!(cfg.memory_limit, Some(1 << 30));
+        assert!(cfg.cgroup_required);
+        assert!(err(&["--cgroup", "a/b", "x"], &[]).contains("'a/b' for --cgroup"));
+        assert!(err(&["--cgroup", "..", "x"], &[]).contains("--cgroup"));
+        assert!(err(&["--memory-limit", "lots", "x"], &[]).contains("'lots' for --memory-limit"));
+        assert!(err(&["x"], &[("RINIT_CGROUP_REQUIRED", "sure")]).contains("RINIT_CGROUP_REQUIRED"));
     }
 
     #[test]

@@ -11,6 +11,8 @@
 #![deny(unsafe_code)]
 #![deny(clippy::undocumented_unsafe_blocks)]
 
+mod cgroup;
+mod cgroupfs;
 mod cli;
 mod logging;
 mod procfs;
@@ -80,8 +82,16 @@ pub fn main_with_args(args: Vec<OsString>) -> u8 {
         }
     }
 
+    let mut cgroup = match setup_cgroup(&config, own_pid) {
+        Ok(cgroup) => cgroup,
+        Err(code) => return code,
+    };
+    let join = cgroup
+        .as_ref()
+        .map(cgroupfs::ChildCgroup::join_fds)
+        .unwrap_or_default();
     let take_terminal = sys::owns_foreground_terminal();
-    let main_pid = match spawn::spawn(&config.command, caller_mask, take_terminal) {
+    let main_pid = match spawn::spawn(&config.command, caller_mask, take_terminal, join) {
         Ok(pid) => pid,
         Err(spawn::SpawnError::BadArgument(arg)) => {
             error!(
@@ -94,15 +104,30 @@ pub fn main_with_args(args: Vec<OsString>) -> u8 {
             error!("cannot execute '{}': {e}", config.command[0].display());
             return spawn::exec_failure_code(&e);
         }
+        Err(spawn::SpawnError::JoinCgroup(e)) => {
+            let name = cgroup.as_ref().map_or("", |c| c.name());
+            error!(
+                "cannot move the child into cgroup {name}: {}",
+                cgroupfs::plain(&e)
+            );
+            return EXIT_FAILURE;
+        }
     };
     debug!("started main child {main_pid} (terminal hand-off: {take_terminal})");
+    if let Some(cg) = &mut cgroup {
+        cg.child_joined();
+    }
 
     // Let go of what the caller gave us: its cwd may be a mount someone
     // wants to unmount, its descriptors may be sockets the child owns now.
     if let Err(e) = std::env::set_current_dir("/") {
         warn!("cannot change directory to /: {e}");
     }
-    if let Err(e) = sys::close_fds_from(3) {
+    let keep = cgroup
+        .as_ref()
+        .map(cgroupfs::ChildCgroup::own_fds)
+        .unwrap_or_default();
+    if let Err(e) = sys::close_inherited_fds(&keep) {
         warn!("cannot close inherited descriptors: {e}");
     }
     let signal_fd = match sys::SignalFd::new(signals::SigSet::waited()) {
@@ -129,8 +154,54 @@ pub fn main_with_args(args: Vec<OsString>) -> u8 {
         scope,
         supervisor: shutdown::Supervisor::new(policy),
         signals: signal_fd,
+        cgroup,
+        killed_main: false,
     }
     .run(pending)
+}
+
+/// The child's cgroup, when asked for. Failing to make it is a warning
+/// (rinit runs without it: the cgroup filesystem is read-only in most
+/// containers) unless --cgroup-required makes it an error (exit 1).
+fn setup_cgroup(config: &cli::Config, own_pid: i32) -> Result<Option<cgroupfs::ChildCgroup>, u8> {
+    if config.cgroup.is_none() && config.memory_limit.is_none() {
+        return Ok(None);
+    }
+    let name = config
+        .cgroup
+        .clone()
+        .unwrap_or_else(|| default_cgroup_name(own_pid));
+    let read = |path: &str| {
+        std::fs::read_to_string(path)
+            .map_err(|e| cgroupfs::SetupError(format!("cannot read {path}: {}", cgroupfs::plain(&e))))
+    };
+    let created = read("/proc/self/mountinfo").and_then(|mountinfo| {
+        let hierarchies = cgroup::discover(&mountinfo, &read("/proc/self/cgroup")?);
+        cgroupfs::ChildCgroup::create(&hierarchies, &name, config.memory_limit)
+    });
+    match created {
+        Ok(cg) => {
+            debug!("child cgroup {name} ready");
+            Ok(Some(cg))
+        }
+        Err(cgroupfs::SetupError(why)) if config.cgroup_required => {
+            error!("cgroup {name} is required, but {why}");
+            Err(EXIT_FAILURE)
+        }
+        Err(cgroupfs::SetupError(why)) => {
+            warn!("running without cgroup {name}: {why}");
+            Ok(None)
+        }
+    }
+}
+
+/// "rinit-<pid>-<suffix>": every container's rinit is pid 1, so the pid
+/// alone would collide between containers sharing a parent cgroup.
+fn default_cgroup_name(own_pid: i32) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    format!("rinit-{own_pid}-{:06x}", nanos & 0xff_ffff)
 }
 
 fn print_stdout(text: &str) -> u8 {

@@ -4,6 +4,8 @@
 //! on an error takes the whole container down, so errors are logged and the
 //! loop goes on.
 
+use crate::cgroup;
+use crate::cgroupfs::ChildCgroup;
 use crate::procfs;
 use crate::shutdown::{Action, Supervisor};
 use crate::signals::{self, Disposition, Signo};
@@ -29,11 +31,26 @@ pub struct Runtime {
     pub scope: Scope,
     pub supervisor: Supervisor,
     pub signals: SignalFd,
+    pub cgroup: Option<ChildCgroup>,
+    /// rinit itself sent the main child SIGKILL (--kill-after), so its
+    /// death by SIGKILL is no OOM kill.
+    pub killed_main: bool,
 }
 
 impl Runtime {
     /// Runs until the supervisor says exit; returns the exit code.
-    pub fn run(mut self, mut pending: Vec<Signo>) -> u8 {
+    pub fn run(mut self, pending: Vec<Signo>) -> u8 {
+        let code = self.run_loop(pending);
+        // An OOM kill whose notification had not been read yet.
+        self.on_cgroup_event();
+        if let Some(cgroup) = self.cgroup.take() {
+            cgroup.remove();
+        }
+        code
+    }
+
+    fn run_loop(&mut self, mut pending: Vec<Signo>) -> u8 {
+        let mut cgroup_event = false;
         loop {
             let now = Instant::now();
             for sig in pending.drain(..) {
@@ -51,6 +68,11 @@ impl Runtime {
             if let Some(code) = self.reap() {
                 return code;
             }
+            // After reaping, so an OOM-killed main child is reported as such
+            // rather than as "a process".
+            if std::mem::take(&mut cgroup_event) {
+                self.on_cgroup_event();
+            }
             let actions = self.supervisor.on_time(Instant::now());
             if let Some(code) = self.perform(&actions) {
                 return code;
@@ -59,10 +81,20 @@ impl Runtime {
                 .supervisor
                 .deadline()
                 .map(|d| d.saturating_duration_since(Instant::now()));
-            if let Err(e) = self.signals.wait(timeout) {
-                error!("cannot wait on the signalfd: {e}");
-                // Never spin: the error is unexpected, but pace the retries.
-                std::thread::sleep(Duration::from_millis(100));
+            let mut fds = vec![(self.signals.as_raw_fd(), libc::POLLIN)];
+            fds.extend(
+                self.cgroup
+                    .as_ref()
+                    .map(ChildCgroup::poll_fds)
+                    .unwrap_or_default(),
+            );
+            match sys::poll(&fds, timeout) {
+                Ok(ready) => cgroup_event = ready.iter().skip(1).any(|&r| r),
+                Err(e) => {
+                    error!("cannot poll: {e}");
+                    // Never spin: the error is unexpected, but pace the retries.
+                    std::thread::sleep(Duration::from_millis(100));
+                }
             }
             match self.signals.read_all() {
                 Ok(received) => {
@@ -91,6 +123,7 @@ impl Runtime {
                         match ChildExit::from_raw(status) {
                             Some(exit) => {
                                 info!("main child {pid} {exit}");
+                                self.check_main_oom(pid, exit);
                                 let actions = self.supervisor.on_main_exit(exit, Instant::now());
                                 if let Some(code) = self.perform(&actions) {
                                     return Some(code);
@@ -105,6 +138,11 @@ impl Runtime {
                 }
                 Ok(Reap::NoneReady) => break,
                 Ok(Reap::NoChildren) => {
+                    // A v2 cgroup can still hold tasks that are not our
+                    // children; its `populated 0` event wakes us when not.
+                    if self.cgroup.as_ref().and_then(ChildCgroup::populated) == Some(true) {
+                        break;
+                    }
                     let actions = self.supervisor.on_nothing_left();
                     return self.perform(&actions);
                 }
@@ -130,6 +168,7 @@ impl Runtime {
                         "main child {} still running after --kill-after: sending SIGKILL",
                         self.main_pid
                     );
+                    self.killed_main = true;
                     self.signal_main_group(signals::SIGKILL);
                     self.send(self.main_pid, signals::SIGKILL);
                 }
@@ -141,6 +180,9 @@ impl Runtime {
                 }
                 Action::KillRest => {
                     debug!("sending SIGKILL to every remaining process");
+                    if let Some(cgroup) = &mut self.cgroup {
+                        cgroup.kill_all();
+                    }
                     self.signal_rest(signals::SIGKILL);
                 }
                 Action::ReportStuck => self.report_stuck(),
@@ -180,7 +222,42 @@ impl Runtime {
         }
     }
 
+    /// The OOM notification fired, or `cgroup.events` changed (read it to
+    /// re-arm the notification; the reaping decides what it means).
+    fn on_cgroup_event(&mut self) {
+        let Some(cgroup) = &mut self.cgroup else { return };
+        let _ = cgroup.populated();
+        let new = cgroup.new_oom_kills();
+        if new > 0 {
+            error!(
+                "OOM: the kernel's OOM killer killed {new} process(es) in cgroup {} (memory limit {})",
+                cgroup.name(),
+                describe_limit(cgroup.memory_limit())
+            );
+        }
+    }
+
+    fn check_main_oom(&mut self, pid: i32, exit: ChildExit) {
+        let Some(cgroup) = &mut self.cgroup else { return };
+        if exit != ChildExit::Signaled(signals::SIGKILL)
+            || self.killed_main
+            || !cgroup.oom_killed_since_start()
+        {
+            return;
+        }
+        // Count it here so the notification does not report it again.
+        cgroup.new_oom_kills();
+        error!(
+            "OOM: main child {pid} was OOM-killed: it went over the memory limit {} of cgroup {}",
+            describe_limit(cgroup.memory_limit()),
+            cgroup.name()
+        );
+    }
+
     fn signal_rest(&self, sig: Signo) {
+        if let Some(cgroup) = &self.cgroup {
+            cgroup.signal_members(sig);
+        }
         match self.scope {
             Scope::Namespace => match sys::kill(-1, sig) {
                 Ok(()) => {}
@@ -208,7 +285,8 @@ impl Runtime {
                 return;
             }
             Scope::Descendants { own_pid } => {
-                let pids = procfs::descendants(&table, own_pid);
+                let mut pids = procfs::descendants(&table, own_pid);
+                pids.extend(self.cgroup.as_ref().map(ChildCgroup::members).unwrap_or_default());
                 table.into_iter().filter(|p| pids.contains(&p.pid)).collect()
             }
         };
@@ -218,4 +296,8 @@ impl Runtime {
             procfs::describe(&left)
         );
     }
+}
+
+fn describe_limit(limit: Option<u64>) -> String {
+    limit.map_or_else(|| "none set by rinit".to_string(), cgroup::describe_size)
 }

@@ -54,9 +54,16 @@ pub enum SpawnError {
     BadArgument(OsString),
     /// fork or exec failed.
     Os(io::Error),
+    /// The child could not enter its cgroup.
+    JoinCgroup(io::Error),
 }
 
-pub fn spawn(command: &[OsString], mask: SigSet, take_terminal: bool) -> Result<i32, SpawnError> {
+pub fn spawn(
+    command: &[OsString],
+    mask: SigSet,
+    take_terminal: bool,
+    join_cgroups: Vec<std::ffi::c_int>,
+) -> Result<i32, SpawnError> {
     let cstring =
         |arg: &OsString| CString::new(arg.as_bytes()).map_err(|_| SpawnError::BadArgument(arg.clone()));
     let argv = command.iter().map(cstring).collect::<Result<Vec<_>, _>>()?;
@@ -70,8 +77,12 @@ pub fn spawn(command: &[OsString], mask: SigSet, take_terminal: bool) -> Result<
         argv,
         mask,
         take_terminal,
+        join_cgroups,
     };
-    sys::spawn(&spec).map_err(SpawnError::Os)
+    sys::spawn(&spec).map_err(|failure| match failure {
+        sys::ChildFailure::Exec(e) => SpawnError::Os(e),
+        sys::ChildFailure::JoinCgroup(e) => SpawnError::JoinCgroup(e),
+    })
 }
 
 #[cfg(test)]

@@ -84,23 +84,8 @@ impl SignalFd {
         Ok(SignalFd(unsafe { OwnedFd::from_raw_fd(fd as c_int) }))
     }
 
-    /// Sleeps until a signal is pending or `timeout` passes (`None`: no
-    /// timeout, so an idle rinit has no wake-ups at all).
-    pub fn wait(&self, timeout: Option<Duration>) -> io::Result<()> {
-        let millis = timeout.map_or(-1, |t| {
-            // Round up: waking before the deadline would only spin.
-            c_int::try_from(t.as_nanos().div_ceil(1_000_000)).unwrap_or(c_int::MAX)
-        });
-        let mut pfd = libc::pollfd {
-            fd: self.0.as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        // SAFETY: one valid pollfd, count 1.
-        match check(unsafe { libc::poll(&mut pfd, 1, millis) }.into()) {
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(()),
-            other => other.map(drop),
-        }
+    pub fn as_raw_fd(&self) -> c_int {
+        self.0.as_raw_fd()
     }
 
     /// Every signal pending now, with the pid that sent it.
@@ -137,6 +122,38 @@ impl SignalFd {
             }
         }
     }
+}
+
+/// Sleeps until one of `fds` (descriptor, poll events) is ready or
+/// `timeout` passes (`None`: no timeout, so an idle rinit has no wake-ups at
+/// all). Returns which descriptors are ready.
+pub fn poll(fds: &[(c_int, i16)], timeout: Option<Duration>) -> io::Result<Vec<bool>> {
+    let millis = timeout.map_or(-1, |t| {
+        // Round up: waking before the deadline would only spin.
+        c_int::try_from(t.as_nanos().div_ceil(1_000_000)).unwrap_or(c_int::MAX)
+    });
+    let mut pfds: Vec<libc::pollfd> = fds
+        .iter()
+        .map(|&(fd, events)| libc::pollfd {
+            fd,
+            events,
+            revents: 0,
+        })
+        .collect();
+    // SAFETY: `pfds` is a valid array of `pfds.len()` pollfds.
+    match check(unsafe { libc::poll(pfds.as_mut_ptr(), pfds.len() as libc::nfds_t, millis) }.into()) {
+        Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(vec![false; fds.len()]),
+        Err(e) => Err(e),
+        Ok(_) => Ok(pfds.iter().map(|p| p.revents != 0).collect()),
+    }
+}
+
+/// A non-blocking, close-on-exec eventfd.
+pub fn eventfd() -> io::Result<OwnedFd> {
+    // SAFETY: eventfd has no memory arguments.
+    let fd = check(unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) }.into())?;
+    // SAFETY: the kernel just returned this fd; nothing else owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as c_int) })
 }
 
 /// One step of draining `waitpid(-1, WNOHANG)`.
@@ -203,12 +220,26 @@ pub fn owns_foreground_terminal() -> bool {
     nix::unistd::tcgetpgrp(&stdin).is_ok_and(|pgrp| pgrp == nix::unistd::getpgrp())
 }
 
-/// Closes every descriptor from `first` up, so rinit pins nothing its
-/// caller opened (the child already has its copies).
-pub fn close_fds_from(first: u32) -> io::Result<()> {
-    // SAFETY: close_range has no memory arguments; nothing in this process
-    // uses descriptors above 2 at this point.
-    check(unsafe { libc::syscall(libc::SYS_close_range, first, u32::MAX, 0) }).map(drop)
+/// Closes every descriptor above 2 but `keep` (rinit's own), so rinit pins
+/// nothing its caller opened (the child already has its copies).
+pub fn close_inherited_fds(keep: &[c_int]) -> io::Result<()> {
+    let mut keep: Vec<u32> = keep
+        .iter()
+        .filter_map(|&fd| u32::try_from(fd).ok())
+        .filter(|&fd| fd > 2)
+        .collect();
+    keep.sort_unstable();
+    let mut first = 3u32;
+    for fd in keep.into_iter().chain(std::iter::once(u32::MAX)) {
+        if fd > first {
+            let last = if fd == u32::MAX { u32::MAX } else { fd - 1 };
+            // SAFETY: close_range has no memory arguments; the range holds
+            // only descriptors inherited from the caller, none of rinit's own.
+            check(unsafe { libc::syscall(libc::SYS_close_range, first, last, 0) })?;
+        }
+        first = fd.saturating_add(1);
+    }
+    Ok(())
 }
 
 /// What the child needs, all prepared before fork: after fork only
@@ -220,6 +251,16 @@ pub struct SpawnSpec {
     /// The signal mask rinit's caller had.
     pub mask: SigSet,
     pub take_terminal: bool,
+    /// `cgroup.procs` files to write "0" to, so the child is in its cgroups
+    /// before it execs and nothing it starts can escape them.
+    pub join_cgroups: Vec<c_int>,
+}
+
+/// Where the child failed, as reported through the exec-status pipe.
+#[derive(Debug)]
+pub enum ChildFailure {
+    JoinCgroup(io::Error),
+    Exec(io::Error),
 }
 
 unsafe extern "C" {
@@ -227,15 +268,17 @@ unsafe extern "C" {
 }
 
 /// Forks, puts the child in a new process group (and in the terminal's
-/// foreground when asked), restores the caller's signal mask and execs the
-/// first candidate that works. Exec errors come back through a close-on-exec
-/// pipe, so `Err` means the program never ran and the child is reaped.
-pub fn spawn(spec: &SpawnSpec) -> io::Result<i32> {
+/// foreground when asked) and in its cgroups, restores the caller's signal
+/// mask and execs the first candidate that works. Errors come back through a
+/// close-on-exec pipe, so `Err` means the program never ran and the child is
+/// reaped.
+pub fn spawn(spec: &SpawnSpec) -> Result<i32, ChildFailure> {
     let mut argv: Vec<*const c_char> = spec.argv.iter().map(|a| a.as_ptr()).collect();
     argv.push(std::ptr::null());
     let candidates: Vec<*const c_char> = spec.candidates.iter().map(|c| c.as_ptr()).collect();
     let mask = spec.mask.0;
-    let (read_end, write_end) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(io::Error::from)?;
+    let (read_end, write_end) =
+        nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| ChildFailure::Exec(e.into()))?;
     let write_fd = write_end.as_raw_fd();
 
     // SAFETY: rinit is single-threaded here (no logger thread, no runtime),
@@ -245,12 +288,23 @@ pub fn spawn(spec: &SpawnSpec) -> io::Result<i32> {
     // nothing, and never returns.
     let pid = unsafe { libc::fork() };
     if pid < 0 {
-        return Err(io::Error::last_os_error());
+        return Err(ChildFailure::Exec(io::Error::last_os_error()));
     }
     if pid == 0 {
         // SAFETY: see above; every pointer refers to memory copied into the
         // child by fork and kept alive by `spec`, `argv` and `candidates`.
         unsafe {
+            // [stage, errno]: stage 1 = joining a cgroup, 2 = exec.
+            let report = |stage: c_int, errno: c_int| -> ! {
+                let message = [stage, errno];
+                libc::write(write_fd, message.as_ptr().cast(), std::mem::size_of_val(&message));
+                libc::_exit(127);
+            };
+            for &fd in &spec.join_cgroups {
+                if libc::write(fd, b"0".as_ptr().cast(), 1) != 1 {
+                    report(1, *libc::__errno_location());
+                }
+            }
             libc::setpgid(0, 0);
             if spec.take_terminal {
                 // Still fully blocked, so SIGTTOU cannot stop us here.
@@ -283,12 +337,7 @@ pub fn spawn(spec: &SpawnSpec) -> io::Result<i32> {
             if denied {
                 errno = libc::EACCES;
             }
-            libc::write(
-                write_fd,
-                (&errno as *const c_int).cast(),
-                std::mem::size_of::<c_int>(),
-            );
-            libc::_exit(127);
+            report(2, errno);
         }
     }
     drop(write_end);
@@ -297,14 +346,14 @@ pub fn spawn(spec: &SpawnSpec) -> io::Result<i32> {
     // exec'd) and ESRCH (it already died) are both fine.
     unsafe { libc::setpgid(pid, pid) };
 
-    let mut errno: c_int = 0;
+    let mut message: [c_int; 2] = [0; 2];
     let n = loop {
-        // SAFETY: reading at most size_of::<c_int>() bytes into `errno`.
+        // SAFETY: reading at most size_of_val(&message) bytes into `message`.
         let n = unsafe {
             libc::read(
                 read_end.as_raw_fd(),
-                (&mut errno as *mut c_int).cast(),
-                std::mem::size_of::<c_int>(),
+                message.as_mut_ptr().cast(),
+                std::mem::size_of_val(&message),
             )
         };
         if n < 0 && io::Error::last_os_error().kind() == io::ErrorKind::Interrupted {
@@ -318,9 +367,15 @@ pub fn spawn(spec: &SpawnSpec) -> io::Result<i32> {
     let mut status = 0;
     // SAFETY: reaping our own child, which has exited or is about to.
     unsafe { libc::waitpid(pid, &mut status, 0) };
-    Err(if n as usize == std::mem::size_of::<c_int>() {
-        io::Error::from_raw_os_error(errno)
+    if n as usize != std::mem::size_of_val(&message) {
+        return Err(ChildFailure::Exec(io::Error::other(
+            "lost the exec status of the child",
+        )));
+    }
+    let err = io::Error::from_raw_os_error(message[1]);
+    Err(if message[0] == 1 {
+        ChildFailure::JoinCgroup(err)
     } else {
-        io::Error::other("lost the exec status of the child")
+        ChildFailure::Exec(err)
     })
 }

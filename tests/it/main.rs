@@ -2,6 +2,7 @@
 //! namespace and as a subreaper. One test per behaviour; every run has a
 //! watchdog (see `common`).
 
+mod cgroups;
 mod child_setup;
 mod cli;
 mod common;

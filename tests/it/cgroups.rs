@@ -1,0 +1,334 @@
+//! The child's cgroup: placement in v1 freezer + memory and v2, teardown
+//! through cgroup.kill or freeze-kill-thaw, OOM reports, and degrading on a
+//! read-only cgroup filesystem. Needs root and this host's hybrid cgroups
+//! (CI has them); every test checks that no cgroup directory of its is left.
+
+use crate::common::*;
+use std::path::PathBuf;
+use std::process::Command;
+
+/// The directories NAME would have under this process's own cgroups: v1
+/// freezer, v1 memory and the unified hierarchy.
+fn cgroup_dirs(name: &str) -> Vec<PathBuf> {
+    let own = std::fs::read_to_string("/proc/self/cgroup").unwrap();
+    let mut dirs = Vec::new();
+    for line in own.lines() {
+        let mut parts = line.splitn(3, ':');
+        let (Some(_), Some(controllers), Some(path)) = (parts.next(), parts.next(), parts.next()) else {
+            continue;
+        };
+        let mount = match controllers {
+            "" => "/sys/fs/cgroup/unified",
+            c if c.split(',').any(|c| c == "freezer") => "/sys/fs/cgroup/freezer",
+            c if c.split(',').any(|c| c == "memory") => "/sys/fs/cgroup/memory",
+            _ => continue,
+        };
+        dirs.push(PathBuf::from(format!("{mount}{path}")).join(name));
+    }
+    assert_eq!(
+        dirs.len(),
+        3,
+        "this test needs v1 freezer, v1 memory and cgroup2 (CI has them): {own}"
+    );
+    dirs
+}
+
+/// A unique name, and a check at the end that nothing of it remains.
+struct Name(String);
+
+impl Name {
+    fn new(tag: &str) -> Name {
+        let name = format!("rinit-it-{}-{tag}", std::process::id());
+        for dir in cgroup_dirs(&name) {
+            assert!(!dir.exists(), "{} exists before the test", dir.display());
+        }
+        Name(name)
+    }
+
+    fn assert_removed(&self) {
+        for dir in cgroup_dirs(&self.0) {
+            assert!(!dir.exists(), "{} was left behind", dir.display());
+        }
+    }
+}
+
+impl Drop for Name {
+    fn drop(&mut self) {
+        // If a test failed half-way, do not leave its cgroups to others.
+        for dir in cgroup_dirs(&self.0) {
+            let _ = std::fs::write(dir.join("cgroup.kill"), "1");
+            let _ = std::fs::remove_dir(&dir);
+        }
+    }
+}
+
+/// A shell in a private mount namespace that first runs `setup` (remount
+/// the cgroup filesystems read-only, or unmount some), then execs rinit.
+fn in_mount_ns(setup: &str, args: &[&str]) -> Command {
+    let mut cmd = Command::new("unshare");
+    let script = format!("{setup}\nexec \"$@\"");
+    cmd.args([
+        "--mount",
+        "--propagation",
+        "private",
+        "sh",
+        "-c",
+        &script,
+        "sh",
+        rinit(),
+    ])
+    .args(args);
+    cmd
+}
+
+const READ_ONLY: &str = "for m in /sys/fs/cgroup/freezer /sys/fs/cgroup/memory /sys/fs/cgroup/unified; do mount -o remount,bind,ro $m || exit 99; done";
+
+#[test]
+fn child_is_placed_in_freezer_memory_and_v2() {
+    require_pidns();
+    let name = Name::new("place");
+    for cmd in [
+        pid1(&["--cgroup", &name.0, "cat", "/proc/self/cgroup"]),
+        subreaper(&["--cgroup", &name.0, "cat", "/proc/self/cgroup"]),
+    ] {
+        let out = run(cmd, secs(20.0));
+        assert_eq!(out.code, Some(0), "{out:?}");
+        let suffix = format!("/{}", name.0);
+        let line = |pred: &dyn Fn(&str) -> bool| {
+            out.stdout
+                .lines()
+                .find(|l| pred(l.split(':').nth(1).unwrap_or("x")))
+                .unwrap_or_default()
+                .to_string()
+        };
+        assert!(
+            line(&|c| c.split(',').any(|c| c == "freezer")).ends_with(&suffix),
+            "{out:?}"
+        );
+        assert!(
+            line(&|c| c.split(',').any(|c| c == "memory")).ends_with(&suffix),
+            "{out:?}"
+        );
+        assert!(line(&|c| c.is_empty()).ends_with(&suffix), "{out:?}");
+        name.assert_removed();
+    }
+}
+
+/// Teardown through cgroup v2: SIGTERM to every member, the grace, then
+/// cgroup.kill, which also gets a daemon that left with setsid and a double
+/// fork and ignores SIGTERM.
+#[test]
+fn escaped_daemon_is_killed_through_cgroup_kill() {
+    require_pidns();
+    let name = Name::new("v2kill");
+    let script = "sh -c 'setsid sh -c \"trap \\\"\\\" TERM; echo escaped; while :; do sleep 0.05; done\" &' ; sleep 0.3; exit 4";
+    let out = run(
+        subreaper(&["-vv", "--grace", "500ms", "--cgroup", &name.0, "sh", "-c", script]),
+        secs(20.0),
+    );
+    assert_eq!(out.code, Some(4), "{out:?}");
+    assert!(out.stdout.contains("escaped"), "{out:?}");
+    assert!(
+        out.stderr.contains(&format!(
+            "wrote 1 to /sys/fs/cgroup/unified/{}/cgroup.kill",
+            name.0
+        )),
+        "{out:?}"
+    );
+    assert!(out.elapsed < secs(4.0), "{out:?}");
+    name.assert_removed();
+}
+
+/// Without cgroup v2 (unmounted in a private mount namespace, as on a pure
+/// v1 host): freeze, SIGKILL every member, thaw.
+#[test]
+fn v1_teardown_freezes_kills_and_thaws() {
+    require_pidns();
+    let name = Name::new("v1kill");
+    let script =
+        "setsid sh -c 'trap \"\" TERM; echo escaped; while :; do sleep 0.05; done' & sleep 0.3; exit 4";
+    let cmd = in_mount_ns(
+        "umount -l /sys/fs/cgroup/unified || exit 99",
+        &["-vv", "--grace", "500ms", "--cgroup", &name.0, "sh", "-c", script],
+    );
+    let out = run(cmd, secs(20.0));
+    assert_eq!(out.code, Some(4), "{out:?}");
+    assert!(
+        out.stderr.contains(&format!(
+            "froze /sys/fs/cgroup/freezer/{}, sent SIGKILL to",
+            name.0
+        )),
+        "{out:?}"
+    );
+    assert!(!out.stderr.contains("cgroup.kill"), "{out:?}");
+    name.assert_removed();
+}
+
+/// A small allocator under a 32M limit: the kernel OOM-kills it, rinit says
+/// so plainly, naming the limit, and exits 137.
+#[test]
+fn oom_kill_of_the_main_child_is_reported() {
+    require_pidns();
+    let name = Name::new("oom");
+    let alloc = "x = b'x' * (256 << 20)";
+    let out = run(
+        pid1(&[
+            "--cgroup",
+            &name.0,
+            "--memory-limit",
+            "32M",
+            "python3",
+            "-c",
+            alloc,
+        ]),
+        secs(60.0),
+    );
+    assert_eq!(out.code, Some(137), "{out:?}");
+    let lines: Vec<&str> = out.stderr.lines().filter(|l| l.contains("OOM")).collect();
+    assert_eq!(lines.len(), 1, "{out:?}");
+    assert!(
+        lines[0].starts_with("rinit: ERROR OOM: main child 2 was OOM-killed"),
+        "{out:?}"
+    );
+    assert!(
+        lines[0].contains("32 MiB") && lines[0].contains(&name.0),
+        "{out:?}"
+    );
+    name.assert_removed();
+}
+
+/// --memory-limit alone implies a cgroup with a default name; an OOM kill
+/// of some other process in it is reported too.
+#[test]
+fn oom_kill_of_another_process_is_reported() {
+    require_pidns();
+    let script = "python3 -c \"x = b'x' * (256 << 20)\"; echo alloc=$?; exit 3";
+    let out = run(
+        subreaper(&["--memory-limit", "48M", "sh", "-c", script]),
+        secs(60.0),
+    );
+    assert_eq!(out.code, Some(3), "{out:?}");
+    assert!(out.stdout.contains("alloc=137"), "{out:?}");
+    assert!(
+        out.stderr
+            .contains("rinit: ERROR OOM: the kernel's OOM killer killed 1 process(es) in cgroup rinit-")
+            && out.stderr.contains("(memory limit 48 MiB)"),
+        "{out:?}"
+    );
+    // The default name is rinit-<pid>-<suffix>; none may be left.
+    let stray = cgroup_dirs("x")
+        .iter()
+        .flat_map(|d| std::fs::read_dir(d.parent().unwrap()).unwrap().flatten())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| out.stderr.contains(n.as_str()))
+        .collect::<Vec<_>>();
+    assert!(stray.is_empty(), "left behind: {stray:?}");
+}
+
+/// A read-only cgroup filesystem (the default in Docker, Podman and
+/// Kubernetes): one warning naming the reason, and the command runs.
+#[test]
+fn read_only_cgroupfs_degrades_with_one_warning() {
+    require_pidns();
+    let name = Name::new("ro");
+    let out = run(
+        in_mount_ns(READ_ONLY, &["--cgroup", &name.0, "sh", "-c", "echo ran; exit 5"]),
+        secs(20.0),
+    );
+    assert_eq!(out.code, Some(5), "{out:?}");
+    assert_eq!(out.stdout, "ran\n");
+    assert_eq!(out.stderr.lines().count(), 1, "{out:?}");
+    assert!(
+        out.stderr.starts_with(&format!(
+            "rinit: WARN running without cgroup {}: cannot create /sys/fs/cgroup/",
+            name.0
+        )) && out.stderr.trim_end().ends_with("Read-only file system"),
+        "{out:?}"
+    );
+    name.assert_removed();
+}
+
+/// --cgroup-required turns the same into an error: exit 1, command not run.
+#[test]
+fn cgroup_required_fails_clearly() {
+    require_pidns();
+    let name = Name::new("req");
+    let dir = TempDir::new("req");
+    let marker = dir.file("ran");
+    let out = run(
+        in_mount_ns(
+            READ_ONLY,
+            &["--cgroup-required", "--cgroup", &name.0, "touch", &marker],
+        ),
+        secs(20.0),
+    );
+    assert_eq!(out.code, Some(1), "{out:?}");
+    assert_eq!(out.stderr.lines().count(), 1, "{out:?}");
+    assert!(
+        out.stderr.starts_with(&format!(
+            "rinit: ERROR cgroup {} is required, but cannot create",
+            name.0
+        )),
+        "{out:?}"
+    );
+    assert!(out.stderr.contains("Read-only file system"), "{out:?}");
+    assert!(!std::path::Path::new(&marker).exists(), "the command ran");
+
+    let mut cmd = in_mount_ns(READ_ONLY, &["--cgroup", &name.0, "true"]);
+    cmd.env("RINIT_CGROUP_REQUIRED", "1");
+    assert_eq!(run(cmd, secs(20.0)).code, Some(1));
+    name.assert_removed();
+}
+
+/// Missing controllers degrade the same way, naming what is missing.
+#[test]
+fn missing_controllers_degrade() {
+    require_pidns();
+    let name = Name::new("missing");
+    let out = run(
+        in_mount_ns(
+            "umount -l /sys/fs/cgroup/unified && umount -l /sys/fs/cgroup/freezer || exit 99",
+            &["--cgroup", &name.0, "true"],
+        ),
+        secs(20.0),
+    );
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert_eq!(
+        out.stderr,
+        format!(
+            "rinit: WARN running without cgroup {}: no cgroup v2 hierarchy and no v1 freezer is mounted\n",
+            name.0
+        )
+    );
+    let out = run(
+        in_mount_ns(
+            "umount -l /sys/fs/cgroup/memory || exit 99",
+            &["--cgroup", &name.0, "--memory-limit", "64M", "true"],
+        ),
+        secs(20.0),
+    );
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert!(
+        out.stderr
+            .contains("no memory controller is available for a memory limit"),
+        "{out:?}"
+    );
+    name.assert_removed();
+}
+
+/// A cgroup that already exists is not taken over.
+#[test]
+fn existing_cgroup_is_not_reused() {
+    require_pidns();
+    let name = Name::new("exists");
+    let dir = &cgroup_dirs(&name.0)[0];
+    std::fs::create_dir(dir).unwrap();
+    let out = run(
+        pid1(&["--cgroup-required", "--cgroup", &name.0, "true"]),
+        secs(20.0),
+    );
+    let _ = std::fs::remove_dir(dir);
+    assert_eq!(out.code, Some(1), "{out:?}");
+    assert!(out.stderr.contains("File exists"), "{out:?}");
+    name.assert_removed();
+}
