@@ -8,6 +8,7 @@
 //! v2 host `memory.max`/`memory.events`). The child's cgroup is created
 //! under rinit's own cgroup in each of them, never above it.
 
+use crate::procfs;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -35,58 +36,6 @@ pub struct Hierarchy {
     pub own_dir: PathBuf,
 }
 
-/// A mount of a cgroup filesystem: (mount root, mount point, fstype, super options).
-#[derive(Debug, PartialEq, Eq)]
-struct CgroupMount {
-    root: String,
-    point: String,
-    v2: bool,
-    options: Vec<String>,
-}
-
-/// Octal escapes of mountinfo (`\040` for a space).
-fn unescape(field: &str) -> String {
-    let bytes = field.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'\\'
-            && i + 3 < bytes.len()
-            && bytes[i + 1..i + 4].iter().all(|b| (b'0'..=b'7').contains(b))
-        {
-            out.push((bytes[i + 1] - b'0') * 64 + (bytes[i + 2] - b'0') * 8 + (bytes[i + 3] - b'0'));
-            i += 4;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-fn parse_mounts(mountinfo: &str) -> Vec<CgroupMount> {
-    mountinfo
-        .lines()
-        .filter_map(|line| {
-            let (left, right) = line.split_once(" - ")?;
-            let left: Vec<&str> = left.split(' ').collect();
-            let mut right = right.split(' ');
-            let fstype = right.next()?;
-            let _source = right.next()?;
-            let options = right.next().unwrap_or("");
-            if fstype != "cgroup" && fstype != "cgroup2" {
-                return None;
-            }
-            Some(CgroupMount {
-                root: unescape(left.get(3)?),
-                point: unescape(left.get(4)?),
-                v2: fstype == "cgroup2",
-                options: options.split(',').map(str::to_string).collect(),
-            })
-        })
-        .collect()
-}
-
 /// The directory of `own` (a path from /proc/self/cgroup) under a mount
 /// whose root is `root`; `None` when the cgroup is not visible there (a
 /// cgroup namespace showing the host's mount with root `/..`).
@@ -109,41 +58,54 @@ fn own_dir(point: &str, root: &str, own: &str) -> Option<PathBuf> {
 /// The hierarchies rinit can use, from `/proc/self/mountinfo` and
 /// `/proc/self/cgroup`. The first mount of each kind wins.
 pub fn discover(mountinfo: &str, proc_cgroup: &str) -> Vec<Hierarchy> {
-    let mounts = parse_mounts(mountinfo);
+    let mounts = procfs::parse_mountinfo(mountinfo);
     let mut found: Vec<Hierarchy> = Vec::new();
+    for (kind, path) in memberships(proc_cgroup) {
+        if found.iter().any(|h| h.kind == kind) {
+            continue;
+        }
+        if let Some(own_dir) = dir_in(&mounts, kind, &path) {
+            found.push(Hierarchy { kind, own_dir });
+        }
+    }
+    found.sort_by_key(|h| h.kind as u8);
+    found
+}
+
+/// The (hierarchy, path) pairs of a `/proc/PID/cgroup` file that rinit
+/// cares about.
+pub fn memberships(proc_cgroup: &str) -> Vec<(Kind, String)> {
+    let mut out = Vec::new();
     for line in proc_cgroup.lines() {
         let mut parts = line.splitn(3, ':');
         let (Some(id), Some(controllers), Some(path)) = (parts.next(), parts.next(), parts.next()) else {
             continue;
         };
-        let kinds: Vec<Kind> = if id == "0" && controllers.is_empty() {
-            vec![Kind::V2]
-        } else {
-            controllers
-                .split(',')
-                .filter_map(|c| match c {
-                    "freezer" => Some(Kind::V1Freezer),
-                    "memory" => Some(Kind::V1Memory),
-                    _ => None,
-                })
-                .collect()
-        };
-        for kind in kinds {
-            if found.iter().any(|h| h.kind == kind) {
-                continue;
-            }
-            let mount = mounts.iter().find(|m| match kind {
-                Kind::V2 => m.v2,
-                Kind::V1Freezer => !m.v2 && m.options.iter().any(|o| o == "freezer"),
-                Kind::V1Memory => !m.v2 && m.options.iter().any(|o| o == "memory"),
-            });
-            if let Some(dir) = mount.and_then(|m| own_dir(&m.point, &m.root, path)) {
-                found.push(Hierarchy { kind, own_dir: dir });
+        if id == "0" && controllers.is_empty() {
+            out.push((Kind::V2, path.to_string()));
+        }
+        for c in controllers.split(',') {
+            match c {
+                "freezer" => out.push((Kind::V1Freezer, path.to_string())),
+                "memory" => out.push((Kind::V1Memory, path.to_string())),
+                _ => {}
             }
         }
     }
-    found.sort_by_key(|h| h.kind as u8);
-    found
+    out
+}
+
+/// The directory of cgroup `path` of hierarchy `kind`, through the first
+/// mount of that hierarchy that shows it.
+pub fn dir_in(mounts: &[procfs::Mount], kind: Kind, path: &str) -> Option<PathBuf> {
+    mounts
+        .iter()
+        .filter(|m| match kind {
+            Kind::V2 => m.fstype == "cgroup2",
+            Kind::V1Freezer => m.fstype == "cgroup" && m.options.split(',').any(|o| o == "freezer"),
+            Kind::V1Memory => m.fstype == "cgroup" && m.options.split(',').any(|o| o == "memory"),
+        })
+        .find_map(|m| own_dir(&m.point, &m.root, path))
 }
 
 /// A cgroup name: one path component of safe characters.
@@ -152,9 +114,7 @@ pub fn valid_name(name: &str) -> bool {
         && name != "."
         && name != ".."
         && name.len() <= 200
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
 }
 
 /// `64M`, `1G`, `512k`, `1048576`, `64MiB`, `64MB`: binary units.
@@ -164,10 +124,7 @@ pub fn parse_size(text: &str) -> Option<u64> {
     let (digits, unit) = text.split_at(split);
     let n: u64 = digits.parse().ok()?;
     let unit = unit.to_ascii_uppercase();
-    let unit = unit
-        .strip_suffix("IB")
-        .or_else(|| unit.strip_suffix('B'))
-        .unwrap_or(&unit);
+    let unit = unit.strip_suffix("IB").or_else(|| unit.strip_suffix('B')).unwrap_or(&unit);
     let shift = match unit {
         "" => 0,
         "K" => 10,
@@ -229,18 +186,9 @@ mod tests {
         assert_eq!(
             discover(HYBRID_MOUNTINFO, HYBRID_CGROUP),
             vec![
-                Hierarchy {
-                    kind: Kind::V1Freezer,
-                    own_dir: "/sys/fs/cgroup/freezer".into()
-                },
-                Hierarchy {
-                    kind: Kind::V1Memory,
-                    own_dir: "/sys/fs/cgroup/memory/process_api/c1".into()
-                },
-                Hierarchy {
-                    kind: Kind::V2,
-                    own_dir: "/sys/fs/cgroup/unified".into()
-                },
+                Hierarchy { kind: Kind::V1Freezer, own_dir: "/sys/fs/cgroup/freezer".into() },
+                Hierarchy { kind: Kind::V1Memory, own_dir: "/sys/fs/cgroup/memory/process_api/c1".into() },
+                Hierarchy { kind: Kind::V2, own_dir: "/sys/fs/cgroup/unified".into() },
             ]
         );
     }
@@ -250,17 +198,11 @@ mod tests {
         let mountinfo = "1219 1210 0:27 / /sys/fs/cgroup ro,nosuid,nodev,noexec,relatime - cgroup2 cgroup2 rw,nsdelegate\n";
         assert_eq!(
             discover(mountinfo, "0::/\n"),
-            vec![Hierarchy {
-                kind: Kind::V2,
-                own_dir: "/sys/fs/cgroup".into()
-            }]
+            vec![Hierarchy { kind: Kind::V2, own_dir: "/sys/fs/cgroup".into() }]
         );
         assert_eq!(
             discover(mountinfo, "0::/app/web\n"),
-            vec![Hierarchy {
-                kind: Kind::V2,
-                own_dir: "/sys/fs/cgroup/app/web".into()
-            }]
+            vec![Hierarchy { kind: Kind::V2, own_dir: "/sys/fs/cgroup/app/web".into() }]
         );
     }
 
@@ -274,14 +216,8 @@ mod tests {
         assert_eq!(
             discover(mountinfo, proc_cgroup),
             vec![
-                Hierarchy {
-                    kind: Kind::V1Freezer,
-                    own_dir: "/sys/fs/cgroup/memory/sub".into()
-                },
-                Hierarchy {
-                    kind: Kind::V1Memory,
-                    own_dir: "/sys/fs/cgroup/memory/sub".into()
-                },
+                Hierarchy { kind: Kind::V1Freezer, own_dir: "/sys/fs/cgroup/memory/sub".into() },
+                Hierarchy { kind: Kind::V1Memory, own_dir: "/sys/fs/cgroup/memory/sub".into() },
             ]
         );
         // Not visible under the mount: skipped.
@@ -299,10 +235,7 @@ mod tests {
     #[test]
     fn mount_points_with_spaces() {
         let mountinfo = "41 31 0:38 / /sys/fs/my\\040cgroup rw - cgroup2 cgroup2 rw\n";
-        assert_eq!(
-            discover(mountinfo, "0::/\n")[0].own_dir,
-            PathBuf::from("/sys/fs/my cgroup")
-        );
+        assert_eq!(discover(mountinfo, "0::/\n")[0].own_dir, PathBuf::from("/sys/fs/my cgroup"));
     }
 
     #[test]

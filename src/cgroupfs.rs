@@ -43,7 +43,6 @@ struct Memory {
     v2: bool,
     limit: Option<u64>,
     oom_kills_at_start: u64,
-    last_oom_kills: u64,
     /// v1: a non-blocking eventfd registered through cgroup.event_control
     /// (POLLIN); v2: memory.events itself (POLLPRI on change, re-armed by
     /// reading it through the same descriptor).
@@ -81,9 +80,7 @@ impl ChildCgroup {
         let freezer = find(Kind::V1Freezer);
         let v1_memory = find(Kind::V1Memory);
         if v2.is_none() && freezer.is_none() {
-            return Err(SetupError(
-                "no cgroup v2 hierarchy and no v1 freezer is mounted".into(),
-            ));
+            return Err(SetupError("no cgroup v2 hierarchy and no v1 freezer is mounted".into()));
         }
         let v2_memory = match v2 {
             Some(h) if v1_memory.is_none() => {
@@ -94,9 +91,7 @@ impl ChildCgroup {
             _ => false,
         };
         if limit.is_some() && v1_memory.is_none() && !v2_memory {
-            return Err(SetupError(
-                "no memory controller is available for a memory limit".into(),
-            ));
+            return Err(SetupError("no memory controller is available for a memory limit".into()));
         }
         let mut cg = ChildCgroup {
             name: name.to_string(),
@@ -119,15 +114,9 @@ impl ChildCgroup {
         {
             cg.enable_v2_controller(&h.own_dir, "memory")?;
         }
-        let memory_dir = cg
-            .dir(Kind::V1Memory)
-            .or_else(|| v2_memory.then(|| cg.dir(Kind::V2)).flatten());
+        let memory_dir = cg.dir(Kind::V1Memory).or_else(|| v2_memory.then(|| cg.dir(Kind::V2)).flatten());
         if let Some(dir) = memory_dir {
-            cg.memory = Some(Memory::open(
-                dir.to_path_buf(),
-                cg.dir(Kind::V1Memory).is_none(),
-                limit,
-            )?);
+            cg.memory = Some(Memory::open(dir.to_path_buf(), cg.dir(Kind::V1Memory).is_none(), limit)?);
         }
         for (_, dir) in &cg.dirs {
             let path = dir.join("cgroup.procs");
@@ -162,11 +151,8 @@ impl ChildCgroup {
         }
         let leaf_dir = own_dir.join(format!("{}.rinit", self.name));
         fs::create_dir(&leaf_dir).map_err(|e| op_error("create", &leaf_dir, e))?;
-        self.leaf = Some(Leaf {
-            own_dir: own_dir.to_path_buf(),
-            leaf_dir: leaf_dir.clone(),
-            enabled: String::new(),
-        });
+        self.leaf =
+            Some(Leaf { own_dir: own_dir.to_path_buf(), leaf_dir: leaf_dir.clone(), enabled: String::new() });
         let procs = leaf_dir.join("cgroup.procs");
         write(&procs, "0").map_err(|e| op_error("move rinit into", &procs, e))?;
         write(&control, &format!("+{controller}")).map_err(|e| op_error("write", &control, e))?;
@@ -181,10 +167,7 @@ impl ChildCgroup {
     }
 
     fn dir(&self, kind: Kind) -> Option<&Path> {
-        self.dirs
-            .iter()
-            .find(|(k, _)| *k == kind)
-            .map(|(_, d)| d.as_path())
+        self.dirs.iter().find(|(k, _)| *k == kind).map(|(_, d)| d.as_path())
     }
 
     /// Descriptors of every `cgroup.procs`, for the child to write "0" to
@@ -213,11 +196,8 @@ impl ChildCgroup {
     pub fn poll_fds(&self) -> Vec<(RawFd, i16)> {
         let mut fds = Vec::new();
         if let Some(notify) = self.memory.as_ref().and_then(|m| m.notify.as_ref()) {
-            let events = if self.memory.as_ref().is_some_and(|m| m.v2) {
-                libc::POLLPRI
-            } else {
-                libc::POLLIN
-            };
+            let events =
+                if self.memory.as_ref().is_some_and(|m| m.v2) { libc::POLLPRI } else { libc::POLLIN };
             fds.push((notify.as_raw_fd(), events));
         }
         if let Some(events) = &self.events {
@@ -230,21 +210,12 @@ impl ChildCgroup {
         self.memory.as_ref().and_then(|m| m.limit)
     }
 
-    /// New OOM kills since the last call (drains the notification).
-    pub fn new_oom_kills(&mut self) -> u64 {
+    /// OOM kills in the cgroup since it was made (and re-arms the
+    /// notification).
+    pub fn oom_kills(&mut self) -> u64 {
         let Some(memory) = &mut self.memory else { return 0 };
         memory.drain_notify();
-        let now = memory.oom_kills().unwrap_or(memory.last_oom_kills);
-        let new = now.saturating_sub(memory.last_oom_kills);
-        memory.last_oom_kills = now;
-        new
-    }
-
-    /// Whether the OOM killer struck at all since the cgroup was made.
-    pub fn oom_killed_since_start(&self) -> bool {
-        self.memory
-            .as_ref()
-            .is_some_and(|m| m.oom_kills().unwrap_or(0) > m.oom_kills_at_start)
+        memory.oom_kills().unwrap_or(0).saturating_sub(memory.oom_kills_at_start)
     }
 
     /// Members of the cgroup (any hierarchy lists them all).
@@ -252,9 +223,7 @@ impl ChildCgroup {
         let Some((_, dir)) = self.dirs.first() else {
             return Vec::new();
         };
-        fs::read_to_string(dir.join("cgroup.procs"))
-            .map(|t| cgroup::parse_pids(&t))
-            .unwrap_or_default()
+        fs::read_to_string(dir.join("cgroup.procs")).map(|t| cgroup::parse_pids(&t)).unwrap_or_default()
     }
 
     /// Whether the v2 cgroup still holds a task; `None` without v2.
@@ -300,21 +269,14 @@ impl ChildCgroup {
             let state = dir.join("freezer.state");
             let frozen = write(&state, "FROZEN").is_ok() && wait_frozen(&state, Duration::from_secs(1));
             if !frozen {
-                debug!(
-                    "{} did not reach FROZEN; killing members unfrozen",
-                    state.display()
-                );
+                debug!("{} did not reach FROZEN; killing members unfrozen", state.display());
             }
             let members = self.members();
             self.signal_members(signals::SIGKILL);
             if let Err(e) = write(&state, "THAWED") {
                 warn!("cannot write {}: {}", state.display(), plain(&e));
             }
-            debug!(
-                "froze {}, sent SIGKILL to {} member(s), thawed",
-                dir.display(),
-                members.len()
-            );
+            debug!("froze {}, sent SIGKILL to {} member(s), thawed", dir.display(), members.len());
             return;
         }
         self.signal_members(signals::SIGKILL);
@@ -385,11 +347,7 @@ fn remove_dir_retrying(dir: &Path) {
                     "cannot remove {}: {}{}",
                     dir.display(),
                     plain(&e),
-                    if pids.is_empty() {
-                        String::new()
-                    } else {
-                        format!(" (still holds pids {pids:?})")
-                    }
+                    if pids.is_empty() { String::new() } else { format!(" (still holds pids {pids:?})") }
                 );
                 return;
             }
@@ -403,18 +361,8 @@ impl Memory {
             let path = dir.join(if v2 { "memory.max" } else { "memory.limit_in_bytes" });
             write(&path, &bytes.to_string()).map_err(|e| op_error("write", &path, e))?;
         }
-        let mut memory = Memory {
-            dir,
-            v2,
-            limit,
-            oom_kills_at_start: 0,
-            last_oom_kills: 0,
-            notify: None,
-            oom_control: None,
-        };
-        let start = memory.oom_kills().unwrap_or(0);
-        memory.oom_kills_at_start = start;
-        memory.last_oom_kills = start;
+        let mut memory = Memory { dir, v2, limit, oom_kills_at_start: 0, notify: None, oom_control: None };
+        memory.oom_kills_at_start = memory.oom_kills().unwrap_or(0);
         if v2 {
             let path = memory.dir.join("memory.events");
             let file = File::open(&path).map_err(|e| op_error("open", &path, e))?;
@@ -426,10 +374,7 @@ impl Memory {
             let efd =
                 sys::eventfd().map_err(|e| SetupError(format!("cannot create an eventfd: {}", plain(&e))))?;
             let registration = memory.dir.join("cgroup.event_control");
-            match write(
-                &registration,
-                &format!("{} {}", efd.as_raw_fd(), oom_control.as_raw_fd()),
-            ) {
+            match write(&registration, &format!("{} {}", efd.as_raw_fd(), oom_control.as_raw_fd())) {
                 Ok(()) => {
                     memory.notify = Some(File::from(efd));
                     memory.oom_control = Some(oom_control);
@@ -442,11 +387,7 @@ impl Memory {
     }
 
     fn oom_kills(&self) -> Option<u64> {
-        let file = if self.v2 {
-            "memory.events"
-        } else {
-            "memory.oom_control"
-        };
+        let file = if self.v2 { "memory.events" } else { "memory.oom_control" };
         let text = fs::read_to_string(self.dir.join(file)).ok()?;
         cgroup::keyed_value(&text, "oom_kill")
     }

@@ -35,6 +35,9 @@ Options (each has an environment variable; the flag wins):
                              forwarded TERM/INT [off]            RINIT_KILL_AFTER
       --stuck-timeout DURATION
                              wait after the final SIGKILL [10s]  RINIT_STUCK_TIMEOUT
+      --report PATH          write the stuck-exit report as JSON  RINIT_REPORT
+      --fuse-abort           abort FUSE connections that hold
+                             stuck tasks, after the report       RINIT_FUSE_ABORT=1
       --cgroup NAME          run the child in cgroup NAME, made
                              under rinit's own cgroup            RINIT_CGROUP
       --memory-limit SIZE    memory limit of that cgroup (64M,
@@ -71,6 +74,8 @@ pub struct Config {
     pub cgroup: Option<String>,
     pub memory_limit: Option<u64>,
     pub cgroup_required: bool,
+    pub report: Option<std::path::PathBuf>,
+    pub fuse_abort: bool,
 }
 
 /// How much to log: a level from `-v`/`-q`, or an env_logger filter.
@@ -111,10 +116,12 @@ enum Opt {
     Cgroup,
     MemoryLimit,
     CgroupRequired,
+    Report,
+    FuseAbort,
 }
 
 /// (short, long, option, takes a value)
-const OPTIONS: [(Option<char>, &str, Opt, bool); 14] = [
+const OPTIONS: [(Option<char>, &str, Opt, bool); 16] = [
     (Some('h'), "help", Opt::Help, false),
     (Some('V'), "version", Opt::Version, false),
     (Some('v'), "verbose", Opt::Verbose, false),
@@ -129,6 +136,8 @@ const OPTIONS: [(Option<char>, &str, Opt, bool); 14] = [
     (None, "cgroup", Opt::Cgroup, true),
     (None, "memory-limit", Opt::MemoryLimit, true),
     (None, "cgroup-required", Opt::CgroupRequired, false),
+    (None, "report", Opt::Report, true),
+    (None, "fuse-abort", Opt::FuseAbort, false),
 ];
 
 /// Raw occurrences, before defaults and the environment are applied.
@@ -146,6 +155,8 @@ struct Seen {
     cgroup: Option<String>,
     memory_limit: Option<String>,
     cgroup_required: bool,
+    report: Option<String>,
+    fuse_abort: bool,
 }
 
 /// Parses `args` (without the program name) and the `RINIT_*` variables
@@ -166,9 +177,8 @@ where
             command.push(arg);
             break;
         }
-        let text = arg
-            .to_str()
-            .ok_or_else(|| usage(format!("option {} is not valid UTF-8", arg.display())))?;
+        let text =
+            arg.to_str().ok_or_else(|| usage(format!("option {} is not valid UTF-8", arg.display())))?;
         if let Some(long) = text.strip_prefix("--") {
             let (name, inline) = match long.split_once('=') {
                 Some((name, value)) => (name, Some(value.to_string())),
@@ -199,11 +209,7 @@ where
                 let value = if takes_value {
                     let rest: String = cluster[i + 1..].iter().collect();
                     i = cluster.len();
-                    Some(if rest.is_empty() {
-                        next_value(&mut args, &format!("-{c}"))?
-                    } else {
-                        rest
-                    })
+                    Some(if rest.is_empty() { next_value(&mut args, &format!("-{c}"))? } else { rest })
                 } else {
                     i += 1;
                     None
@@ -222,12 +228,8 @@ where
 }
 
 fn next_value(args: &mut impl Iterator<Item = OsString>, flag: &str) -> Result<String, UsageError> {
-    let value = args
-        .next()
-        .ok_or_else(|| usage(format!("option {flag} needs a value")))?;
-    value
-        .into_string()
-        .map_err(|v| usage(format!("value {} for {flag} is not valid UTF-8", v.display())))
+    let value = args.next().ok_or_else(|| usage(format!("option {flag} needs a value")))?;
+    value.into_string().map_err(|v| usage(format!("value {} for {flag} is not valid UTF-8", v.display())))
 }
 
 /// Stores one occurrence; returns a finished request for --help/--version.
@@ -248,6 +250,8 @@ fn record(seen: &mut Seen, opt: Opt, value: Option<String>) -> Option<Request> {
         Opt::Cgroup => seen.cgroup = Some(value()),
         Opt::MemoryLimit => seen.memory_limit = Some(value()),
         Opt::CgroupRequired => seen.cgroup_required = true,
+        Opt::Report => seen.report = Some(value()),
+        Opt::FuseAbort => seen.fuse_abort = true,
     }
     None
 }
@@ -258,10 +262,9 @@ fn env_text(env: &impl Fn(&str) -> Option<OsString>, name: &str) -> Result<Optio
     match env(name) {
         None => Ok(None),
         Some(v) if v.is_empty() => Ok(None),
-        Some(v) => v
-            .into_string()
-            .map(Some)
-            .map_err(|v| usage(format!("{name}={} is not valid UTF-8", v.display()))),
+        Some(v) => {
+            v.into_string().map(Some).map_err(|v| usage(format!("{name}={} is not valid UTF-8", v.display())))
+        }
     }
 }
 
@@ -288,11 +291,7 @@ fn pick_list(
         return Ok(flags.into_iter().map(|v| (v, flag_name.to_string())).collect());
     }
     Ok(env_text(env, var)?
-        .map(|v| {
-            v.split(',')
-                .map(|item| (item.trim().to_string(), var.to_string()))
-                .collect()
-        })
+        .map(|v| v.split(',').map(|item| (item.trim().to_string(), var.to_string())).collect())
         .unwrap_or_default())
 }
 
@@ -313,6 +312,9 @@ fn build(
 
     let signal_child_only = env_bool(seen.signal_child_only, env, "RINIT_SIGNAL_CHILD_ONLY")?;
     let cgroup_required = env_bool(seen.cgroup_required, env, "RINIT_CGROUP_REQUIRED")?;
+    let fuse_abort = env_bool(seen.fuse_abort, env, "RINIT_FUSE_ABORT")?;
+    let report =
+        pick(seen.report, "--report", env, "RINIT_REPORT")?.map(|(path, _)| std::path::PathBuf::from(path));
     let cgroup = match pick(seen.cgroup, "--cgroup", env, "RINIT_CGROUP")? {
         None => None,
         Some((name, _)) if cgroup::valid_name(&name) => Some(name),
@@ -325,18 +327,14 @@ fn build(
     let memory_limit = match pick(seen.memory_limit, "--memory-limit", env, "RINIT_MEMORY_LIMIT")? {
         None => None,
         Some((text, source)) => Some(cgroup::parse_size(&text).ok_or_else(|| {
-            usage(format!(
-                "invalid value '{text}' for {source}: expected a size such as 64M, 1G or 1048576"
-            ))
+            usage(format!("invalid value '{text}' for {source}: expected a size such as 64M, 1G or 1048576"))
         })?),
     };
 
     let mut rewrites = Rewrites::default();
     for (rule, source) in pick_list(seen.rewrite, "--rewrite", env, "RINIT_REWRITE")? {
         let (from, to) = Rewrites::parse_rule(&rule).map_err(|why| {
-            usage(format!(
-                "invalid value for {source}: {why}; expected FROM:TO such as TERM:QUIT"
-            ))
+            usage(format!("invalid value for {source}: {why}; expected FROM:TO such as TERM:QUIT"))
         })?;
         rewrites.set(from, to);
     }
@@ -344,9 +342,7 @@ fn build(
     let mut remap = Remap::default();
     for (code, source) in pick_list(seen.remap_exit, "--remap-exit", env, "RINIT_REMAP_EXIT")? {
         let code: u8 = code.parse().map_err(|_| {
-            usage(format!(
-                "invalid value '{code}' for {source}: expected an exit code 0..255"
-            ))
+            usage(format!("invalid value '{code}' for {source}: expected an exit code 0..255"))
         })?;
         remap.insert(code);
     }
@@ -354,9 +350,7 @@ fn build(
     let pdeathsig = match pick(seen.pdeathsig, "--pdeathsig", env, "RINIT_PDEATHSIG")? {
         None => None,
         Some((name, source)) => Some(Signo::parse(&name).ok_or_else(|| {
-            usage(format!(
-                "invalid value '{name}' for {source}: expected a signal such as TERM or 15"
-            ))
+            usage(format!("invalid value '{name}' for {source}: expected a signal such as TERM or 15"))
         })?),
     };
 
@@ -371,12 +365,8 @@ fn build(
         }
     };
     let grace = duration(seen.grace, "--grace", "RINIT_GRACE", Duration::from_secs(5))?;
-    let stuck_timeout = duration(
-        seen.stuck_timeout,
-        "--stuck-timeout",
-        "RINIT_STUCK_TIMEOUT",
-        Duration::from_secs(10),
-    )?;
+    let stuck_timeout =
+        duration(seen.stuck_timeout, "--stuck-timeout", "RINIT_STUCK_TIMEOUT", Duration::from_secs(10))?;
     let kill_after = match pick(seen.kill_after, "--kill-after", env, "RINIT_KILL_AFTER")? {
         None => None,
         Some((text, _)) if text.eq_ignore_ascii_case("off") => None,
@@ -400,6 +390,8 @@ fn build(
         cgroup,
         memory_limit,
         cgroup_required,
+        report,
+        fuse_abort,
     })
 }
 
@@ -411,9 +403,7 @@ fn env_bool(flag: bool, env: &impl Fn(&str) -> Option<OsString>, var: &str) -> R
     match env_text(env, var)? {
         None => Ok(false),
         Some(v) => parse_bool(&v).ok_or_else(|| {
-            usage(format!(
-                "invalid value '{v}' for {var}: expected 1/true/yes or 0/false/no"
-            ))
+            usage(format!("invalid value '{v}' for {var}: expected 1/true/yes or 0/false/no"))
         }),
     }
 }
@@ -466,11 +456,7 @@ mod tests {
 
     fn err(list: &[&str], env: &[(&str, &str)]) -> String {
         let env: Vec<(String, String)> = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        let lookup = |name: &str| {
-            env.iter()
-                .find(|(k, _)| k == name)
-                .map(|(_, v)| OsString::from(v))
-        };
+        let lookup = |name: &str| env.iter().find(|(k, _)| k == name).map(|(_, v)| OsString::from(v));
         match parse(args(list), lookup) {
             Err(UsageError(msg)) => msg,
             other => panic!("{list:?} should fail: {other:?}"),
@@ -492,34 +478,32 @@ mod tests {
         assert_eq!(cfg.cgroup, None);
         assert_eq!(cfg.memory_limit, None);
         assert!(!cfg.cgroup_required);
+        assert_eq!(cfg.report, None);
+        assert!(!cfg.fuse_abort);
+    }
+
+    #[test]
+    fn report_options() {
+        let cfg = run(&["--report", "/run/r.json", "--fuse-abort", "x"]);
+        assert_eq!(cfg.report, Some("/run/r.json".into()));
+        assert!(cfg.fuse_abort);
+        let env = [("RINIT_REPORT", "/tmp/r.json"), ("RINIT_FUSE_ABORT", "yes")];
+        let lookup = |name: &str| env.iter().find(|(k, _)| *k == name).map(|(_, v)| OsString::from(v));
+        let Ok(Request::Run(cfg)) = parse(args(&["x"]), lookup) else { panic!() };
+        assert_eq!(cfg.report, Some("/tmp/r.json".into()));
+        assert!(cfg.fuse_abort);
+        assert!(err(&["x"], &[("RINIT_FUSE_ABORT", "maybe")]).contains("RINIT_FUSE_ABORT"));
     }
 
     #[test]
     fn cgroup_options() {
-        let cfg = run(&[
-            "--cgroup",
-            "app",
-            "--memory-limit",
-            "64M",
-            "--cgroup-required",
-            "x",
-        ]);
+        let cfg = run(&["--cgroup", "app", "--memory-limit", "64M", "--cgroup-required", "x"]);
         assert_eq!(cfg.cgroup.as_deref(), Some("app"));
         assert_eq!(cfg.memory_limit, Some(64 << 20));
         assert!(cfg.cgroup_required);
-        let env = [
-            ("RINIT_CGROUP", "web"),
-            ("RINIT_MEMORY_LIMIT", "1G"),
-            ("RINIT_CGROUP_REQUIRED", "true"),
-        ];
-        let lookup = |name: &str| {
-            env.iter()
-                .find(|(k, _)| *k == name)
-                .map(|(_, v)| OsString::from(v))
-        };
-        let Ok(Request::Run(cfg)) = parse(args(&["x"]), lookup) else {
-            panic!()
-        };
+        let env = [("RINIT_CGROUP", "web"), ("RINIT_MEMORY_LIMIT", "1G"), ("RINIT_CGROUP_REQUIRED", "true")];
+        let lookup = |name: &str| env.iter().find(|(k, _)| *k == name).map(|(_, v)| OsString::from(v));
+        let Ok(Request::Run(cfg)) = parse(args(&["x"]), lookup) else { panic!() };
         assert_eq!(cfg.cgroup.as_deref(), Some("web"));
         assert_eq!(cfg.memory_limit, Some(1 << 30));
         assert!(cfg.cgroup_required);
@@ -535,10 +519,7 @@ mod tests {
         assert_eq!(run(&["-v", "ls", "-v"]).command, args(&["ls", "-v"]));
         assert_eq!(run(&["--", "-v", "x"]).command, args(&["-v", "x"]));
         assert_eq!(run(&["-", "x"]).command, args(&["-", "x"]));
-        assert_eq!(
-            run(&["--grace", "1s", "--", "--", "x"]).command,
-            args(&["--", "x"])
-        );
+        assert_eq!(run(&["--grace", "1s", "--", "--", "x"]).command, args(&["--", "x"]));
     }
 
     #[test]
@@ -577,11 +558,7 @@ mod tests {
             &["-vrTERM:QUIT", "x"],
         ] {
             let cfg = run(spelling);
-            assert_eq!(
-                cfg.rewrites.apply(crate::signals::SIGTERM),
-                Signo::new(3),
-                "{spelling:?}"
-            );
+            assert_eq!(cfg.rewrites.apply(crate::signals::SIGTERM), Signo::new(3), "{spelling:?}");
         }
         let cfg = run(&[
             "-e",
@@ -618,14 +595,8 @@ mod tests {
             ("RINIT_KILL_AFTER", "1s"),
             ("RINIT_STUCK_TIMEOUT", "1m"),
         ];
-        let lookup = |name: &str| {
-            env.iter()
-                .find(|(k, _)| *k == name)
-                .map(|(_, v)| OsString::from(v))
-        };
-        let Ok(Request::Run(cfg)) = parse(args(&["x"]), lookup) else {
-            panic!()
-        };
+        let lookup = |name: &str| env.iter().find(|(k, _)| *k == name).map(|(_, v)| OsString::from(v));
+        let Ok(Request::Run(cfg)) = parse(args(&["x"]), lookup) else { panic!() };
         assert!(cfg.signal_child_only);
         assert_eq!(cfg.rewrites.apply(crate::signals::SIGTERM), Signo::new(3));
         assert_eq!(cfg.rewrites.apply(Signo::new(10).unwrap()), None);
@@ -635,31 +606,14 @@ mod tests {
         assert_eq!(cfg.kill_after, Some(Duration::from_secs(1)));
         assert_eq!(cfg.stuck_timeout, Duration::from_secs(60));
 
-        let Ok(Request::Run(cfg)) = parse(
-            args(&[
-                "-e",
-                "5",
-                "-r",
-                "HUP:INT",
-                "--grace",
-                "1",
-                "--kill-after",
-                "off",
-                "x",
-            ]),
-            lookup,
-        ) else {
+        let Ok(Request::Run(cfg)) =
+            parse(args(&["-e", "5", "-r", "HUP:INT", "--grace", "1", "--kill-after", "off", "x"]), lookup)
+        else {
             panic!()
         };
         assert!(cfg.remap.contains(5) && !cfg.remap.contains(3));
-        assert_eq!(
-            cfg.rewrites.apply(crate::signals::SIGTERM),
-            Some(crate::signals::SIGTERM)
-        );
-        assert_eq!(
-            cfg.rewrites.apply(Signo::new(1).unwrap()),
-            Some(crate::signals::SIGINT)
-        );
+        assert_eq!(cfg.rewrites.apply(crate::signals::SIGTERM), Some(crate::signals::SIGTERM));
+        assert_eq!(cfg.rewrites.apply(Signo::new(1).unwrap()), Some(crate::signals::SIGINT));
         assert_eq!(cfg.grace, Duration::from_secs(1));
         assert_eq!(cfg.kill_after, None);
     }
@@ -667,9 +621,7 @@ mod tests {
     #[test]
     fn empty_variables_are_unset() {
         let lookup = |_: &str| Some(OsString::new());
-        let Ok(Request::Run(cfg)) = parse(args(&["x"]), lookup) else {
-            panic!()
-        };
+        let Ok(Request::Run(cfg)) = parse(args(&["x"]), lookup) else { panic!() };
         assert_eq!(cfg.grace, Duration::from_secs(5));
         assert!(!cfg.signal_child_only);
     }

@@ -14,6 +14,7 @@
 mod cgroup;
 mod cgroupfs;
 mod cli;
+mod diagnose;
 mod logging;
 mod procfs;
 mod runtime;
@@ -21,6 +22,7 @@ mod shutdown;
 mod signals;
 mod spawn;
 mod status;
+mod stuck;
 mod sys;
 
 use log::{debug, error, warn};
@@ -86,18 +88,12 @@ pub fn main_with_args(args: Vec<OsString>) -> u8 {
         Ok(cgroup) => cgroup,
         Err(code) => return code,
     };
-    let join = cgroup
-        .as_ref()
-        .map(cgroupfs::ChildCgroup::join_fds)
-        .unwrap_or_default();
+    let join = cgroup.as_ref().map(cgroupfs::ChildCgroup::join_fds).unwrap_or_default();
     let take_terminal = sys::owns_foreground_terminal();
     let main_pid = match spawn::spawn(&config.command, caller_mask, take_terminal, join) {
         Ok(pid) => pid,
         Err(spawn::SpawnError::BadArgument(arg)) => {
-            error!(
-                "cannot run the command: argument {} contains a NUL byte",
-                arg.display()
-            );
+            error!("cannot run the command: argument {} contains a NUL byte", arg.display());
             return EXIT_USAGE;
         }
         Err(spawn::SpawnError::Os(e)) => {
@@ -106,10 +102,7 @@ pub fn main_with_args(args: Vec<OsString>) -> u8 {
         }
         Err(spawn::SpawnError::JoinCgroup(e)) => {
             let name = cgroup.as_ref().map_or("", |c| c.name());
-            error!(
-                "cannot move the child into cgroup {name}: {}",
-                cgroupfs::plain(&e)
-            );
+            error!("cannot move the child into cgroup {name}: {}", cgroupfs::plain(&e));
             return EXIT_FAILURE;
         }
     };
@@ -123,10 +116,7 @@ pub fn main_with_args(args: Vec<OsString>) -> u8 {
     if let Err(e) = std::env::set_current_dir("/") {
         warn!("cannot change directory to /: {e}");
     }
-    let keep = cgroup
-        .as_ref()
-        .map(cgroupfs::ChildCgroup::own_fds)
-        .unwrap_or_default();
+    let keep = cgroup.as_ref().map(cgroupfs::ChildCgroup::own_fds).unwrap_or_default();
     if let Err(e) = sys::close_inherited_fds(&keep) {
         warn!("cannot close inherited descriptors: {e}");
     }
@@ -156,6 +146,13 @@ pub fn main_with_args(args: Vec<OsString>) -> u8 {
         signals: signal_fd,
         cgroup,
         killed_main: false,
+        oom_reported: 0,
+        oom_pending: false,
+        report: runtime::ReportConfig {
+            path: config.report,
+            fuse_abort: config.fuse_abort,
+            stuck_timeout: config.stuck_timeout,
+        },
     }
     .run(pending)
 }
@@ -167,10 +164,7 @@ fn setup_cgroup(config: &cli::Config, own_pid: i32) -> Result<Option<cgroupfs::C
     if config.cgroup.is_none() && config.memory_limit.is_none() {
         return Ok(None);
     }
-    let name = config
-        .cgroup
-        .clone()
-        .unwrap_or_else(|| default_cgroup_name(own_pid));
+    let name = config.cgroup.clone().unwrap_or_else(|| default_cgroup_name(own_pid));
     let read = |path: &str| {
         std::fs::read_to_string(path)
             .map_err(|e| cgroupfs::SetupError(format!("cannot read {path}: {}", cgroupfs::plain(&e))))
@@ -198,9 +192,8 @@ fn setup_cgroup(config: &cli::Config, own_pid: i32) -> Result<Option<cgroupfs::C
 /// "rinit-<pid>-<suffix>": every container's rinit is pid 1, so the pid
 /// alone would collide between containers sharing a parent cgroup.
 fn default_cgroup_name(own_pid: i32) -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
+    let nanos =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
     format!("rinit-{own_pid}-{:06x}", nanos & 0xff_ffff)
 }
 

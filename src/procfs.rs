@@ -5,14 +5,19 @@
 use std::fs;
 use std::path::Path;
 
-/// One process as `/proc/PID/stat` describes it.
+/// One process (or thread) as `/proc/PID/stat` describes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProcStat {
     pub pid: i32,
     pub comm: String,
     pub state: char,
     pub ppid: i32,
+    /// The kernel's PF_* flags (field 9).
+    pub flags: u64,
 }
+
+/// The task is exiting (PF_EXITING): a `D` task with it is stuck *in exit*.
+pub const PF_EXITING: u64 = 0x4;
 
 pub fn parse_stat(text: &str) -> Option<ProcStat> {
     let open = text.find('(')?;
@@ -22,12 +27,114 @@ pub fn parse_stat(text: &str) -> Option<ProcStat> {
     let mut rest = text[close + 1..].split_ascii_whitespace();
     let state = rest.next()?.chars().next()?;
     let ppid = rest.next()?.parse().ok()?;
-    Some(ProcStat {
-        pid,
-        comm,
-        state,
-        ppid,
-    })
+    // pgrp, session, tty_nr, tpgid, then flags.
+    let flags = rest.nth(4).and_then(|f| f.parse().ok()).unwrap_or(0);
+    Some(ProcStat { pid, comm, state, ppid, flags })
+}
+
+/// A field of `/proc/PID/status`: `State:\tD (disk sleep)` → "D (disk sleep)".
+pub fn status_field<'a>(status: &'a str, key: &str) -> Option<&'a str> {
+    status.lines().find_map(|l| l.strip_prefix(key)?.strip_prefix(':').map(str::trim))
+}
+
+/// `NSpid:` as a list: the pid in the reader's namespace first, then in
+/// each nested one.
+pub fn nspid(status: &str) -> Vec<i32> {
+    status_field(status, "NSpid")
+        .map(|v| v.split_whitespace().filter_map(|p| p.parse().ok()).collect())
+        .unwrap_or_default()
+}
+
+/// The function names of `/proc/PID/stack` ("[<0>] fuse_flush+0x9c/0x1d0").
+pub fn parse_stack(text: &str) -> Vec<String> {
+    text.lines()
+        .filter_map(|l| {
+            let frame = l.split_once("] ").map_or(l, |(_, f)| f).trim();
+            (!frame.is_empty()).then(|| frame.split('+').next().unwrap_or(frame).to_string())
+        })
+        .collect()
+}
+
+/// A NUL-separated `cmdline`.
+pub fn parse_cmdline(raw: &[u8]) -> Vec<String> {
+    raw.split(|&b| b == 0)
+        .filter(|a| !a.is_empty())
+        .map(|a| String::from_utf8_lossy(a).into_owned())
+        .collect()
+}
+
+/// Octal escapes of mountinfo (`\040` for a space).
+pub fn unescape(field: &str) -> String {
+    let bytes = field.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'\\'
+            && i + 3 < bytes.len()
+            && bytes[i + 1..i + 4].iter().all(|b| (b'0'..=b'7').contains(b))
+        {
+            out.push((bytes[i + 1] - b'0') * 64 + (bytes[i + 2] - b'0') * 8 + (bytes[i + 3] - b'0'));
+            i += 4;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// One line of `/proc/PID/mountinfo`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mount {
+    pub id: u32,
+    pub major: u32,
+    pub minor: u32,
+    pub root: String,
+    pub point: String,
+    pub fstype: String,
+    pub options: String,
+}
+
+pub fn parse_mountinfo(text: &str) -> Vec<Mount> {
+    text.lines()
+        .filter_map(|line| {
+            let (left, right) = line.split_once(" - ")?;
+            let left: Vec<&str> = left.split(' ').collect();
+            let mut right = right.split(' ');
+            let (major, minor) = left.get(2)?.split_once(':')?;
+            let fstype = right.next()?.to_string();
+            let _source = right.next();
+            Some(Mount {
+                id: left.first()?.parse().ok()?,
+                major: major.parse().ok()?,
+                minor: minor.parse().ok()?,
+                root: unescape(left.get(3)?),
+                point: unescape(left.get(4)?),
+                fstype,
+                options: right.next().unwrap_or("").to_string(),
+            })
+        })
+        .collect()
+}
+
+impl Mount {
+    pub fn is_fuse(&self) -> bool {
+        self.fstype == "fuse" || self.fstype == "fuseblk" || self.fstype.starts_with("fuse.")
+    }
+
+    /// The name of its directory in /sys/fs/fuse/connections: the kernel's
+    /// dev_t, `major << 20 | minor` (just the minor for plain fuse, whose
+    /// anonymous devices have major 0).
+    pub fn fuse_connection(&self) -> Option<u64> {
+        self.is_fuse().then(|| u64::from(self.major) << 20 | u64::from(self.minor))
+    }
+}
+
+/// `mnt_id:` of `/proc/PID/fdinfo/N`: which mount an open file is on,
+/// learned without touching the file (a stat could hang on a dead FUSE
+/// daemon).
+pub fn fdinfo_mnt_id(text: &str) -> Option<u32> {
+    status_field(text, "mnt_id")?.parse().ok()
 }
 
 /// Every process below `root` in the parent/child tree, parents first.
@@ -36,12 +143,7 @@ pub fn descendants(table: &[ProcStat], root: i32) -> Vec<i32> {
     let mut i = 0;
     while i < found.len() {
         let parent = found[i];
-        found.extend(
-            table
-                .iter()
-                .filter(|p| p.ppid == parent && p.pid != root)
-                .map(|p| p.pid),
-        );
+        found.extend(table.iter().filter(|p| p.ppid == parent && p.pid != root).map(|p| p.pid));
         i += 1;
     }
     found.remove(0);
@@ -65,19 +167,8 @@ pub fn read_table(proc_root: &Path) -> Vec<ProcStat> {
 /// Whether `proc_root` shows this process's own PID namespace: `self`
 /// resolves to the pid that `getpid` gave.
 pub fn shows_own_namespace(proc_root: &Path, own_pid: i32) -> bool {
-    fs::read_link(proc_root.join("self"))
-        .ok()
-        .and_then(|target| target.to_str()?.parse::<i32>().ok())
+    fs::read_link(proc_root.join("self")).ok().and_then(|target| target.to_str()?.parse::<i32>().ok())
         == Some(own_pid)
-}
-
-/// "pid 12 (sleep, D), pid 15 (fuse daemon, Z)".
-pub fn describe(procs: &[ProcStat]) -> String {
-    procs
-        .iter()
-        .map(|p| format!("pid {} ({}, {})", p.pid, p.comm, p.state))
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 #[cfg(test)]
@@ -85,12 +176,7 @@ mod tests {
     use super::*;
 
     fn stat(pid: i32, ppid: i32) -> ProcStat {
-        ProcStat {
-            pid,
-            comm: format!("p{pid}"),
-            state: 'S',
-            ppid,
-        }
+        ProcStat { pid, comm: format!("p{pid}"), state: 'S', ppid, flags: 0 }
     }
 
     #[test]
@@ -98,12 +184,7 @@ mod tests {
         let line = "1234 (my (odd) name) S 1 1234 1234 0 -1 4194560 100 0 0 0";
         assert_eq!(
             parse_stat(line),
-            Some(ProcStat {
-                pid: 1234,
-                comm: "my (odd) name".into(),
-                state: 'S',
-                ppid: 1
-            })
+            Some(ProcStat { pid: 1234, comm: "my (odd) name".into(), state: 'S', ppid: 1, flags: 4194560 })
         );
         assert_eq!(parse_stat("7 (a b) Z 0 0").unwrap().state, 'Z');
         assert_eq!(parse_stat(""), None);
@@ -130,16 +211,44 @@ mod tests {
     }
 
     #[test]
-    fn describes_processes() {
-        let procs = vec![
-            stat(12, 1),
-            ProcStat {
-                pid: 15,
-                comm: "fuse d".into(),
-                state: 'D',
-                ppid: 1,
-            },
-        ];
-        assert_eq!(describe(&procs), "pid 12 (p12, S), pid 15 (fuse d, D)");
+    fn flags_and_exiting() {
+        let line = "5 (sh) S 1 5 5 0 -1 4194316 0 0";
+        let stat = parse_stat(line).unwrap();
+        assert_eq!(stat.flags, 0x40000c);
+        assert!(stat.flags & PF_EXITING != 0);
+    }
+
+    #[test]
+    fn status_fields() {
+        let status = "Name:\tsh\nState:\tD (disk sleep)\nNSpid:\t812\t1\nSigPnd:\t0000000000000100\n";
+        assert_eq!(status_field(status, "State"), Some("D (disk sleep)"));
+        assert_eq!(status_field(status, "SigPnd"), Some("0000000000000100"));
+        assert_eq!(status_field(status, "Nope"), None);
+        assert_eq!(nspid(status), vec![812, 1]);
+        assert_eq!(nspid("Name:\tx\n"), Vec::<i32>::new());
+    }
+
+    #[test]
+    fn stacks_and_cmdlines() {
+        let stack = "[<0>] request_wait_answer+0x151/0x2a0\n[<0>] __fuse_simple_request+0xd5/0x2b0\n[<0>] fuse_flush+0x9c/0x1d0\n";
+        assert_eq!(parse_stack(stack), ["request_wait_answer", "__fuse_simple_request", "fuse_flush"]);
+        assert_eq!(parse_stack(""), Vec::<String>::new());
+        assert_eq!(parse_cmdline(b"python3\0-c\0x y\0"), ["python3", "-c", "x y"]);
+    }
+
+    #[test]
+    fn mountinfo_and_fuse_connections() {
+        let text = "\
+91 80 0:41 / /tmp/my\\040mnt rw,nosuid,nodev,relatime - fuse hangfs rw,user_id=0,group_id=0
+92 80 8:1 / /data rw - fuseblk /dev/sda1 rw
+93 80 0:5 / /proc rw - proc proc rw
+";
+        let mounts = parse_mountinfo(text);
+        assert_eq!(mounts.len(), 3);
+        assert_eq!(mounts[0].point, "/tmp/my mnt");
+        assert_eq!(mounts[0].fuse_connection(), Some(41));
+        assert_eq!(mounts[1].fuse_connection(), Some((8 << 20) | 1));
+        assert_eq!(mounts[2].fuse_connection(), None);
+        assert_eq!(fdinfo_mnt_id("pos:\t0\nflags:\t0100000\nmnt_id:\t91\nino:\t2\n"), Some(91));
     }
 }

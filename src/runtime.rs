@@ -6,14 +6,19 @@
 
 use crate::cgroup;
 use crate::cgroupfs::ChildCgroup;
+use crate::diagnose::{self, Fusectl};
 use crate::procfs;
 use crate::shutdown::{Action, Supervisor};
 use crate::signals::{self, Disposition, Signo};
 use crate::status::ChildExit;
+use crate::stuck::{self, Class};
 use crate::sys::{self, Reap, SignalFd};
 use log::{debug, error, info, warn};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
+
+/// How long after an OOM notification rinit looks at who was killed.
+const OOM_SETTLE: Duration = Duration::from_millis(200);
 
 /// Who the teardown reaches.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -35,14 +40,28 @@ pub struct Runtime {
     /// rinit itself sent the main child SIGKILL (--kill-after), so its
     /// death by SIGKILL is no OOM kill.
     pub killed_main: bool,
+    /// OOM kills already reported.
+    pub oom_reported: u64,
+    /// An OOM notification came and its report is due.
+    pub oom_pending: bool,
+    pub report: ReportConfig,
+}
+
+/// What the stuck-exit report does besides logging.
+pub struct ReportConfig {
+    /// --report: where the JSON document goes.
+    pub path: Option<PathBuf>,
+    /// --fuse-abort: abort the FUSE connections that hold stuck tasks.
+    pub fuse_abort: bool,
+    pub stuck_timeout: Duration,
 }
 
 impl Runtime {
     /// Runs until the supervisor says exit; returns the exit code.
     pub fn run(mut self, pending: Vec<Signo>) -> u8 {
         let code = self.run_loop(pending);
-        // An OOM kill whose notification had not been read yet.
-        self.on_cgroup_event();
+        // An OOM kill whose report was still due.
+        self.report_oom(true);
         if let Some(cgroup) = self.cgroup.take() {
             cgroup.remove();
         }
@@ -51,6 +70,7 @@ impl Runtime {
 
     fn run_loop(&mut self, mut pending: Vec<Signo>) -> u8 {
         let mut cgroup_event = false;
+        let mut oom_check_at: Option<Instant> = None;
         loop {
             let now = Instant::now();
             for sig in pending.drain(..) {
@@ -68,26 +88,31 @@ impl Runtime {
             if let Some(code) = self.reap() {
                 return code;
             }
-            // After reaping, so an OOM-killed main child is reported as such
-            // rather than as "a process".
             if std::mem::take(&mut cgroup_event) {
                 self.on_cgroup_event();
+            }
+            if oom_check_at.is_some_and(|at| Instant::now() >= at) {
+                oom_check_at = None;
+                self.report_oom(false);
             }
             let actions = self.supervisor.on_time(Instant::now());
             if let Some(code) = self.perform(&actions) {
                 return code;
             }
-            let timeout = self
-                .supervisor
-                .deadline()
-                .map(|d| d.saturating_duration_since(Instant::now()));
+            if self.oom_pending {
+                // The OOM notification comes before the kill: give the
+                // victim time to die, so an OOM-killed main child is reported
+                // as such when it is reaped, not as "a process".
+                oom_check_at.get_or_insert(Instant::now() + OOM_SETTLE);
+                self.oom_pending = false;
+            }
+            let deadline = match (self.supervisor.deadline(), oom_check_at) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            let timeout = deadline.map(|d| d.saturating_duration_since(Instant::now()));
             let mut fds = vec![(self.signals.as_raw_fd(), libc::POLLIN)];
-            fds.extend(
-                self.cgroup
-                    .as_ref()
-                    .map(ChildCgroup::poll_fds)
-                    .unwrap_or_default(),
-            );
+            fds.extend(self.cgroup.as_ref().map(ChildCgroup::poll_fds).unwrap_or_default());
             match sys::poll(&fds, timeout) {
                 Ok(ready) => cgroup_event = ready.iter().skip(1).any(|&r| r),
                 Err(e) => {
@@ -164,10 +189,7 @@ impl Runtime {
             match *action {
                 Action::Forward(sig) => self.forward(sig),
                 Action::KillMain => {
-                    warn!(
-                        "main child {} still running after --kill-after: sending SIGKILL",
-                        self.main_pid
-                    );
+                    warn!("main child {} still running after --kill-after: sending SIGKILL", self.main_pid);
                     self.killed_main = true;
                     self.signal_main_group(signals::SIGKILL);
                     self.send(self.main_pid, signals::SIGKILL);
@@ -185,7 +207,13 @@ impl Runtime {
                     }
                     self.signal_rest(signals::SIGKILL);
                 }
-                Action::ReportStuck => self.report_stuck(),
+                Action::ReportStuck => {
+                    let released = self.report_stuck();
+                    let actions = self.supervisor.on_reported(released, Instant::now());
+                    if let Some(code) = self.perform(&actions) {
+                        return Some(code);
+                    }
+                }
                 Action::Exit(code) => return Some(code),
             }
         }
@@ -222,31 +250,62 @@ impl Runtime {
         }
     }
 
-    /// The OOM notification fired, or `cgroup.events` changed (read it to
-    /// re-arm the notification; the reaping decides what it means).
+    /// The OOM notification fired, or `cgroup.events` changed: read both
+    /// to re-arm them (the reaping decides what `populated` means).
     fn on_cgroup_event(&mut self) {
         let Some(cgroup) = &mut self.cgroup else { return };
         let _ = cgroup.populated();
-        let new = cgroup.new_oom_kills();
-        if new > 0 {
+        if cgroup.oom_kills() > self.oom_reported {
+            self.oom_pending = true;
+        }
+    }
+
+    /// Reports OOM kills not reported yet. `last`: rinit is about to exit,
+    /// so report whatever is left.
+    fn report_oom(&mut self, last: bool) {
+        let main_dying = !last && self.supervisor.main_exit().is_none() && self.main_is_dying();
+        let Some(cgroup) = &mut self.cgroup else { return };
+        let mut unreported = cgroup.oom_kills().saturating_sub(self.oom_reported);
+        // The victim may be the main child, about to be reaped and reported.
+        if main_dying {
+            unreported = unreported.saturating_sub(1);
+        }
+        if unreported > 0 {
+            self.oom_reported += unreported;
             error!(
-                "OOM: the kernel's OOM killer killed {new} process(es) in cgroup {} (memory limit {})",
+                "OOM: the kernel's OOM killer killed {unreported} process(es) in cgroup {} (memory limit {})",
                 cgroup.name(),
                 describe_limit(cgroup.memory_limit())
             );
         }
     }
 
+    /// SIGKILL pending for it, or already exiting.
+    fn main_is_dying(&self) -> bool {
+        let base = format!("/proc/{}", self.main_pid);
+        let exiting = std::fs::read_to_string(format!("{base}/stat"))
+            .ok()
+            .and_then(|t| procfs::parse_stat(&t))
+            .is_some_and(|s| s.state == 'Z' || s.flags & procfs::PF_EXITING != 0);
+        let killed = std::fs::read_to_string(format!("{base}/status")).is_ok_and(|status| {
+            ["SigPnd", "ShdPnd"].iter().any(|key| {
+                procfs::status_field(&status, key)
+                    .and_then(signals::SigSet::from_proc_hex)
+                    .is_some_and(|set| set.contains(signals::SIGKILL))
+            })
+        });
+        exiting || killed
+    }
+
     fn check_main_oom(&mut self, pid: i32, exit: ChildExit) {
         let Some(cgroup) = &mut self.cgroup else { return };
         if exit != ChildExit::Signaled(signals::SIGKILL)
             || self.killed_main
-            || !cgroup.oom_killed_since_start()
+            || cgroup.oom_kills() <= self.oom_reported
         {
             return;
         }
-        // Count it here so the notification does not report it again.
-        cgroup.new_oom_kills();
+        self.oom_reported += 1;
         error!(
             "OOM: main child {pid} was OOM-killed: it went over the memory limit {} of cgroup {}",
             describe_limit(cgroup.memory_limit()),
@@ -273,31 +332,107 @@ impl Runtime {
         }
     }
 
-    fn report_stuck(&self) {
+    /// The pids still there after the final SIGKILL.
+    fn remaining(&self) -> Option<Vec<i32>> {
         let proc_root = Path::new("/proc");
         let table = procfs::read_table(proc_root);
-        let left: Vec<procfs::ProcStat> = match self.scope {
+        match self.scope {
             Scope::Namespace if procfs::shows_own_namespace(proc_root, 1) => {
-                table.into_iter().filter(|p| p.pid != 1).collect()
+                Some(table.into_iter().map(|p| p.pid).filter(|&pid| pid != 1).collect())
             }
-            Scope::Namespace => {
-                error!("processes survived SIGKILL, but /proc is not this PID namespace's: cannot list them");
-                return;
-            }
+            Scope::Namespace => None,
             Scope::Descendants { own_pid } => {
                 let mut pids = procfs::descendants(&table, own_pid);
-                pids.extend(self.cgroup.as_ref().map(ChildCgroup::members).unwrap_or_default());
-                table.into_iter().filter(|p| pids.contains(&p.pid)).collect()
+                for pid in self.cgroup.as_ref().map(ChildCgroup::members).unwrap_or_default() {
+                    if !pids.contains(&pid) {
+                        pids.push(pid);
+                    }
+                }
+                Some(pids)
             }
+        }
+    }
+
+    /// Writes the stuck-exit report (log lines, and JSON with --report),
+    /// then with --fuse-abort aborts the FUSE connections holding stuck
+    /// tasks. Returns whether anything was aborted, so worth waiting for.
+    fn report_stuck(&mut self) -> bool {
+        let timeout = self.report.stuck_timeout;
+        let Some(pids) = self.remaining() else {
+            error!(
+                "stuck exit: processes survived SIGKILL, but /proc is not this PID namespace's: cannot list them"
+            );
+            return false;
         };
+        let mut fusectl: Option<Fusectl> = None;
+        let tasks = diagnose::gather(&pids, &mut fusectl);
         error!(
-            "{} process(es) survived SIGKILL for the whole --stuck-timeout, exiting anyway: {}",
-            left.len(),
-            procfs::describe(&left)
+            "stuck exit: {} process(es) survived SIGKILL for {} ms (--stuck-timeout): {}; exiting anyway",
+            pids.len(),
+            timeout.as_millis(),
+            if pids.is_empty() {
+                "(gone meanwhile)".to_string()
+            } else {
+                pids.iter().map(i32::to_string).collect::<Vec<_>>().join(" ")
+            }
         );
+        for task in &tasks {
+            for line in task.text() {
+                error!("{line}");
+            }
+        }
+        let outcome = if self.report.fuse_abort {
+            let mut connections: Vec<u64> = tasks
+                .iter()
+                .filter(|t| t.classify() == Class::Fuse)
+                .flat_map(|t| t.fuse.iter().map(|c| c.connection))
+                .collect();
+            connections.sort_unstable();
+            connections.dedup();
+            let outcome = if connections.is_empty() {
+                stuck::AbortOutcome::default()
+            } else {
+                fusectl.get_or_insert_with(Fusectl::open).abort(&connections)
+            };
+            for connection in &outcome.aborted {
+                warn!("--fuse-abort: aborted FUSE connection {connection}; waiting for the tasks it held");
+            }
+            for e in &outcome.errors {
+                error!("--fuse-abort: {e}");
+            }
+            Some(outcome)
+        } else {
+            None
+        };
+        drop(fusectl);
+        if let Some(path) = &self.report.path {
+            let exit = self.supervisor.main_exit();
+            let main = stuck::MainChild {
+                pid: self.main_pid,
+                code: exit.map(|e| self.supervisor.exit_code_for(e)),
+                signal: match exit {
+                    Some(ChildExit::Signaled(sig)) => Some(sig.number()),
+                    _ => None,
+                },
+            };
+            let json = stuck::to_json(&main, timeout.as_millis() as u64, &tasks, outcome.as_ref());
+            if let Err(e) = write_atomically(path, &json) {
+                error!("cannot write the report to {}: {}", path.display(), crate::cgroupfs::plain(&e));
+            }
+        }
+        outcome.is_some_and(|o| !o.aborted.is_empty())
     }
 }
 
 fn describe_limit(limit: Option<u64>) -> String {
     limit.map_or_else(|| "none set by rinit".to_string(), cgroup::describe_size)
+}
+
+/// Writes `text` to a temporary file beside `path`, then renames it, so a
+/// reader never sees half a report.
+fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    std::fs::write(&tmp, text)?;
+    std::fs::rename(&tmp, path)
 }

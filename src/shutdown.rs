@@ -35,6 +35,13 @@ pub enum Phase {
     Killing {
         until: Instant,
     },
+    /// The stuck-exit report is being written.
+    Reporting,
+    /// FUSE connections were aborted after the report; wait for the
+    /// released tasks until `until`.
+    Releasing {
+        until: Instant,
+    },
     Done,
 }
 
@@ -63,11 +70,7 @@ pub struct Supervisor {
 
 impl Supervisor {
     pub fn new(policy: Policy) -> Supervisor {
-        Supervisor {
-            policy,
-            phase: Phase::Running { kill_at: None },
-            main_exit: None,
-        }
+        Supervisor { policy, phase: Phase::Running { kill_at: None }, main_exit: None }
     }
 
     pub fn phase(&self) -> Phase {
@@ -79,8 +82,10 @@ impl Supervisor {
     pub fn deadline(&self) -> Option<Instant> {
         match self.phase {
             Phase::Running { kill_at } => kill_at,
-            Phase::Terminating { until } | Phase::Killing { until } => Some(until),
-            Phase::Done => None,
+            Phase::Terminating { until } | Phase::Killing { until } | Phase::Releasing { until } => {
+                Some(until)
+            }
+            Phase::Reporting | Phase::Done => None,
         }
     }
 
@@ -102,9 +107,7 @@ impl Supervisor {
                 actions.push(Action::KillMain);
                 self.phase = Phase::Running { kill_at: None };
             } else {
-                self.phase = Phase::Running {
-                    kill_at: Some(now + after),
-                };
+                self.phase = Phase::Running { kill_at: Some(now + after) };
             }
         }
         actions
@@ -116,9 +119,7 @@ impl Supervisor {
             return Vec::new();
         }
         self.main_exit = Some(exit);
-        self.phase = Phase::Terminating {
-            until: now + self.policy.grace,
-        };
+        self.phase = Phase::Terminating { until: now + self.policy.grace };
         vec![Action::TermRest]
     }
 
@@ -134,7 +135,7 @@ impl Supervisor {
     /// rinit has no child left to wait for.
     pub fn on_nothing_left(&mut self) -> Vec<Action> {
         match self.phase {
-            Phase::Terminating { .. } | Phase::Killing { .. } => {
+            Phase::Terminating { .. } | Phase::Killing { .. } | Phase::Releasing { .. } => {
                 self.phase = Phase::Done;
                 vec![Action::Exit(self.exit_code())]
             }
@@ -150,21 +151,47 @@ impl Supervisor {
                 vec![Action::KillMain]
             }
             Phase::Terminating { until } if now >= until => {
-                self.phase = Phase::Killing {
-                    until: now + self.policy.stuck_timeout,
-                };
+                self.phase = Phase::Killing { until: now + self.policy.stuck_timeout };
                 vec![Action::KillRest]
             }
             Phase::Killing { until } if now >= until => {
+                self.phase = Phase::Reporting;
+                vec![Action::ReportStuck]
+            }
+            Phase::Releasing { until } if now >= until => {
                 self.phase = Phase::Done;
-                vec![Action::ReportStuck, Action::Exit(self.exit_code())]
+                vec![Action::Exit(self.exit_code())]
             }
             _ => Vec::new(),
         }
     }
 
+    /// The report is out; `released` says whether rinit aborted FUSE
+    /// connections and should wait for the tasks they held.
+    pub fn on_reported(&mut self, released: bool, now: Instant) -> Vec<Action> {
+        if self.phase != Phase::Reporting {
+            return Vec::new();
+        }
+        if released {
+            self.phase = Phase::Releasing { until: now + self.policy.stuck_timeout };
+            Vec::new()
+        } else {
+            self.phase = Phase::Done;
+            vec![Action::Exit(self.exit_code())]
+        }
+    }
+
+    pub fn main_exit(&self) -> Option<ChildExit> {
+        self.main_exit
+    }
+
     fn exit_code(&self) -> u8 {
-        self.main_exit.map_or(1, |exit| self.policy.remap.exit_code(exit))
+        self.main_exit.map_or(1, |exit| self.exit_code_for(exit))
+    }
+
+    /// The code rinit exits with for this end of the main child.
+    pub fn exit_code_for(&self, exit: ChildExit) -> u8 {
+        self.policy.remap.exit_code(exit)
     }
 }
 
@@ -225,9 +252,35 @@ mod tests {
         assert_eq!(sup.deadline(), Some(t1 + Duration::from_secs(10)));
         assert_eq!(sup.on_reaped(), vec![Action::KillRest]);
         let t2 = t1 + Duration::from_secs(10);
-        assert_eq!(sup.on_time(t2), vec![Action::ReportStuck, Action::Exit(3)]);
+        assert_eq!(sup.on_time(t2), vec![Action::ReportStuck]);
+        assert_eq!(sup.deadline(), None);
+        assert_eq!(sup.on_reported(false, t2), vec![Action::Exit(3)]);
         assert_eq!(sup.phase(), Phase::Done);
         assert_eq!(sup.deadline(), None);
+        assert_eq!(sup.main_exit(), Some(ChildExit::Exited(3)));
+    }
+
+    #[test]
+    fn fuse_abort_waits_once_more() {
+        let t0 = Instant::now();
+        let mut sup = Supervisor::new(policy());
+        sup.on_main_exit(ChildExit::Exited(3), t0);
+        sup.on_time(t0 + Duration::from_secs(5));
+        let t2 = t0 + Duration::from_secs(15);
+        assert_eq!(sup.on_time(t2), vec![Action::ReportStuck]);
+        assert_eq!(sup.on_reported(true, t2), vec![]);
+        assert_eq!(sup.deadline(), Some(t2 + Duration::from_secs(10)));
+        assert_eq!(sup.on_reaped(), vec![]);
+        assert_eq!(sup.on_nothing_left(), vec![Action::Exit(3)]);
+
+        let mut sup = Supervisor::new(policy());
+        sup.on_main_exit(ChildExit::Exited(3), t0);
+        sup.on_time(t0 + Duration::from_secs(5));
+        sup.on_time(t2);
+        sup.on_reported(true, t2);
+        assert_eq!(sup.on_time(t2 + Duration::from_secs(10)), vec![Action::Exit(3)]);
+        // A second report call changes nothing.
+        assert_eq!(sup.on_reported(true, t2), vec![]);
     }
 
     #[test]
@@ -281,10 +334,7 @@ mod tests {
         // A second TERM or INT while armed means now.
         let mut sup = Supervisor::new(p);
         sup.on_signal(SIGINT, t0);
-        assert_eq!(
-            sup.on_signal(SIGTERM, t0),
-            vec![Action::Forward(SIGTERM), Action::KillMain]
-        );
+        assert_eq!(sup.on_signal(SIGTERM, t0), vec![Action::Forward(SIGTERM), Action::KillMain]);
         assert_eq!(sup.deadline(), None);
     }
 

@@ -145,9 +145,17 @@ impl SigSet {
         )
     }
 
-    #[cfg(test)]
     pub fn contains(self, sig: Signo) -> bool {
         self.0 & sig.bit() != 0
+    }
+
+    pub fn iter(self) -> impl Iterator<Item = Signo> {
+        Signo::all().filter(move |&s| self.contains(s))
+    }
+
+    /// Parses the hexadecimal form of `/proc/PID/status` (`SigPnd:` etc.).
+    pub fn from_proc_hex(text: &str) -> Option<SigSet> {
+        u64::from_str_radix(text.trim(), 16).ok().map(SigSet)
     }
 }
 
@@ -179,9 +187,7 @@ impl Rewrites {
 
     /// Parses one `FROM:TO` rule; TO may be `0` to drop FROM.
     pub fn parse_rule(text: &str) -> Result<(Signo, Option<Signo>), String> {
-        let (from, to) = text
-            .split_once(':')
-            .ok_or_else(|| format!("'{text}' is not FROM:TO"))?;
+        let (from, to) = text.split_once(':').ok_or_else(|| format!("'{text}' is not FROM:TO"))?;
         let from = Signo::parse(from).ok_or_else(|| format!("'{from}' is not a signal"))?;
         if from.disposition() != Disposition::Forward {
             return Err(format!("{from} never reaches rinit as a forwardable signal"));
@@ -243,13 +249,19 @@ mod tests {
         for n in [4, 5, 7, 8, 11, 31, 9, 19] {
             assert!(!waited.contains(Signo::new(n).unwrap()), "{n}");
         }
-        for n in [
-            1, 2, 3, 6, 10, 12, 13, 14, 15, 17, 18, 20, 21, 22, 28, 32, 33, 34, 64,
-        ] {
+        for n in [1, 2, 3, 6, 10, 12, 13, 14, 15, 17, 18, 20, 21, 22, 28, 32, 33, 34, 64] {
             assert!(waited.contains(Signo::new(n).unwrap()), "{n}");
         }
         assert_eq!(SIGCHLD.disposition(), Disposition::Reap);
         assert_eq!(Signo::new(64).unwrap().disposition(), Disposition::Forward);
+    }
+
+    #[test]
+    fn proc_hex_sets() {
+        let set = SigSet::from_proc_hex("0000000000000100").unwrap();
+        assert!(set.contains(SIGKILL));
+        assert_eq!(set.iter().collect::<Vec<_>>(), vec![SIGKILL]);
+        assert_eq!(SigSet::from_proc_hex("zz"), None);
     }
 
     #[test]

@@ -24,11 +24,7 @@ pub fn candidates(program: &OsStr, path: Option<&OsStr>) -> Vec<OsString> {
     let path = path.map_or(DEFAULT_PATH.as_bytes(), OsStr::as_bytes);
     path.split(|&b| b == b':')
         .map(|dir| {
-            let mut full = if dir.is_empty() {
-                b".".to_vec()
-            } else {
-                dir.to_vec()
-            };
+            let mut full = if dir.is_empty() { b".".to_vec() } else { dir.to_vec() };
             if full.last() != Some(&b'/') {
                 full.push(b'/');
             }
@@ -72,13 +68,7 @@ pub fn spawn(
         .iter()
         .filter_map(|c| CString::new(c.as_bytes()).ok())
         .collect();
-    let spec = sys::SpawnSpec {
-        candidates,
-        argv,
-        mask,
-        take_terminal,
-        join_cgroups,
-    };
+    let spec = sys::SpawnSpec { candidates, argv, mask, take_terminal, join_cgroups };
     sys::spawn(&spec).map_err(|failure| match failure {
         sys::ChildFailure::Exec(e) => SpawnError::Os(e),
         sys::ChildFailure::JoinCgroup(e) => SpawnError::JoinCgroup(e),
@@ -101,10 +91,7 @@ mod tests {
 
     #[test]
     fn paths_are_taken_as_they_are() {
-        assert_eq!(
-            strs(candidates(OsStr::new("./x"), Some(OsStr::new("/a")))),
-            ["./x"]
-        );
+        assert_eq!(strs(candidates(OsStr::new("./x"), Some(OsStr::new("/a")))), ["./x"]);
         assert_eq!(strs(candidates(OsStr::new("/bin/sh"), None)), ["/bin/sh"]);
         assert!(candidates(OsStr::new(""), None).is_empty());
     }

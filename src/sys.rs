@@ -35,11 +35,7 @@ extern "C" fn main(argc: c_int, argv: *const *const c_char) -> c_int {
 }
 
 fn check(ret: libc::c_long) -> io::Result<libc::c_long> {
-    if ret < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(ret)
-    }
+    if ret < 0 { Err(io::Error::last_os_error()) } else { Ok(ret) }
 }
 
 fn sigprocmask(how: c_int, set: Option<SigSet>) -> io::Result<SigSet> {
@@ -97,11 +93,7 @@ impl SignalFd {
             let mut infos: [libc::signalfd_siginfo; BATCH] = unsafe { std::mem::zeroed() };
             // SAFETY: the buffer is valid for its full size in bytes.
             let n = unsafe {
-                libc::read(
-                    self.0.as_raw_fd(),
-                    infos.as_mut_ptr().cast(),
-                    std::mem::size_of_val(&infos),
-                )
+                libc::read(self.0.as_raw_fd(), infos.as_mut_ptr().cast(), std::mem::size_of_val(&infos))
             };
             if n < 0 {
                 let err = io::Error::last_os_error();
@@ -113,9 +105,7 @@ impl SignalFd {
             }
             let count = n as usize / std::mem::size_of::<libc::signalfd_siginfo>();
             received.extend(
-                infos[..count]
-                    .iter()
-                    .filter_map(|i| Some((Signo::new(i.ssi_signo as i32)?, i.ssi_pid))),
+                infos[..count].iter().filter_map(|i| Some((Signo::new(i.ssi_signo as i32)?, i.ssi_pid))),
             );
             if count < BATCH {
                 return Ok(received);
@@ -132,14 +122,8 @@ pub fn poll(fds: &[(c_int, i16)], timeout: Option<Duration>) -> io::Result<Vec<b
         // Round up: waking before the deadline would only spin.
         c_int::try_from(t.as_nanos().div_ceil(1_000_000)).unwrap_or(c_int::MAX)
     });
-    let mut pfds: Vec<libc::pollfd> = fds
-        .iter()
-        .map(|&(fd, events)| libc::pollfd {
-            fd,
-            events,
-            revents: 0,
-        })
-        .collect();
+    let mut pfds: Vec<libc::pollfd> =
+        fds.iter().map(|&(fd, events)| libc::pollfd { fd, events, revents: 0 }).collect();
     // SAFETY: `pfds` is a valid array of `pfds.len()` pollfds.
     match check(unsafe { libc::poll(pfds.as_mut_ptr(), pfds.len() as libc::nfds_t, millis) }.into()) {
         Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(vec![false; fds.len()]),
@@ -223,11 +207,8 @@ pub fn owns_foreground_terminal() -> bool {
 /// Closes every descriptor above 2 but `keep` (rinit's own), so rinit pins
 /// nothing its caller opened (the child already has its copies).
 pub fn close_inherited_fds(keep: &[c_int]) -> io::Result<()> {
-    let mut keep: Vec<u32> = keep
-        .iter()
-        .filter_map(|&fd| u32::try_from(fd).ok())
-        .filter(|&fd| fd > 2)
-        .collect();
+    let mut keep: Vec<u32> =
+        keep.iter().filter_map(|&fd| u32::try_from(fd).ok()).filter(|&fd| fd > 2).collect();
     keep.sort_unstable();
     let mut first = 3u32;
     for fd in keep.into_iter().chain(std::iter::once(u32::MAX)) {
@@ -350,11 +331,7 @@ pub fn spawn(spec: &SpawnSpec) -> Result<i32, ChildFailure> {
     let n = loop {
         // SAFETY: reading at most size_of_val(&message) bytes into `message`.
         let n = unsafe {
-            libc::read(
-                read_end.as_raw_fd(),
-                message.as_mut_ptr().cast(),
-                std::mem::size_of_val(&message),
-            )
+            libc::read(read_end.as_raw_fd(), message.as_mut_ptr().cast(), std::mem::size_of_val(&message))
         };
         if n < 0 && io::Error::last_os_error().kind() == io::ErrorKind::Interrupted {
             continue;
@@ -368,14 +345,8 @@ pub fn spawn(spec: &SpawnSpec) -> Result<i32, ChildFailure> {
     // SAFETY: reaping our own child, which has exited or is about to.
     unsafe { libc::waitpid(pid, &mut status, 0) };
     if n as usize != std::mem::size_of_val(&message) {
-        return Err(ChildFailure::Exec(io::Error::other(
-            "lost the exec status of the child",
-        )));
+        return Err(ChildFailure::Exec(io::Error::other("lost the exec status of the child")));
     }
     let err = io::Error::from_raw_os_error(message[1]);
-    Err(if message[0] == 1 {
-        ChildFailure::JoinCgroup(err)
-    } else {
-        ChildFailure::Exec(err)
-    })
+    Err(if message[0] == 1 { ChildFailure::JoinCgroup(err) } else { ChildFailure::Exec(err) })
 }

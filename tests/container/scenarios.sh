@@ -83,10 +83,13 @@ scenario_exit_codes() {
 scenario_teardown() {
     rm -f /tmp/td-*
     start=$(uptime_cs)
+    # Each daemon removes its file once its trap is set; only then does the
+    # main child exit (a SIGTERM before the trap would kill it outright).
     /rinit --grace 1s -- sh -c '
-        setsid sh -c "trap \"echo flushed > /tmp/td-flushed; exit 0\" TERM; while :; do sleep 0.05; done" &
-        setsid sh -c "trap \"\" TERM; echo \$\$ > /tmp/td-stubborn; while :; do sleep 0.05; done" &
-        sleep 0.3
+        touch /tmp/td-a /tmp/td-b
+        setsid sh -c "trap \"echo flushed > /tmp/td-flushed; exit 0\" TERM; rm /tmp/td-a; while :; do sleep 0.05; done" &
+        setsid sh -c "trap \"\" TERM; echo \$\$ > /tmp/td-stubborn; rm /tmp/td-b; while :; do sleep 0.05; done" &
+        while [ -e /tmp/td-a ] || [ -e /tmp/td-b ]; do sleep 0.01; done
         exit 5'
     rc=$?
     took=$(($(uptime_cs) - start))
@@ -95,7 +98,7 @@ scenario_teardown() {
     stubborn=$(cat /tmp/td-stubborn)
     ! kill -0 "$stubborn" 2>/dev/null || { echo "the daemon ignoring SIGTERM survived"; return 1; }
     [ $took -ge 100 ] || { echo "SIGKILL came after ${took}0 ms, before the 1 s grace"; return 1; }
-    [ $took -lt 400 ] || { echo "teardown took ${took}0 ms"; return 1; }
+    [ $took -lt 350 ] || { echo "teardown took ${took}0 ms"; return 1; }
     echo "daemon flushed on SIGTERM, stubborn one SIGKILLed after the grace (${took}0 ms)"
 }
 

@@ -7,10 +7,7 @@ const PGRP_PY: &str = "import os; print('PGRP', os.getpid(), os.getpgrp(), os.ge
 #[test]
 fn child_has_its_own_process_group() {
     require_pidns();
-    for cmd in [
-        pid1(&["python3", "-c", PGRP_PY]),
-        subreaper(&["python3", "-c", PGRP_PY]),
-    ] {
+    for cmd in [pid1(&["python3", "-c", PGRP_PY]), subreaper(&["python3", "-c", PGRP_PY])] {
         let out = run(cmd, secs(10.0));
         assert_eq!(out.code, Some(0), "{out:?}");
         let line = out.stdout.lines().find(|l| l.starts_with("PGRP")).unwrap();
@@ -34,11 +31,7 @@ fn child_gets_the_terminal() {
     let py = "import os; print('TTY', os.getpgrp(), os.tcgetpgrp(0))";
     let out = run(in_pty(&format!("{} python3 -c \"{py}\"", rinit())), secs(20.0));
     assert_eq!(out.code, Some(0), "{out:?}");
-    let line = out
-        .stdout
-        .lines()
-        .find(|l| l.starts_with("TTY"))
-        .unwrap_or_else(|| panic!("{out:?}"));
+    let line = out.stdout.lines().find(|l| l.starts_with("TTY")).unwrap_or_else(|| panic!("{out:?}"));
     let f: Vec<&str> = line.trim().split(' ').collect();
     assert_eq!(f[1], f[2], "child is not in the foreground: {line}");
 }
@@ -75,19 +68,9 @@ fn sig_lines(text: &str, prefix: &str) -> (String, String) {
 fn child_gets_the_callers_signal_state() {
     require_pidns();
     for pipe in ["pipe-default", "pipe-ignored"] {
-        let caller = [
-            "python3",
-            &helper("sigstate.py"),
-            pipe,
-            rinit(),
-            "grep",
-            "^Sig",
-            "/proc/self/status",
-        ];
+        let caller = ["python3", &helper("sigstate.py"), pipe, rinit(), "grep", "^Sig", "/proc/self/status"];
         let mut in_ns = Command::new("unshare");
-        in_ns
-            .args(["--pid", "--fork", "--mount-proc", "--kill-child"])
-            .args(caller);
+        in_ns.args(["--pid", "--fork", "--mount-proc", "--kill-child"]).args(caller);
         let mut direct = Command::new(caller[0]);
         direct.args(&caller[1..]);
         for (mode, cmd) in [("pid1", in_ns), ("subreaper", direct)] {
@@ -100,11 +83,7 @@ fn child_gets_the_callers_signal_state() {
             assert_ne!(caller_blk, "0000000000000000");
             let pipe_bit = 1u64 << 12;
             let ign = u64::from_str_radix(&child_ign, 16).unwrap();
-            assert_eq!(
-                ign & pipe_bit != 0,
-                pipe == "pipe-ignored",
-                "{mode}: SIGPIPE disposition"
-            );
+            assert_eq!(ign & pipe_bit != 0, pipe == "pipe-ignored", "{mode}: SIGPIPE disposition");
         }
     }
 }
@@ -115,20 +94,9 @@ fn child_gets_the_callers_signal_state() {
 fn descriptors_and_cwd() {
     require_pidns();
     let dir = TempDir::new("fds");
-    let caller = [
-        "python3",
-        &helper("fds.py"),
-        "caller",
-        rinit(),
-        "python3",
-        &helper("fds.py"),
-        "child",
-    ];
+    let caller = ["python3", &helper("fds.py"), "caller", rinit(), "python3", &helper("fds.py"), "child"];
     let mut in_ns = Command::new("unshare");
-    in_ns
-        .args(["--pid", "--fork", "--mount-proc", "--kill-child"])
-        .args(caller)
-        .current_dir(dir.path());
+    in_ns.args(["--pid", "--fork", "--mount-proc", "--kill-child"]).args(caller).current_dir(dir.path());
     let mut direct = Command::new(caller[0]);
     direct.args(&caller[1..]).current_dir(dir.path());
     for (mode, cmd) in [("pid1", in_ns), ("subreaper", direct)] {
@@ -147,20 +115,11 @@ fn descriptors_and_cwd() {
         assert!(field("CHILD_FDS ").starts_with("0,1,2,"), "{mode}");
         assert!(field("CHILD_FDS ").split(',').any(|f| f == "7"), "{mode}");
         let rinit_fds = field("RINIT_FDS ");
-        let above_2: Vec<&str> = rinit_fds
-            .split(',')
-            .filter(|e| !["0=", "1=", "2="].iter().any(|p| e.starts_with(p)))
-            .collect();
+        let above_2: Vec<&str> =
+            rinit_fds.split(',').filter(|e| !["0=", "1=", "2="].iter().any(|p| e.starts_with(p))).collect();
         assert_eq!(above_2.len(), 1, "{mode}: rinit keeps {rinit_fds}");
-        assert!(
-            above_2[0].ends_with("anon_inode:[signalfd]"),
-            "{mode}: {rinit_fds}"
-        );
+        assert!(above_2[0].ends_with("anon_inode:[signalfd]"), "{mode}: {rinit_fds}");
         assert_eq!(field("RINIT_CWD "), "/", "{mode}");
-        assert_eq!(
-            field("CHILD_CWD "),
-            dir.path().canonicalize().unwrap().to_str().unwrap(),
-            "{mode}"
-        );
+        assert_eq!(field("CHILD_CWD "), dir.path().canonicalize().unwrap().to_str().unwrap(), "{mode}");
     }
 }

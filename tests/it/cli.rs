@@ -11,10 +11,7 @@ fn rinit_cmd(args: &[&str]) -> Command {
 fn help_goes_to_stdout() {
     let out = run(rinit_cmd(&["--help"]), secs(10.0));
     assert_eq!(out.code, Some(0), "{out:?}");
-    assert!(
-        out.stdout.starts_with("Usage: rinit [OPTIONS] [--] COMMAND"),
-        "{out:?}"
-    );
+    assert!(out.stdout.starts_with("Usage: rinit [OPTIONS] [--] COMMAND"), "{out:?}");
     for flag in [
         "--signal-child-only",
         "--rewrite",
@@ -40,10 +37,7 @@ fn version_has_the_form_dockerd_parses() {
         .unwrap_or_else(|| panic!("{line}"));
     if !rest.is_empty() {
         let sha = rest.strip_prefix(" - git.").unwrap_or_else(|| panic!("{line}"));
-        assert!(
-            sha.len() >= 7 && sha.chars().all(|c| c.is_ascii_hexdigit()),
-            "{line}"
-        );
+        assert!(sha.len() >= 7 && sha.chars().all(|c| c.is_ascii_hexdigit()), "{line}");
     }
     assert_eq!(run(rinit_cmd(&["-V"]), secs(10.0)).stdout, out.stdout);
 }
@@ -66,11 +60,7 @@ fn usage_errors_are_one_line_and_run_nothing() {
         (vec!["-r", "NOPE:TERM"], vec![], "'NOPE' is not a signal"),
         (vec!["-e", "256"], vec![], "'256' for --remap-exit"),
         (vec!["-p", "SIGNOPE"], vec![], "'SIGNOPE' for --pdeathsig"),
-        (
-            vec![],
-            vec![("RINIT_SIGNAL_CHILD_ONLY", "maybe")],
-            "'maybe' for RINIT_SIGNAL_CHILD_ONLY",
-        ),
+        (vec![], vec![("RINIT_SIGNAL_CHILD_ONLY", "maybe")], "'maybe' for RINIT_SIGNAL_CHILD_ONLY"),
         (vec![], vec![("RINIT_GRACE", "5 seconds")], "RINIT_GRACE"),
         (vec![], vec![("RINIT_REMAP_EXIT", "1,x")], "RINIT_REMAP_EXIT"),
         (vec![], vec![("RINIT_REWRITE", "TERM:NOPE")], "RINIT_REWRITE"),
@@ -86,10 +76,7 @@ fn usage_errors_are_one_line_and_run_nothing() {
         let out = run(cmd, secs(10.0));
         assert_eq!(out.code, Some(2), "{all:?} {env:?}: {out:?}");
         assert_eq!(out.stderr.lines().count(), 1, "{all:?}: {out:?}");
-        assert!(
-            out.stderr.starts_with("rinit: ") && out.stderr.contains(needle),
-            "{all:?}: {out:?}"
-        );
+        assert!(out.stderr.starts_with("rinit: ") && out.stderr.contains(needle), "{all:?}: {out:?}");
         assert!(out.stderr.contains("rinit --help"), "no hint: {out:?}");
         assert_eq!(out.stdout, "");
         assert!(!std::path::Path::new(&marker).exists(), "{all:?} ran the command");
@@ -123,19 +110,13 @@ fn verbose_logs_go_to_stderr_with_level() {
     assert_eq!(out.code, Some(3));
     assert_eq!(out.stdout, "out\n");
     assert!(out.stderr.lines().all(|l| l.starts_with("rinit: ")), "{out:?}");
-    assert!(
-        out.stderr.contains("rinit: INFO main child 2 exited with code 3"),
-        "{out:?}"
-    );
+    assert!(out.stderr.contains("rinit: INFO main child 2 exited with code 3"), "{out:?}");
     assert!(out.stderr.contains("rinit: DEBUG "), "{out:?}");
 
     let mut cmd = pid1(&["sh", "-c", "exit 0"]);
     cmd.env("RINIT_LOG", "info");
     let out = run(cmd, secs(10.0));
-    assert!(
-        out.stderr.contains("rinit: INFO ") && !out.stderr.contains("DEBUG"),
-        "{out:?}"
-    );
+    assert!(out.stderr.contains("rinit: INFO ") && !out.stderr.contains("DEBUG"), "{out:?}");
     // -q wins over RINIT_LOG.
     let mut cmd = pid1(&["-q", "sh", "-c", "exit 0"]);
     cmd.env("RINIT_LOG", "debug");

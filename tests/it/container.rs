@@ -13,10 +13,7 @@ static PODMAN: Mutex<()> = Mutex::new(());
 const RUN_FLAGS: [&str; 4] = ["--ulimit", "nofile=20000:20000", "--ulimit", "nproc=4096:4096"];
 
 fn podman_available() -> bool {
-    let found = Command::new("podman")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
+    let found = Command::new("podman").arg("--version").output().is_ok_and(|o| o.status.success());
     if !found {
         eprintln!("skipped: podman is not installed (.ci/run installs podman, runc and busybox-static)");
     }
@@ -31,11 +28,7 @@ fn podman() -> Command {
 
 fn podman_ok(args: &[&str]) -> String {
     let out = podman().args(args).output().unwrap();
-    assert!(
-        out.status.success(),
-        "podman {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "podman {args:?}: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
@@ -63,10 +56,7 @@ impl Image {
         copy(&busybox(), "busybox");
         let dockerfile = if with_rinit {
             copy(static_rinit(), "rinit");
-            copy(
-                &format!("{}/tests/container/scenarios.sh", env!("CARGO_MANIFEST_DIR")),
-                "scenarios.sh",
-            );
+            copy(&format!("{}/tests/container/scenarios.sh", env!("CARGO_MANIFEST_DIR")), "scenarios.sh");
             format!("{}/Dockerfile.test", env!("CARGO_MANIFEST_DIR"))
         } else {
             let path = context.file("Dockerfile");
@@ -77,19 +67,8 @@ impl Image {
             .unwrap();
             path
         };
-        podman_ok(&[
-            "build",
-            "--quiet",
-            "-f",
-            &dockerfile,
-            "-t",
-            &tag,
-            context.path().to_str().unwrap(),
-        ]);
-        Image {
-            tag,
-            containers: Vec::new(),
-        }
+        podman_ok(&["build", "--quiet", "-f", &dockerfile, "-t", &tag, context.path().to_str().unwrap()]);
+        Image { tag, containers: Vec::new() }
     }
 
     fn container_name(&mut self) -> String {
@@ -116,21 +95,12 @@ fn static_rinit() -> &'static str {
             return path;
         }
         let status = Command::new(option_env!("CARGO").unwrap_or("cargo"))
-            .args([
-                "build",
-                "--quiet",
-                "--release",
-                "--target",
-                "x86_64-unknown-linux-musl",
-            ])
+            .args(["build", "--quiet", "--release", "--target", "x86_64-unknown-linux-musl"])
             .current_dir(env!("CARGO_MANIFEST_DIR"))
             .status()
             .unwrap();
         assert!(status.success(), "cannot build the static rinit");
-        format!(
-            "{}/target/x86_64-unknown-linux-musl/release/rinit",
-            env!("CARGO_MANIFEST_DIR")
-        )
+        format!("{}/target/x86_64-unknown-linux-musl/release/rinit", env!("CARGO_MANIFEST_DIR"))
     })
 }
 
@@ -155,17 +125,11 @@ fn dockerfile_test_scenarios_pass() {
         return;
     }
     let _lock = PODMAN.lock().unwrap_or_else(|e| e.into_inner());
-    let mut cmd = Command::new(format!(
-        "{}/scripts/container-test.sh",
-        env!("CARGO_MANIFEST_DIR")
-    ));
+    let mut cmd = Command::new(format!("{}/scripts/container-test.sh", env!("CARGO_MANIFEST_DIR")));
     cmd.env("RINIT", static_rinit())
         .env("BUSYBOX", busybox())
         .env("ENGINE", "podman")
-        .env(
-            "IMAGE",
-            format!("localhost/rinit-it-script-{}:latest", std::process::id()),
-        );
+        .env("IMAGE", format!("localhost/rinit-it-script-{}:latest", std::process::id()));
     let out = run(cmd, secs(300.0));
     assert_eq!(out.code, Some(0), "{out:?}");
     assert!(out.stdout.contains("5 passed, 0 failed"), "{out:?}");
@@ -226,23 +190,13 @@ fn stop_forwards_term() {
     let mut image = Image::build("stop", true);
     let name = image.container_name();
     let script = "trap 'echo got-term; exit 42' TERM; echo ready; while :; do sleep 0.1; done";
-    podman_ok(
-        &[
-            &["run", "-d", "--name", &name][..],
-            &RUN_FLAGS,
-            &[&image.tag, "sh", "-c", script],
-        ]
-        .concat(),
-    );
+    podman_ok(&[&["run", "-d", "--name", &name][..], &RUN_FLAGS, &[&image.tag, "sh", "-c", script]].concat());
     wait_for_log(&name, "ready");
     let started = Instant::now();
     podman_ok(&["stop", "-t", "5", &name]);
     let took = started.elapsed();
     assert_eq!(exit_code(&name), 42);
-    assert!(
-        took < secs(4.0),
-        "stop took {took:?}: SIGTERM did not get through"
-    );
+    assert!(took < secs(4.0), "stop took {took:?}: SIGTERM did not get through");
     assert!(podman_ok(&["logs", &name]).contains("got-term"));
 }
 

@@ -34,10 +34,7 @@ fn death_by_signal_gives_128_plus_n() {
 #[test]
 fn remap_exit_turns_codes_into_zero() {
     require_pidns();
-    let out = run(
-        pid1(&["-e", "143", "-e", "3", "sh", "-c", "kill -TERM $$; sleep 5"]),
-        secs(10.0),
-    );
+    let out = run(pid1(&["-e", "143", "-e", "3", "sh", "-c", "kill -TERM $$; sleep 5"]), secs(10.0));
     assert_eq!(out.code, Some(0), "{out:?}");
     let out = run(pid1(&["-e", "143", "-e", "3", "sh", "-c", "exit 3"]), secs(10.0));
     assert_eq!(out.code, Some(0), "{out:?}");
@@ -48,10 +45,7 @@ fn remap_exit_turns_codes_into_zero() {
 #[test]
 fn missing_program_exits_127_naming_it() {
     require_pidns();
-    for cmd in [
-        pid1(&["no-such-program-xyz", "a"]),
-        subreaper(&["./no/such/path"]),
-    ] {
+    for cmd in [pid1(&["no-such-program-xyz", "a"]), subreaper(&["./no/such/path"])] {
         let out = run(cmd, secs(10.0));
         assert_eq!(out.code, Some(127), "{out:?}");
         let first = out.stderr.lines().next().unwrap_or_default();
@@ -86,8 +80,5 @@ fn unexecutable_program_exits_126() {
             "{out:?}"
         );
     }
-    assert!(
-        !std::path::Path::new(&marker).exists(),
-        "ENOEXEC fell back to a shell"
-    );
+    assert!(!std::path::Path::new(&marker).exists(), "ENOEXEC fell back to a shell");
 }

@@ -11,3 +11,4 @@ mod exit_status;
 mod reaping;
 mod shutdown;
 mod signals;
+mod stuck;

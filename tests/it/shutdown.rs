@@ -1,13 +1,17 @@
 use crate::common::*;
 use std::time::{Duration, Instant};
 
-/// A daemon in its own session, with a SIGTERM trap that flushes.
-const FLUSHING_DAEMON: &str = "setsid sh -c 'trap \"echo daemon-flushed; exit 0\" TERM; echo daemon-ready; while :; do sleep 0.05; done' & \
-     while ! kill -0 $! 2>/dev/null; do :; done; sleep 0.2; exit 5";
+/// A daemon in its own session, with a SIGTERM trap that flushes. It
+/// deletes a mktemp file once its trap is set, and the main child exits
+/// only then (a TERM before the trap would kill it outright).
+const FLUSHING_DAEMON: &str = "f=$(mktemp); \
+     setsid sh -c 'trap \"echo daemon-flushed; exit 0\" TERM; rm -f \"$1\"; echo daemon-ready; while :; do sleep 0.05; done' sh \"$f\" & \
+     while [ -e \"$f\" ]; do sleep 0.01; done; exit 5";
 
 /// A daemon in its own session that ignores SIGTERM (so do its sleeps).
-const STUBBORN_DAEMON: &str =
-    "setsid sh -c 'trap \"\" TERM; echo daemon-ready; while :; do sleep 0.05; done' & sleep 0.2; exit 5";
+const STUBBORN_DAEMON: &str = "f=$(mktemp); \
+     setsid sh -c 'trap \"\" TERM; rm -f \"$1\"; echo daemon-ready; while :; do sleep 0.05; done' sh \"$f\" & \
+     while [ -e \"$f\" ]; do sleep 0.01; done; exit 5";
 
 /// The main child exits while a setsid daemon runs: the daemon gets SIGTERM
 /// and its trap's output is out before rinit exits, with the main child's
@@ -17,10 +21,7 @@ fn main_exit_lets_daemons_flush_and_finishes_early() {
     require_pidns();
     for (mode, cmd) in [
         ("pid1", pid1(&["--grace", "30s", "sh", "-c", FLUSHING_DAEMON])),
-        (
-            "subreaper",
-            subreaper(&["--grace", "30s", "sh", "-c", FLUSHING_DAEMON]),
-        ),
+        ("subreaper", subreaper(&["--grace", "30s", "sh", "-c", FLUSHING_DAEMON])),
     ] {
         let out = run(cmd, secs(30.0));
         assert_eq!(out.code, Some(5), "{mode}: {out:?}");
@@ -28,11 +29,7 @@ fn main_exit_lets_daemons_flush_and_finishes_early() {
             out.stdout.contains("daemon-ready") && out.stdout.contains("daemon-flushed"),
             "{mode}: {out:?}"
         );
-        assert!(
-            out.elapsed < secs(5.0),
-            "{mode}: took {:?} with --grace 30s",
-            out.elapsed
-        );
+        assert!(out.elapsed < secs(5.0), "{mode}: took {:?} with --grace 30s", out.elapsed);
     }
 }
 
@@ -42,19 +39,12 @@ fn daemon_ignoring_term_is_killed_after_grace() {
     require_pidns();
     for (mode, cmd) in [
         ("pid1", pid1(&["--grace", "1s", "sh", "-c", STUBBORN_DAEMON])),
-        (
-            "subreaper",
-            subreaper(&["--grace", "1s", "sh", "-c", STUBBORN_DAEMON]),
-        ),
+        ("subreaper", subreaper(&["--grace", "1s", "sh", "-c", STUBBORN_DAEMON])),
     ] {
         let out = run(cmd, secs(30.0));
         assert_eq!(out.code, Some(5), "{mode}: {out:?}");
         assert!(out.stdout.contains("daemon-ready"), "{mode}: {out:?}");
-        assert!(
-            out.elapsed >= secs(1.2) && out.elapsed < secs(4.0),
-            "{mode}: took {:?}",
-            out.elapsed
-        );
+        assert!(out.elapsed >= secs(1.0) && out.elapsed < secs(3.5), "{mode}: took {:?}", out.elapsed);
     }
 }
 
@@ -79,17 +69,15 @@ fn subreaper_teardown_spares_non_descendants() {
 fn stop_signal_then_teardown() {
     require_pidns();
     let script = "trap 'echo main-term; exit 3' TERM; \
-        sh -c 'trap \"echo job-term; exit 0\" TERM; while :; do sleep 0.05; done' & \
+        sh -c 'trap \"echo job-term; exit 0\" TERM; echo job-ready; while :; do sleep 0.05; done' & \
         echo ready; while :; do sleep 0.05; done";
     let run = start(pid1(&["sh", "-c", script]), secs(20.0));
-    run.wait_stdout("ready", secs(10.0));
+    run.wait_stdout("job-ready", secs(10.0));
+    run.wait_stdout("ready\n", secs(10.0));
     signal(find_descendant(run.pid(), "rinit", secs(5.0)), libc::SIGTERM);
     let out = run.finish();
     assert_eq!(out.code, Some(3), "{out:?}");
-    assert!(
-        out.stdout.contains("main-term") && out.stdout.contains("job-term"),
-        "{out:?}"
-    );
+    assert!(out.stdout.contains("main-term") && out.stdout.contains("job-term"), "{out:?}");
 
     // Without a trap the child dies of it: 128+15.
     let run = start(pid1(&["sh", "-c", "echo ready; exec sleep 30"]), secs(20.0));
@@ -119,10 +107,7 @@ fn without_kill_after_signals_are_only_forwarded() {
 #[test]
 fn kill_after_kills_a_child_that_ignores_term() {
     require_pidns();
-    let run = start(
-        pid1(&["--kill-after", "1s", "sh", "-c", IGNORES_TERM]),
-        secs(20.0),
-    );
+    let run = start(pid1(&["--kill-after", "1s", "sh", "-c", IGNORES_TERM]), secs(20.0));
     run.wait_stdout("ready", secs(10.0));
     let sent = Instant::now();
     signal(find_descendant(run.pid(), "rinit", secs(5.0)), libc::SIGTERM);
@@ -136,10 +121,7 @@ fn kill_after_kills_a_child_that_ignores_term() {
 #[test]
 fn kill_after_second_signal_kills_now() {
     require_pidns();
-    let run = start(
-        pid1(&["--kill-after", "30s", "sh", "-c", IGNORES_TERM]),
-        secs(20.0),
-    );
+    let run = start(pid1(&["--kill-after", "30s", "sh", "-c", IGNORES_TERM]), secs(20.0));
     run.wait_stdout("ready", secs(10.0));
     let rinit = find_descendant(run.pid(), "rinit", secs(5.0));
     let sent = Instant::now();
@@ -167,45 +149,4 @@ fn kill_after_is_not_armed_by_quit() {
     std::thread::sleep(Duration::from_millis(1000));
     signal(rinit, libc::SIGUSR1);
     assert_eq!(run.finish().code, Some(6));
-}
-
-/// A process that survives SIGKILL (here: frozen by the v1 freezer) makes
-/// rinit list it after --stuck-timeout and exit with the main child's code
-/// instead of waiting forever.
-#[test]
-fn stuck_process_is_listed_after_stuck_timeout() {
-    require_pidns();
-    let cg = FreezerCgroup::new("stuck");
-    let dir = TempDir::new("stuck");
-    let go = dir.file("go");
-    let script =
-        format!("tail -f /dev/null & echo victim-started; while [ ! -e {go} ]; do sleep 0.02; done; exit 4");
-    let run = start(
-        pid1(&["--grace", "500ms", "--stuck-timeout", "1s", "sh", "-c", &script]),
-        secs(30.0),
-    );
-    run.wait_stdout("victim-started", secs(10.0));
-    let rinit = find_descendant(run.pid(), "rinit", secs(5.0));
-    let victim = find_descendant(rinit, "tail", secs(5.0));
-    cg.add(victim);
-    cg.freeze();
-    let released = Instant::now();
-    std::fs::write(&go, "").unwrap();
-    let stderr = run.wait_stderr("survived SIGKILL", secs(10.0));
-    let reported = released.elapsed();
-    assert!(reported < secs(0.5 + 1.0 + 1.0), "reported after {reported:?}");
-    assert!(
-        reported >= secs(1.4),
-        "reported before grace + stuck-timeout: {reported:?}"
-    );
-    assert!(
-        stderr.contains("rinit: ERROR 1 process(es) survived SIGKILL") && stderr.contains("(tail, D)"),
-        "{stderr}"
-    );
-    // rinit has exited by now, but the kernel holds its exit (PID namespace
-    // teardown) until the frozen task can die.
-    cg.thaw();
-    let out = run.finish();
-    assert_eq!(out.code, Some(4), "{out:?}");
-    assert!(cg.path().exists());
 }

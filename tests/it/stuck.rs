@@ -1,0 +1,299 @@
+//! Stuck exits: tasks that survive SIGKILL (frozen by the v1 freezer,
+//! blocked in a FUSE flush, a nested namespace's init in
+//! zap_pid_ns_processes) are reported with the right classification, as
+//! text and JSON, within --grace + --stuck-timeout + 1 s; rinit then exits
+//! with the main child's status once they are released. Each test makes its
+//! own stuck task and always releases it. FUSE mounts live only in private
+//! mount namespaces.
+
+use crate::common::*;
+use std::process::Command;
+use std::time::Instant;
+
+const GRACE: &str = "500ms";
+const STUCK: &str = "1s";
+/// --grace + --stuck-timeout + 1 s.
+const REPORT_WITHIN: f64 = 0.5 + 1.0 + 1.0;
+
+/// The JSON report's facts, read by Python's json module.
+fn report_facts(path: &str) -> String {
+    let out = Command::new("python3").args([&helper("report.py"), path]).output().unwrap();
+    assert!(out.status.success(), "the report does not parse: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn task_line<'a>(facts: &'a str, needle: &str) -> &'a str {
+    facts
+        .lines()
+        .find(|l| l.starts_with("TASK") && l.contains(needle))
+        .unwrap_or_else(|| panic!("no task with {needle}:\n{facts}"))
+}
+
+/// The main child waits for `go`, then exits 4; the time it does so.
+fn release_main(go: &str) -> Instant {
+    std::fs::write(go, "").unwrap();
+    Instant::now()
+}
+
+#[test]
+fn frozen_grandchild_is_reported() {
+    require_pidns();
+    let cg = FreezerCgroup::new("stuck-frozen");
+    let dir = TempDir::new("stuck-frozen");
+    let (go, report) = (dir.file("go"), dir.file("report.json"));
+    let script = format!(
+        "sh -c 'tail -f /dev/null & :'; echo victim-started; while [ ! -e {go} ]; do sleep 0.02; done; exit 4"
+    );
+    let run = start(
+        pid1(&["--grace", GRACE, "--stuck-timeout", STUCK, "--report", &report, "sh", "-c", &script]),
+        secs(30.0),
+    );
+    run.wait_stdout("victim-started", secs(10.0));
+    let rinit = find_descendant(run.pid(), "rinit", secs(5.0));
+    let victim = find_descendant(rinit, "tail", secs(5.0));
+    cg.add(victim);
+    cg.freeze();
+    let exited = release_main(&go);
+    let stderr = run.wait_stderr("remedy: thaw it", secs(10.0));
+    assert!(exited.elapsed() < secs(REPORT_WITHIN), "reported after {:?}", exited.elapsed());
+    assert!(
+        stderr.contains("rinit: ERROR stuck exit: 1 process(es) survived SIGKILL for 1000 ms"),
+        "{stderr}"
+    );
+    let line = stderr.lines().find(|l| l.contains("(tail) state D")).unwrap_or_else(|| panic!("{stderr}"));
+    assert!(line.contains("SIGKILL pending"), "{line}");
+    assert!(line.contains("frozen by the cgroup v1 freezer") && line.contains("FROZEN"), "{line}");
+    assert!(
+        stderr.contains(&format!("thaw it: echo THAWED > {}/freezer.state", cg.path().display())),
+        "{stderr}"
+    );
+    // The JSON holds the same facts.
+    wait_until("the report file", secs(5.0), || std::path::Path::new(&report).exists());
+    let facts = report_facts(&report);
+    assert!(facts.contains("MAIN pid=2 code=4 signal=None timeout_ms=1000"), "{facts}");
+    let task = task_line(&facts, "class=frozen");
+    assert!(
+        task.contains("state=D") && task.contains("pending=SIGKILL") && task.contains("freezer=FROZEN"),
+        "{task}"
+    );
+    cg.thaw();
+    let out = run.finish();
+    assert_eq!(out.code, Some(4), "{out:?}");
+}
+
+/// /proc/PID/stack is unreadable without CAP_SYS_ADMIN: the report says so
+/// and still classifies from the other fields.
+#[test]
+fn report_without_stack_access() {
+    require_pidns();
+    let cg = FreezerCgroup::new("stuck-nostack");
+    let dir = TempDir::new("stuck-nostack");
+    let (go, report) = (dir.file("go"), dir.file("report.json"));
+    let script =
+        format!("tail -f /dev/null & echo victim-started; while [ ! -e {go} ]; do sleep 0.02; done; exit 4");
+    let mut cmd = Command::new("unshare");
+    cmd.args([
+        "--pid",
+        "--fork",
+        "--mount-proc",
+        "--kill-child",
+        "setpriv",
+        "--bounding-set",
+        "-sys_admin",
+        "--inh-caps",
+        "-sys_admin",
+        rinit(),
+    ])
+    .args(["--grace", GRACE, "--stuck-timeout", STUCK, "--report", &report, "sh", "-c", &script]);
+    let run = start(cmd, secs(30.0));
+    run.wait_stdout("victim-started", secs(10.0));
+    let rinit = find_descendant(run.pid(), "rinit", secs(5.0));
+    let victim = find_descendant(rinit, "tail", secs(5.0));
+    cg.add(victim);
+    cg.freeze();
+    release_main(&go);
+    let stderr = run.wait_stderr("stack: unreadable", secs(10.0));
+    assert!(stderr.contains("stack: unreadable (Permission denied: needs CAP_SYS_ADMIN"), "{stderr}");
+    wait_until("the report file", secs(5.0), || std::path::Path::new(&report).exists());
+    let facts = report_facts(&report);
+    let task = task_line(&facts, "class=frozen");
+    assert!(task.contains("stack=error:Permission denied"), "{task}");
+    cg.thaw();
+    assert_eq!(run.finish().code, Some(4));
+}
+
+/// A nested `unshare --pid` whose init exits while a member cannot die:
+/// the init waits in zap_pid_ns_processes, and is classified as such.
+#[test]
+fn nested_namespace_init_in_zap_is_reported() {
+    require_pidns();
+    let cg = FreezerCgroup::new("stuck-zap");
+    let dir = TempDir::new("stuck-zap");
+    let (go, report) = (dir.file("go"), dir.file("report.json"));
+    let nested = format!("tail -f /dev/null & while [ ! -e {go} ]; do sleep 0.02; done; exit 0");
+    let script = format!(
+        "unshare --pid --fork sh -c '{nested}' & echo started; while [ ! -e {go} ]; do sleep 0.02; done; sleep 0.3; exit 4"
+    );
+    let run = start(
+        pid1(&["--grace", GRACE, "--stuck-timeout", STUCK, "--report", &report, "sh", "-c", &script]),
+        secs(30.0),
+    );
+    run.wait_stdout("started", secs(10.0));
+    let rinit = find_descendant(run.pid(), "rinit", secs(5.0));
+    let victim = find_descendant(rinit, "tail", secs(5.0));
+    cg.add(victim);
+    cg.freeze();
+    // The nested init exits first (its member is frozen: zap waits), then
+    // the main child.
+    std::fs::write(&go, "").unwrap();
+    let stderr = run.wait_stderr("remedy: thaw it", secs(10.0));
+    let init =
+        stderr.lines().find(|l| l.contains("zap_pid_ns_processes")).unwrap_or_else(|| panic!("{stderr}"));
+    assert!(
+        init.contains("(sh) state S, exiting, wchan do_wait, NSpid ")
+            && init.contains(" 1: the init of a nested PID namespace"),
+        "{init}"
+    );
+    wait_until("the report file", secs(5.0), || std::path::Path::new(&report).exists());
+    let facts = report_facts(&report);
+    let init = task_line(&facts, "class=pidns_init");
+    let member = task_line(&facts, "class=frozen");
+    let member_pid = member.split(' ').find_map(|f| f.strip_prefix("pid=")).unwrap();
+    assert!(init.contains(&format!("waiting_for={member_pid}")), "{facts}");
+    assert!(init.contains("exiting=True") && init.ends_with("stack=ok") && init.contains("+1 "), "{init}");
+    cg.thaw();
+    assert_eq!(run.finish().code, Some(4));
+}
+
+/// The FUSE fixture: a daemon (outside rinit's PID namespace) that never
+/// answers FLUSH, mounted in a private mount namespace; rinit runs as PID 1
+/// inside it, and its child closes a file on the mount from a thread.
+struct Fuse {
+    dir: TempDir,
+}
+
+impl Fuse {
+    fn new() -> Fuse {
+        assert!(std::path::Path::new("/dev/fuse").exists(), "this test needs /dev/fuse (CI has it)");
+        Fuse { dir: TempDir::new("fuse") }
+    }
+
+    fn command(&self, rinit_args: &[&str]) -> Command {
+        let d = self.dir.path().display().to_string();
+        let script = format!(
+            r#"mkdir -p {d}/mnt
+python3 {hangfs} {d}/mnt --log {d}/hangfs.log > {d}/hangfs.out &
+echo $! > {d}/daemon.pid
+i=0; until grep -q READY {d}/hangfs.out 2>/dev/null; do i=$((i+1)); [ $i -gt 200 ] && exit 98; sleep 0.05; done
+unshare --pid --fork --mount-proc --kill-child "$@"
+rc=$?
+kill -KILL $(cat {d}/daemon.pid) 2>/dev/null
+exit $rc"#,
+            hangfs = helper("hangfs.py")
+        );
+        let mut cmd = Command::new("unshare");
+        cmd.args(["--mount", "--propagation", "private", "sh", "-c", &script, "sh", rinit()])
+            .args(rinit_args);
+        cmd
+    }
+
+    fn connection(&self) -> String {
+        let out = std::fs::read_to_string(self.dir.path().join("hangfs.out")).unwrap();
+        out.split("conn=").nth(1).unwrap().split_whitespace().next().unwrap().to_string()
+    }
+
+    fn mnt(&self) -> String {
+        self.dir.file("mnt")
+    }
+
+    /// Ends the daemon, which aborts the connection and frees the task.
+    fn release(&self) {
+        if let Ok(pid) = std::fs::read_to_string(self.dir.path().join("daemon.pid")) {
+            signal(pid.trim().parse().unwrap(), libc::SIGKILL);
+        }
+    }
+}
+
+impl Drop for Fuse {
+    fn drop(&mut self) {
+        self.release();
+    }
+}
+
+fn fuse_child(fuse: &Fuse) -> String {
+    let mark = fuse.dir.file("closing");
+    format!(
+        "python3 {} {}/f {mark} & while [ ! -e {mark} ]; do sleep 0.02; done; echo main-exit; exit 4",
+        helper("fuseclose.py"),
+        fuse.mnt()
+    )
+}
+
+#[test]
+fn thread_blocked_in_fuse_flush_is_reported() {
+    require_pidns();
+    let fuse = Fuse::new();
+    let report = fuse.dir.file("report.json");
+    let child = fuse_child(&fuse);
+    let run = start(
+        fuse.command(&["--grace", GRACE, "--stuck-timeout", STUCK, "--report", &report, "sh", "-c", &child]),
+        secs(60.0),
+    );
+    run.wait_stdout("main-exit", secs(20.0));
+    let exited = Instant::now();
+    let stderr = run.wait_stderr("/abort (or make its daemon answer", secs(10.0));
+    assert!(exited.elapsed() < secs(REPORT_WITHIN), "reported after {:?}", exited.elapsed());
+    let conn = fuse.connection();
+    let thread = stderr
+        .lines()
+        .find(|l| l.contains("blocked on a FUSE request"))
+        .unwrap_or_else(|| panic!("{stderr}"));
+    assert!(thread.contains("state D") && thread.contains("wchan request_wait_answer"), "{thread}");
+    assert!(thread.contains(&format!("connection {conn} (fuse on {}", fuse.mnt())), "{thread}");
+    assert!(thread.contains("1 waiting"), "{thread}");
+    assert!(stderr.contains(&format!("echo 1 > /sys/fs/fuse/connections/{conn}/abort")), "{stderr}");
+    assert!(stderr.contains("a zombie thread-group leader"), "{stderr}");
+    wait_until("the report file", secs(5.0), || std::path::Path::new(&report).exists());
+    let facts = report_facts(&report);
+    let task = task_line(&facts, "class=fuse");
+    assert!(task.contains("state=D") && task.contains("wchan=request_wait_answer"), "{task}");
+    assert!(task.contains(&format!("fuse={conn}:1")) && task.contains("SIGKILL"), "{task}");
+    let tid = task.split(' ').find_map(|f| f.strip_prefix("tid=")).unwrap();
+    assert!(task_line(&facts, "class=zombie_leader").contains(&format!("live_threads={tid}")), "{facts}");
+    fuse.release();
+    let out = run.finish();
+    assert_eq!(out.code, Some(4), "{out:?}");
+}
+
+/// With --fuse-abort the FUSE case ends on its own.
+#[test]
+fn fuse_abort_releases_the_task() {
+    require_pidns();
+    let fuse = Fuse::new();
+    let report = fuse.dir.file("report.json");
+    let child = fuse_child(&fuse);
+    let run = start(
+        fuse.command(&[
+            "--fuse-abort",
+            "--grace",
+            GRACE,
+            "--stuck-timeout",
+            STUCK,
+            "--report",
+            &report,
+            "sh",
+            "-c",
+            &child,
+        ]),
+        secs(60.0),
+    );
+    run.wait_stdout("main-exit", secs(20.0));
+    let exited = Instant::now();
+    let out = run.finish();
+    assert_eq!(out.code, Some(4), "{out:?}");
+    assert!(exited.elapsed() < secs(REPORT_WITHIN + 2.0), "took {:?}", exited.elapsed());
+    let conn = fuse.connection();
+    assert!(out.stderr.contains(&format!("--fuse-abort: aborted FUSE connection {conn}")), "{out:?}");
+    let facts = report_facts(&report);
+    assert!(facts.contains(&format!("ABORT aborted={conn} errors=")), "{facts}");
+}
