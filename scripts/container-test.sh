@@ -5,6 +5,7 @@
 #
 # Environment:
 #   RINIT=path     use this static rinit instead of building one
+#                  (scripts/build-static.sh)
 #   BUSYBOX=path   a static busybox (default: busybox from busybox-static)
 #   ENGINE=docker|podman   (default: docker if it answers, else podman)
 #   IMAGE=name     image tag (default: localhost/rinit-test:latest)
@@ -15,8 +16,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 image=${IMAGE:-localhost/rinit-test:latest}
 
 if [ -z "${RINIT:-}" ]; then
-    (cd "$top" && cargo build --quiet --release --target x86_64-unknown-linux-musl)
-    RINIT=$top/target/x86_64-unknown-linux-musl/release/rinit
+    RINIT=$("$top/scripts/build-static.sh")
 fi
 BUSYBOX=${BUSYBOX:-$(command -v busybox || true)}
 for bin in "$RINIT" "$BUSYBOX"; do

@@ -111,17 +111,30 @@ impl Runtime {
                 (a, b) => a.or(b),
             };
             let timeout = deadline.map(|d| d.saturating_duration_since(Instant::now()));
-            let mut fds = vec![(self.signals.as_raw_fd(), libc::POLLIN)];
-            fds.extend(self.cgroup.as_ref().map(ChildCgroup::poll_fds).unwrap_or_default());
-            match sys::poll(&fds, timeout) {
-                Ok(ready) => cgroup_event = ready.iter().skip(1).any(|&r| r),
-                Err(e) => {
-                    error!("cannot poll: {e}");
-                    // Never spin: the error is unexpected, but pace the retries.
-                    std::thread::sleep(Duration::from_millis(100));
+            let extra = self.cgroup.as_ref().map(ChildCgroup::poll_fds).unwrap_or_default();
+            // Nothing but signals to wait for: sleep in read(2) itself.
+            let signal_ready = if timeout.is_none() && extra.is_empty() {
+                true
+            } else {
+                let mut fds = vec![(self.signals.as_raw_fd(), libc::POLLIN)];
+                fds.extend(extra);
+                match sys::poll(&fds, timeout) {
+                    Ok(ready) => {
+                        cgroup_event = ready.iter().skip(1).any(|&r| r);
+                        ready[0]
+                    }
+                    Err(e) => {
+                        error!("cannot poll: {e}");
+                        // Never spin: the error is unexpected, but pace the retries.
+                        std::thread::sleep(Duration::from_millis(100));
+                        false
+                    }
                 }
+            };
+            if !signal_ready {
+                continue;
             }
-            match self.signals.read_all() {
+            match self.signals.read_batch() {
                 Ok(received) => {
                     pending = received
                         .into_iter()
@@ -133,7 +146,10 @@ impl Runtime {
                         })
                         .collect()
                 }
-                Err(e) => error!("cannot read the signalfd: {e}"),
+                Err(e) => {
+                    error!("cannot read the signalfd: {e}");
+                    std::thread::sleep(Duration::from_millis(100));
+                }
             }
         }
     }
@@ -323,6 +339,9 @@ impl Runtime {
                 Err(e) if e.raw_os_error() == Some(libc::ESRCH) => {}
                 Err(e) => warn!("cannot send {sig} to all processes: {e}"),
             },
+            // No child means no descendant: spare the walk through /proc,
+            // which on a busy host is most of a short run's cost.
+            Scope::Descendants { .. } if !sys::has_children() => {}
             Scope::Descendants { own_pid } => {
                 let table = procfs::read_table(Path::new("/proc"));
                 for pid in procfs::descendants(&table, own_pid) {

@@ -60,7 +60,7 @@ pub fn block_signals(set: SigSet) -> io::Result<SigSet> {
     sigprocmask(libc::SIG_BLOCK, Some(set))
 }
 
-/// A non-blocking, close-on-exec signalfd for `set`.
+/// A blocking, close-on-exec signalfd for `set`.
 pub struct SignalFd(OwnedFd);
 
 impl SignalFd {
@@ -68,13 +68,7 @@ impl SignalFd {
         let mask = set.0;
         // SAFETY: the mask pointer is valid for 8 bytes; -1 asks for a new fd.
         let fd = check(unsafe {
-            libc::syscall(
-                libc::SYS_signalfd4,
-                -1,
-                &mask as *const u64,
-                8usize,
-                libc::SFD_CLOEXEC | libc::SFD_NONBLOCK,
-            )
+            libc::syscall(libc::SYS_signalfd4, -1, &mask as *const u64, 8usize, libc::SFD_CLOEXEC)
         })?;
         // SAFETY: the kernel just returned this fd; nothing else owns it.
         Ok(SignalFd(unsafe { OwnedFd::from_raw_fd(fd as c_int) }))
@@ -84,33 +78,28 @@ impl SignalFd {
         self.0.as_raw_fd()
     }
 
-    /// Every signal pending now, with the pid that sent it.
-    pub fn read_all(&self) -> io::Result<Vec<(Signo, u32)>> {
-        const BATCH: usize = 64;
-        let mut received = Vec::new();
-        loop {
-            // SAFETY: signalfd_siginfo is plain old data; all-zero is valid.
-            let mut infos: [libc::signalfd_siginfo; BATCH] = unsafe { std::mem::zeroed() };
+    /// Waits for at least one signal and returns those pending (up to a
+    /// batch; the rest come with the next call), with the sending pids. One
+    /// read(2) per wake-up: the whole cost of an idle-to-forward cycle is
+    /// this read, a waitpid and the kill.
+    pub fn read_batch(&self) -> io::Result<Vec<(Signo, u32)>> {
+        const BATCH: usize = 32;
+        // SAFETY: signalfd_siginfo is plain old data; all-zero is valid.
+        let mut infos: [libc::signalfd_siginfo; BATCH] = unsafe { std::mem::zeroed() };
+        let n = loop {
             // SAFETY: the buffer is valid for its full size in bytes.
             let n = unsafe {
                 libc::read(self.0.as_raw_fd(), infos.as_mut_ptr().cast(), std::mem::size_of_val(&infos))
             };
-            if n < 0 {
-                let err = io::Error::last_os_error();
-                return match err.kind() {
-                    io::ErrorKind::WouldBlock => Ok(received),
-                    io::ErrorKind::Interrupted => continue,
-                    _ => Err(err),
-                };
+            if n >= 0 || io::Error::last_os_error().kind() != io::ErrorKind::Interrupted {
+                break n;
             }
-            let count = n as usize / std::mem::size_of::<libc::signalfd_siginfo>();
-            received.extend(
-                infos[..count].iter().filter_map(|i| Some((Signo::new(i.ssi_signo as i32)?, i.ssi_pid))),
-            );
-            if count < BATCH {
-                return Ok(received);
-            }
+        };
+        if n < 0 {
+            return Err(io::Error::last_os_error());
         }
+        let count = n as usize / std::mem::size_of::<libc::signalfd_siginfo>();
+        Ok(infos[..count].iter().filter_map(|i| Some((Signo::new(i.ssi_signo as i32)?, i.ssi_pid))).collect())
     }
 }
 
@@ -167,6 +156,17 @@ pub fn reap_one() -> io::Result<Reap> {
             }
         };
     }
+}
+
+/// Whether this process has any child at all (alive or not yet reaped),
+/// without reaping it.
+pub fn has_children() -> bool {
+    // SAFETY: an all-zero siginfo_t is valid; waitid only writes to it.
+    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+    // SAFETY: `info` is a valid siginfo_t; WNOWAIT leaves any status in place.
+    let ret =
+        unsafe { libc::waitid(libc::P_ALL, 0, &mut info, libc::WEXITED | libc::WNOHANG | libc::WNOWAIT) };
+    !(ret < 0 && io::Error::last_os_error().raw_os_error() == Some(libc::ECHILD))
 }
 
 /// kill(2) for any signal number, real-time ones included (nix's `kill`
