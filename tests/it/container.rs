@@ -5,7 +5,7 @@
 use crate::common::*;
 use std::process::Command;
 use std::sync::Mutex;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// podman's storage does not like concurrent builds; one at a time.
 static PODMAN: Mutex<()> = Mutex::new(());
@@ -75,6 +75,22 @@ impl Image {
         let name = format!("rinit-it-{}-{}", std::process::id(), self.containers.len());
         self.containers.push(name.clone());
         name
+    }
+
+    /// Starts `sh -c script` detached in a container of this image, with
+    /// extra `podman run` flags; waits until it prints "ready" and times a
+    /// `podman stop -t STOP_TIMEOUT`. Returns the container's name and how
+    /// long the stop took.
+    fn run_and_stop(&mut self, flags: &[&str], script: &str, stop_timeout: &str) -> (String, Duration) {
+        let name = self.container_name();
+        podman_ok(
+            &[&["run", "-d", "--name", &name][..], flags, &RUN_FLAGS, &[&self.tag, "sh", "-c", script]]
+                .concat(),
+        );
+        wait_for_log(&name, "ready");
+        let started = Instant::now();
+        podman_ok(&["stop", "-t", stop_timeout, &name]);
+        (name, started.elapsed())
     }
 }
 
@@ -188,13 +204,8 @@ fn stop_forwards_term() {
     }
     let _lock = PODMAN.lock().unwrap_or_else(|e| e.into_inner());
     let mut image = Image::build("stop", true);
-    let name = image.container_name();
     let script = "trap 'echo got-term; exit 42' TERM; echo ready; while :; do sleep 0.1; done";
-    podman_ok(&[&["run", "-d", "--name", &name][..], &RUN_FLAGS, &[&image.tag, "sh", "-c", script]].concat());
-    wait_for_log(&name, "ready");
-    let started = Instant::now();
-    podman_ok(&["stop", "-t", "5", &name]);
-    let took = started.elapsed();
+    let (name, took) = image.run_and_stop(&[], script, "5");
     assert_eq!(exit_code(&name), 42);
     assert!(took < secs(4.0), "stop took {took:?}: SIGTERM did not get through");
     assert!(podman_ok(&["logs", &name]).contains("got-term"));
@@ -209,20 +220,8 @@ fn kill_after_stops_a_command_that_ignores_term() {
     }
     let _lock = PODMAN.lock().unwrap_or_else(|e| e.into_inner());
     let mut image = Image::build("killafter", true);
-    let name = image.container_name();
     let script = "trap '' TERM; echo ready; while :; do sleep 0.1; done";
-    podman_ok(
-        &[
-            &["run", "-d", "--name", &name, "-e", "RINIT_KILL_AFTER=1s"][..],
-            &RUN_FLAGS,
-            &[&image.tag, "sh", "-c", script],
-        ]
-        .concat(),
-    );
-    wait_for_log(&name, "ready");
-    let started = Instant::now();
-    podman_ok(&["stop", "-t", "30", &name]);
-    let took = started.elapsed();
+    let (name, took) = image.run_and_stop(&["-e", "RINIT_KILL_AFTER=1s"], script, "30");
     assert_eq!(exit_code(&name), 137);
     assert!(took >= secs(0.9) && took < secs(4.0), "stop took {took:?}");
 }

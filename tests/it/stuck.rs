@@ -29,32 +29,66 @@ fn task_line<'a>(facts: &'a str, needle: &str) -> &'a str {
         .unwrap_or_else(|| panic!("no task with {needle}:\n{facts}"))
 }
 
-/// The main child waits for `go`, then exits 4; the time it does so.
-fn release_main(go: &str) -> Instant {
-    std::fs::write(go, "").unwrap();
-    Instant::now()
+/// A run whose main child starts `tail -f /dev/null` (the victim, in
+/// `victim`'s shape: a grandchild, a child, a nested namespace's member),
+/// waits for a `go` file and exits 4. The test freezes the victim in a v1
+/// freezer cgroup of its own before releasing the main child, so the victim
+/// survives SIGKILL; the cgroup is thawed and removed on drop.
+struct Frozen {
+    cg: FreezerCgroup,
+    report: String,
+    go: String,
+    run: Run,
+    _dir: TempDir,
+}
+
+impl Frozen {
+    /// `victim` is shell code that starts the victim, given the go file;
+    /// `wrap` turns rinit's arguments into the command to run.
+    fn start(tag: &str, victim: impl Fn(&str) -> String, wrap: impl Fn(&[&str]) -> Command) -> Frozen {
+        let cg = FreezerCgroup::new(tag);
+        let dir = TempDir::new(tag);
+        let (go, report) = (dir.file("go"), dir.file("report.json"));
+        let script = format!(
+            "{}\necho victim-started\nwhile [ ! -e {go} ]; do sleep 0.02; done\nsleep 0.2\nexit 4",
+            victim(&go)
+        );
+        let run = start(
+            wrap(&["--grace", GRACE, "--stuck-timeout", STUCK, "--report", &report, "sh", "-c", &script]),
+            secs(30.0),
+        );
+        run.wait_stdout("victim-started", secs(10.0));
+        let rinit = find_descendant(run.pid(), "rinit", secs(5.0));
+        cg.add(find_descendant(rinit, "tail", secs(5.0)));
+        cg.freeze();
+        Frozen { cg, report, go, run, _dir: dir }
+    }
+
+    /// Lets the main child exit; the moment it does (give or take 0.2 s).
+    fn release_main(&self) -> Instant {
+        std::fs::write(&self.go, "").unwrap();
+        Instant::now() + std::time::Duration::from_millis(200)
+    }
+
+    fn facts(&self) -> String {
+        wait_until("the report file", secs(5.0), || std::path::Path::new(&self.report).exists());
+        report_facts(&self.report)
+    }
+
+    /// Thaws the victim; rinit's exit (held by the kernel until the victim
+    /// can die) then completes with the main child's code.
+    fn finish(self) -> Finished {
+        self.cg.thaw();
+        self.run.finish()
+    }
 }
 
 #[test]
 fn frozen_grandchild_is_reported() {
     require_pidns();
-    let cg = FreezerCgroup::new("stuck-frozen");
-    let dir = TempDir::new("stuck-frozen");
-    let (go, report) = (dir.file("go"), dir.file("report.json"));
-    let script = format!(
-        "sh -c 'tail -f /dev/null & :'; echo victim-started; while [ ! -e {go} ]; do sleep 0.02; done; exit 4"
-    );
-    let run = start(
-        pid1(&["--grace", GRACE, "--stuck-timeout", STUCK, "--report", &report, "sh", "-c", &script]),
-        secs(30.0),
-    );
-    run.wait_stdout("victim-started", secs(10.0));
-    let rinit = find_descendant(run.pid(), "rinit", secs(5.0));
-    let victim = find_descendant(rinit, "tail", secs(5.0));
-    cg.add(victim);
-    cg.freeze();
-    let exited = release_main(&go);
-    let stderr = run.wait_stderr("remedy: thaw it", secs(10.0));
+    let f = Frozen::start("stuck-frozen", |_| "sh -c 'tail -f /dev/null & :'".into(), pid1);
+    let exited = f.release_main();
+    let stderr = f.run.wait_stderr("remedy: thaw it", secs(10.0));
     assert!(exited.elapsed() < secs(REPORT_WITHIN), "reported after {:?}", exited.elapsed());
     assert!(
         stderr.contains("rinit: ERROR stuck exit: 1 process(es) survived SIGKILL for 1000 ms"),
@@ -64,20 +98,18 @@ fn frozen_grandchild_is_reported() {
     assert!(line.contains("SIGKILL pending"), "{line}");
     assert!(line.contains("frozen by the cgroup v1 freezer") && line.contains("FROZEN"), "{line}");
     assert!(
-        stderr.contains(&format!("thaw it: echo THAWED > {}/freezer.state", cg.path().display())),
+        stderr.contains(&format!("thaw it: echo THAWED > {}/freezer.state", f.cg.path().display())),
         "{stderr}"
     );
     // The JSON holds the same facts.
-    wait_until("the report file", secs(5.0), || std::path::Path::new(&report).exists());
-    let facts = report_facts(&report);
+    let facts = f.facts();
     assert!(facts.contains("MAIN pid=2 code=4 signal=None timeout_ms=1000"), "{facts}");
     let task = task_line(&facts, "class=frozen");
     assert!(
         task.contains("state=D") && task.contains("pending=SIGKILL") && task.contains("freezer=FROZEN"),
         "{task}"
     );
-    cg.thaw();
-    let out = run.finish();
+    let out = f.finish();
     assert_eq!(out.code, Some(4), "{out:?}");
 }
 
@@ -86,40 +118,21 @@ fn frozen_grandchild_is_reported() {
 #[test]
 fn report_without_stack_access() {
     require_pidns();
-    let cg = FreezerCgroup::new("stuck-nostack");
-    let dir = TempDir::new("stuck-nostack");
-    let (go, report) = (dir.file("go"), dir.file("report.json"));
-    let script =
-        format!("tail -f /dev/null & echo victim-started; while [ ! -e {go} ]; do sleep 0.02; done; exit 4");
-    let mut cmd = Command::new("unshare");
-    cmd.args([
-        "--pid",
-        "--fork",
-        "--mount-proc",
-        "--kill-child",
-        "setpriv",
-        "--bounding-set",
-        "-sys_admin",
-        "--inh-caps",
-        "-sys_admin",
-        rinit(),
-    ])
-    .args(["--grace", GRACE, "--stuck-timeout", STUCK, "--report", &report, "sh", "-c", &script]);
-    let run = start(cmd, secs(30.0));
-    run.wait_stdout("victim-started", secs(10.0));
-    let rinit = find_descendant(run.pid(), "rinit", secs(5.0));
-    let victim = find_descendant(rinit, "tail", secs(5.0));
-    cg.add(victim);
-    cg.freeze();
-    release_main(&go);
-    let stderr = run.wait_stderr("stack: unreadable", secs(10.0));
+    let without_sys_admin = |args: &[&str]| {
+        let mut cmd = Command::new("unshare");
+        cmd.args(["--pid", "--fork", "--mount-proc", "--kill-child"])
+            .args(["setpriv", "--bounding-set", "-sys_admin", "--inh-caps", "-sys_admin", rinit()])
+            .args(args);
+        cmd
+    };
+    let f = Frozen::start("stuck-nostack", |_| "tail -f /dev/null &".into(), without_sys_admin);
+    f.release_main();
+    let stderr = f.run.wait_stderr("stack: unreadable", secs(10.0));
     assert!(stderr.contains("stack: unreadable (Permission denied: needs CAP_SYS_ADMIN"), "{stderr}");
-    wait_until("the report file", secs(5.0), || std::path::Path::new(&report).exists());
-    let facts = report_facts(&report);
-    let task = task_line(&facts, "class=frozen");
+    let task = f.facts();
+    let task = task_line(&task, "class=frozen");
     assert!(task.contains("stack=error:Permission denied"), "{task}");
-    cg.thaw();
-    assert_eq!(run.finish().code, Some(4));
+    assert_eq!(f.finish().code, Some(4));
 }
 
 /// A nested `unshare --pid` whose init exits while a member cannot die:
@@ -127,26 +140,16 @@ fn report_without_stack_access() {
 #[test]
 fn nested_namespace_init_in_zap_is_reported() {
     require_pidns();
-    let cg = FreezerCgroup::new("stuck-zap");
-    let dir = TempDir::new("stuck-zap");
-    let (go, report) = (dir.file("go"), dir.file("report.json"));
-    let nested = format!("tail -f /dev/null & while [ ! -e {go} ]; do sleep 0.02; done; exit 0");
-    let script = format!(
-        "unshare --pid --fork sh -c '{nested}' & echo started; while [ ! -e {go} ]; do sleep 0.02; done; sleep 0.3; exit 4"
-    );
-    let run = start(
-        pid1(&["--grace", GRACE, "--stuck-timeout", STUCK, "--report", &report, "sh", "-c", &script]),
-        secs(30.0),
-    );
-    run.wait_stdout("started", secs(10.0));
-    let rinit = find_descendant(run.pid(), "rinit", secs(5.0));
-    let victim = find_descendant(rinit, "tail", secs(5.0));
-    cg.add(victim);
-    cg.freeze();
-    // The nested init exits first (its member is frozen: zap waits), then
-    // the main child.
-    std::fs::write(&go, "").unwrap();
-    let stderr = run.wait_stderr("remedy: thaw it", secs(10.0));
+    // The nested init exits as soon as the main child is released (its
+    // member is frozen: zap waits); the main child follows 0.2 s later.
+    let nested = |go: &str| {
+        format!(
+            "unshare --pid --fork sh -c 'tail -f /dev/null & while [ ! -e {go} ]; do sleep 0.02; done; exit 0' &"
+        )
+    };
+    let f = Frozen::start("stuck-zap", nested, pid1);
+    f.release_main();
+    let stderr = f.run.wait_stderr("remedy: thaw it", secs(10.0));
     let init =
         stderr.lines().find(|l| l.contains("zap_pid_ns_processes")).unwrap_or_else(|| panic!("{stderr}"));
     assert!(
@@ -154,15 +157,13 @@ fn nested_namespace_init_in_zap_is_reported() {
             && init.contains(" 1: the init of a nested PID namespace"),
         "{init}"
     );
-    wait_until("the report file", secs(5.0), || std::path::Path::new(&report).exists());
-    let facts = report_facts(&report);
+    let facts = f.facts();
     let init = task_line(&facts, "class=pidns_init");
     let member = task_line(&facts, "class=frozen");
     let member_pid = member.split(' ').find_map(|f| f.strip_prefix("pid=")).unwrap();
     assert!(init.contains(&format!("waiting_for={member_pid}")), "{facts}");
     assert!(init.contains("exiting=True") && init.ends_with("stack=ok") && init.contains("+1 "), "{init}");
-    cg.thaw();
-    assert_eq!(run.finish().code, Some(4));
+    assert_eq!(f.finish().code, Some(4));
 }
 
 /// The FUSE fixture: a daemon (outside rinit's PID namespace) that never
