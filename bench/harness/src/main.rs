@@ -77,8 +77,29 @@ fn others(own: i32) -> Vec<i32> {
         .unwrap_or_default()
 }
 
-/// Creates `count` orphans that all exit at once, then times how long the
-/// init takes to reap them all. Prints "RESULT <reaped per s> <zombies>".
+/// The number of tasks on the system (4th field of /proc/loadavg): zombies
+/// count until they are reaped, and it is cheap enough to poll tightly.
+fn tasks_total() -> i64 {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|l| l.split_whitespace().nth(3)?.split_once('/')?.1.parse().ok())
+        .unwrap_or(0)
+}
+
+fn zombies(own: i32) -> usize {
+    others(own)
+        .iter()
+        .filter(|p| {
+            std::fs::read_to_string(format!("/proc/{p}/stat"))
+                .is_ok_and(|s| s.rsplit_once(')').is_some_and(|(_, r)| r.trim_start().starts_with('Z')))
+        })
+        .count()
+}
+
+/// Creates `count` orphans of the init, and on the orchestrator's word
+/// (a line on stdin, sent once it has SIGSTOPped the init) lets them all
+/// exit; once all are zombies it SIGCONTs the init and times how long the
+/// init takes to reap them. Prints "RESULT <reaped per s> <zombies left>".
 fn storm(count: usize) -> ! {
     let own = std::process::id() as i32;
     let mut fds = [0; 2];
@@ -101,24 +122,28 @@ fn storm(count: usize) -> ! {
         }
         libc::close(fds[0]);
     }
-    let start = Instant::now();
-    // SAFETY: closing our write end releases every orphan at once.
+    println!("READY");
+    let mut line = String::new();
+    let _ = std::io::stdin().read_line(&mut line);
+    // SAFETY: closing our write end lets every orphan exit.
     unsafe { libc::close(fds[1]) };
-    let deadline = start + Duration::from_secs(30);
-    // Look every millisecond: often enough to time it, rarely enough not
-    // to take the CPU the init needs.
-    while !others(own).is_empty() && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(1));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while zombies(own) < count && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let before = tasks_total();
+    let start = Instant::now();
+    // SAFETY: continuing PID 1 of our namespace, stopped by the orchestrator.
+    unsafe { libc::kill(1, libc::SIGCONT) };
+    // Sleep between looks, so as not to take the CPU the init needs.
+    while tasks_total() > before - count as i64 + 2 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_micros(200));
     }
     let took = start.elapsed();
-    let zombies = others(own)
-        .iter()
-        .filter(|p| {
-            std::fs::read_to_string(format!("/proc/{p}/stat"))
-                .is_ok_and(|s| s.rsplit_once(')').is_some_and(|(_, r)| r.trim_start().starts_with('Z')))
-        })
-        .count();
-    println!("RESULT {:.0} {zombies}", count as f64 / took.as_secs_f64());
+    while !others(own).is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    println!("RESULT {:.0} {}", count as f64 / took.as_secs_f64(), zombies(own));
     std::process::exit(0);
 }
 
@@ -189,7 +214,8 @@ fn status_value(pid: i32, key: &str) -> u64 {
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    v.retain(|x| x.is_finite());
+    v.sort_by(f64::total_cmp);
     if v.is_empty() { f64::NAN } else { v[v.len() / 2] }
 }
 
@@ -271,33 +297,48 @@ fn signal_round_trip(init: &Init, exe: &str, rounds: usize) -> (f64, f64) {
     }
     let p99 = {
         let mut s = samples.clone();
-        s.sort_by(|a, b| a.partial_cmp(b).unwrap());
+        s.sort_by(f64::total_cmp);
         s[s.len() * 99 / 100]
     };
     (median(samples), p99)
 }
 
-fn output_lines(child: &mut Child) -> Vec<String> {
-    let mut lines = Vec::new();
+/// Orphans reaped per second and zombies left: `count` orphans become
+/// zombies while the init is stopped, then it is continued and times itself
+/// through them (a pure measure of its reaping loop; with the orphans still
+/// exiting, the kernel's exit path and the scheduler dominate).
+fn reaping(init: &Init, exe: &str, count: usize) -> (f64, u64) {
+    use std::io::Write;
+    let n = count.to_string();
+    let mut child = in_pidns(init, &[exe, "storm", &n])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = init_pid(child.id());
     let mut reader = BufReader::new(child.stdout.take().unwrap());
     let mut line = String::new();
+    reader.read_line(&mut line).unwrap();
+    assert_eq!(line.trim(), "READY", "{}: storm did not start", init.name);
+    line.clear();
+    // SAFETY: stopping the init we started; the storm continues it.
+    unsafe { libc::kill(pid, libc::SIGSTOP) };
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(b"go\n").unwrap();
+    let mut result = String::new();
     while reader.read_line(&mut line).unwrap_or(0) > 0 {
-        lines.push(line.trim().to_string());
+        if let Some(r) = line.trim().strip_prefix("RESULT ") {
+            result = r.to_string();
+        }
         line.clear();
     }
-    lines
-}
-
-/// Orphans reaped per second and zombies left, in a storm of `count`.
-fn reaping(init: &Init, exe: &str, count: usize) -> (f64, u64) {
-    let n = count.to_string();
-    let mut child =
-        in_pidns(init, &[exe, "storm", &n]).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
-    let lines = output_lines(&mut child);
     kill_group(&mut child);
-    let result = lines.iter().find_map(|l| l.strip_prefix("RESULT ")).unwrap_or("NaN 0");
     let mut parts = result.split(' ');
-    (parts.next().unwrap().parse().unwrap_or(f64::NAN), parts.next().unwrap_or("0").parse().unwrap_or(0))
+    (
+        parts.next().and_then(|p| p.parse().ok()).unwrap_or(f64::NAN),
+        parts.next().and_then(|p| p.parse().ok()).unwrap_or(0),
+    )
 }
 
 /// Milliseconds from the main child's exit to the init's, with `count`
@@ -394,20 +435,23 @@ fn measure(args: &[String]) {
     let mut teardowns: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
     for round in 0..repeats {
         eprintln!("round {}/{repeats}: idle, signals, reaping, teardown...", round + 1);
-        for init in &inits {
+        // A different init goes first in each round.
+        let order: Vec<&Init> = (0..inits.len()).map(|i| &inits[(i + round) % inits.len()]).collect();
+        let inits = &order;
+        for init in inits {
             idles.entry(&init.name).or_default().push(idle(init));
         }
         for _ in 0..2 {
-            for init in &inits {
+            for init in inits {
                 rtts.entry(&init.name).or_default().push(signal_round_trip(init, &exe, 2000));
             }
         }
         for _ in 0..2 {
-            for init in &inits {
-                reaps.entry(&init.name).or_default().push(reaping(init, &exe, 3000));
+            for init in inits {
+                reaps.entry(&init.name).or_default().push(reaping(init, &exe, 5000));
             }
         }
-        for init in &inits {
+        for init in inits {
             teardowns.entry(&init.name).or_default().push(teardown_time(init, &exe, 1000));
         }
     }
