@@ -212,16 +212,15 @@ impl Runtime {
                 }
                 Action::TermRest => {
                     info!("sending SIGTERM to every remaining process");
-                    self.signal_rest(signals::SIGTERM);
                     // A stopped process cannot act on SIGTERM until continued.
-                    self.signal_rest(signals::SIGCONT);
+                    self.signal_rest(&[signals::SIGTERM, signals::SIGCONT]);
                 }
                 Action::KillRest => {
                     debug!("sending SIGKILL to every remaining process");
                     if let Some(cgroup) = &mut self.cgroup {
                         cgroup.kill_all();
                     }
-                    self.signal_rest(signals::SIGKILL);
+                    self.signal_rest(&[signals::SIGKILL]);
                 }
                 Action::ReportStuck => {
                     let released = self.report_stuck();
@@ -329,24 +328,34 @@ impl Runtime {
         );
     }
 
-    fn signal_rest(&self, sig: Signo) {
-        if let Some(cgroup) = &self.cgroup {
-            cgroup.signal_members(sig);
-        }
-        match self.scope {
-            Scope::Namespace => match sys::kill(-1, sig) {
-                Ok(()) => {}
-                Err(e) if e.raw_os_error() == Some(libc::ESRCH) => {}
-                Err(e) => warn!("cannot send {sig} to all processes: {e}"),
-            },
-            // No child means no descendant: spare the walk through /proc,
-            // which on a busy host is most of a short run's cost.
-            Scope::Descendants { .. } if !sys::has_children() => {}
-            Scope::Descendants { own_pid } => {
-                let table = procfs::read_table(Path::new("/proc"));
-                for pid in procfs::descendants(&table, own_pid) {
-                    self.send(pid, sig);
+    /// Sends `sigs`, in order, to every remaining process, once each (an
+    /// app may take a second SIGTERM as "quit now"): as PID 1 with kill(-1),
+    /// which reaches the cgroup's members too; as a subreaper to the cgroup's
+    /// members and the descendants, found with one look at each.
+    fn signal_rest(&self, sigs: &[Signo]) {
+        if self.scope == Scope::Namespace {
+            for &sig in sigs {
+                match sys::kill(-1, sig) {
+                    Ok(()) => {}
+                    Err(e) if e.raw_os_error() == Some(libc::ESRCH) => {}
+                    Err(e) => warn!("cannot send {sig} to all processes: {e}"),
                 }
+            }
+            return;
+        }
+        let mut targets = self.cgroup.as_ref().map(ChildCgroup::members).unwrap_or_default();
+        // No child means no descendant: spare the walk through /proc, which
+        // on a busy host is most of a short run's cost.
+        if let Scope::Descendants { own_pid } = self.scope
+            && sys::has_children()
+        {
+            targets.extend(procfs::descendants(&procfs::read_table(Path::new("/proc")), own_pid));
+        }
+        targets.sort_unstable();
+        targets.dedup();
+        for &sig in sigs {
+            for &pid in &targets {
+                self.send(pid, sig);
             }
         }
     }

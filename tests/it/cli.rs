@@ -20,6 +20,11 @@ fn help_goes_to_stdout() {
         "--grace",
         "--kill-after",
         "--stuck-timeout",
+        "--report",
+        "--fuse-abort",
+        "--cgroup",
+        "--memory-limit",
+        "--cgroup-required",
         "RINIT_LOG",
     ] {
         assert!(out.stdout.contains(flag), "help lacks {flag}");
