@@ -269,3 +269,28 @@ fn existing_cgroup_is_not_reused() {
     assert!(out.stderr.contains("File exists"), "{out:?}");
     name.assert_removed();
 }
+
+/// Teardown sends each process one SIGTERM, even when it is both a cgroup
+/// member and a descendant (or, as PID 1, reached by kill(-1)): an app may
+/// take a second SIGTERM as "quit now, skip the clean-up".
+#[test]
+fn teardown_sends_one_sigterm_per_process() {
+    require_pidns();
+    let name = Name::new("oneterm");
+    let dir = TempDir::new("oneterm");
+    let log = dir.file("terms");
+    let script = format!(
+        r#"f=$(mktemp); setsid sh -c 'trap "echo term >> {log}; sleep 0.3; exit 0" TERM; rm -f "$1"; while :; do sleep 0.05; done' sh "$f" & while [ -e "$f" ]; do sleep 0.01; done; exit 3"#
+    );
+    for cmd in [
+        pid1(&["--cgroup", &name.0, "sh", "-c", &script]),
+        subreaper(&["--cgroup", &name.0, "sh", "-c", &script]),
+    ] {
+        let _ = std::fs::remove_file(&log);
+        let out = run(cmd, secs(20.0));
+        assert_eq!(out.code, Some(3), "{out:?}");
+        let terms = std::fs::read_to_string(&log).unwrap_or_default();
+        assert_eq!(terms.lines().count(), 1, "SIGTERMs received: {terms:?}");
+        name.assert_removed();
+    }
+}
