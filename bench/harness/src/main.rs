@@ -91,6 +91,14 @@ fn pin_to_cpu(pid: i32, cpu: usize) {
     }
 }
 
+/// CPU time a task has run, in ns (first field of /proc/PID/schedstat).
+fn runtime_ns(pid: i32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/schedstat"))
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
+
 /// The number of tasks on the system (4th field of /proc/loadavg): zombies
 /// count until they are reaped, and it is cheap enough to poll tightly.
 fn tasks_total() -> i64 {
@@ -147,6 +155,7 @@ fn storm(count: usize) -> ! {
         std::thread::sleep(Duration::from_millis(5));
     }
     let before = tasks_total();
+    let cpu_before = runtime_ns(1);
     let start = Instant::now();
     // SAFETY: continuing PID 1 of our namespace, stopped by the orchestrator.
     unsafe { libc::kill(1, libc::SIGCONT) };
@@ -158,7 +167,9 @@ fn storm(count: usize) -> ! {
     while !others(own).is_empty() && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(5));
     }
-    println!("RESULT {:.0} {}", count as f64 / took.as_secs_f64(), zombies(own));
+    // The init is asleep again by now, so its run time is up to date.
+    let cpu = (runtime_ns(1) - cpu_before) as f64 / 1e9;
+    println!("RESULT {:.0} {} {:.0}", count as f64 / took.as_secs_f64(), zombies(own), count as f64 / cpu);
     std::process::exit(0);
 }
 
@@ -322,7 +333,7 @@ fn signal_round_trip(init: &Init, exe: &str, rounds: usize) -> (f64, f64) {
 /// zombies while the init is stopped, then it is continued and times itself
 /// through them (a pure measure of its reaping loop; with the orphans still
 /// exiting, the kernel's exit path and the scheduler dominate).
-fn reaping(init: &Init, exe: &str, count: usize) -> (f64, u64) {
+fn reaping(init: &Init, exe: &str, count: usize) -> (f64, u64, f64) {
     use std::io::Write;
     let n = count.to_string();
     let mut child = in_pidns(init, &[exe, "storm", &n])
@@ -354,6 +365,7 @@ fn reaping(init: &Init, exe: &str, count: usize) -> (f64, u64) {
     (
         parts.next().and_then(|p| p.parse().ok()).unwrap_or(f64::NAN),
         parts.next().and_then(|p| p.parse().ok()).unwrap_or(0),
+        parts.next().and_then(|p| p.parse().ok()).unwrap_or(f64::NAN),
     )
 }
 
@@ -408,6 +420,7 @@ struct Row {
     rtt_us: f64,
     rtt_p99_us: f64,
     reap_per_s: f64,
+    reap_per_cpu_s: f64,
     zombies: u64,
     teardown_ms: f64,
 }
@@ -447,7 +460,7 @@ fn measure(args: &[String]) {
     // that drift in a noisy machine affects them all alike.
     let mut idles: BTreeMap<&str, Vec<(f64, u64, f64)>> = BTreeMap::new();
     let mut rtts: BTreeMap<&str, Vec<(f64, f64)>> = BTreeMap::new();
-    let mut reaps: BTreeMap<&str, Vec<(f64, u64)>> = BTreeMap::new();
+    let mut reaps: BTreeMap<&str, Vec<(f64, u64, f64)>> = BTreeMap::new();
     let mut teardowns: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
     for round in 0..repeats {
         eprintln!("round {}/{repeats}: idle, signals, reaping, teardown...", round + 1);
@@ -483,6 +496,7 @@ fn measure(args: &[String]) {
             rtt_us: median(rtts[name].iter().map(|r| r.0).collect()),
             rtt_p99_us: median(rtts[name].iter().map(|r| r.1).collect()),
             reap_per_s: median(reaps[name].iter().map(|r| r.0).collect()),
+            reap_per_cpu_s: median(reaps[name].iter().map(|r| r.2).collect()),
             zombies: reaps[name].iter().map(|r| r.1).max().unwrap_or(0),
             teardown_ms: median(teardowns[name].clone()),
         };
@@ -497,14 +511,14 @@ fn print_table(inits: &[Init], rows: &BTreeMap<String, Row>) {
     let _ = writeln!(t, "machine: {}", machine());
     let _ = writeln!(
         t,
-        "| init | static size (B) | idle RSS (KiB) | start-up overhead (ms) | idle wake-ups / 2 s | idle CPU (ms / 2 s) | signal round trip median / p99 (µs) | reaped / s | zombies left | teardown, 1000 left (ms) |"
+        "| init | static size (B) | idle RSS (KiB) | start-up overhead (ms) | idle wake-ups / 2 s | idle CPU (ms / 2 s) | signal round trip median / p99 (µs) | reaped / s | reaped / CPU-s | zombies left | teardown, 1000 left (ms) |"
     );
-    let _ = writeln!(t, "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+    let _ = writeln!(t, "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
     for init in inits {
         let r = &rows[&init.name];
         let _ = writeln!(
             t,
-            "| {} | {} | {:.0} | {:.3} | {} | {:.0} | {:.1} / {:.1} | {:.0} | {} | {:.1} |",
+            "| {} | {} | {:.0} | {:.3} | {} | {:.0} | {:.1} / {:.1} | {:.0} | {:.0} | {} | {:.1} |",
             init.name,
             r.size,
             r.rss_kib,
@@ -514,6 +528,7 @@ fn print_table(inits: &[Init], rows: &BTreeMap<String, Row>) {
             r.rtt_us,
             r.rtt_p99_us,
             r.reap_per_s,
+            r.reap_per_cpu_s,
             r.zombies,
             r.teardown_ms
         );
@@ -542,6 +557,7 @@ fn print_table(inits: &[Init], rows: &BTreeMap<String, Row>) {
                 .filter(|v| v.is_finite())
                 .fold(f64::INFINITY, f64::min);
             let reap = best(|r| r.reap_per_s, false);
+            let reap_cpu = best(|r| r.reap_per_cpu_s, false);
             let check = |ok: bool| if ok { "met" } else { "MISSED" };
             let _ = writeln!(t, "\nrinit against the targets (best peer in brackets):");
             let _ = writeln!(
@@ -585,6 +601,13 @@ fn print_table(inits: &[Init], rows: &BTreeMap<String, Row>) {
                 me.zombies,
                 check(me.reap_per_s >= 0.95 * reap && me.zombies == 0)
             );
+            let _ = writeln!(
+                t,
+                "  per CPU-second of the init {:.0} >= 0.95 x best peer [{reap_cpu:.0}] = {:.0}: {}",
+                me.reap_per_cpu_s,
+                0.95 * reap_cpu,
+                check(me.reap_per_cpu_s >= 0.95 * reap_cpu)
+            );
         }
     }
     print!("{t}");
@@ -602,6 +625,7 @@ struct JsonRow {
     signal_rtt_median_us: f64,
     signal_rtt_p99_us: f64,
     reaped_per_s: f64,
+    reaped_per_cpu_s: f64,
     zombies_left: u64,
     teardown_1000_ms: f64,
 }
@@ -637,6 +661,7 @@ fn write_json(path: &Path, inits: &[Init], rows: &BTreeMap<String, Row>) {
                     signal_rtt_median_us: r.rtt_us,
                     signal_rtt_p99_us: r.rtt_p99_us,
                     reaped_per_s: r.reap_per_s,
+                    reaped_per_cpu_s: r.reap_per_cpu_s,
                     zombies_left: r.zombies,
                     teardown_1000_ms: r.teardown_ms,
                 }
