@@ -125,35 +125,46 @@ fn zombies(own: i32) -> usize {
 fn storm(count: usize) -> ! {
     let own = std::process::id() as i32;
     pin_to_cpu(0, 0);
-    let mut fds = [0; 2];
+    // `release`: the orphans wait for its EOF to exit. `done`: each orphan
+    // holds its write end, so its EOF tells that all of them have exited,
+    // without looking at /proc (dentries made by looking there would add to
+    // the cost of every reap, and vary from run to run).
+    let (mut release, mut done) = ([0; 2], [0; 2]);
     // SAFETY: fork in a single-threaded process; children only read, close
     // and _exit.
     unsafe {
-        libc::pipe(fds.as_mut_ptr());
+        libc::pipe(release.as_mut_ptr());
+        libc::pipe(done.as_mut_ptr());
         for _ in 0..count {
             let mid = libc::fork();
             if mid == 0 {
                 if libc::fork() == 0 {
-                    libc::close(fds[1]);
+                    libc::close(release[1]);
+                    libc::close(done[0]);
                     let mut b = 0u8;
-                    libc::read(fds[0], (&mut b as *mut u8).cast(), 1);
+                    libc::read(release[0], (&mut b as *mut u8).cast(), 1);
                     libc::_exit(0);
                 }
                 libc::_exit(0);
             }
             libc::waitpid(mid, std::ptr::null_mut(), 0);
         }
-        libc::close(fds[0]);
+        libc::close(release[0]);
+        libc::close(done[1]);
     }
     println!("READY");
     let mut line = String::new();
     let _ = std::io::stdin().read_line(&mut line);
-    // SAFETY: closing our write end lets every orphan exit.
-    unsafe { libc::close(fds[1]) };
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while zombies(own) < count && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(5));
+    // SAFETY: closing our write end lets every orphan exit; `done` reads EOF
+    // once the last one has closed its files on the way out.
+    unsafe {
+        libc::close(release[1]);
+        let mut b = 0u8;
+        while libc::read(done[0], (&mut b as *mut u8).cast(), 1) > 0 {}
     }
+    // The last ones are between closing their files and becoming zombies.
+    std::thread::sleep(Duration::from_millis(20));
+    let deadline = Instant::now() + Duration::from_secs(30);
     let before = tasks_total();
     let cpu_before = runtime_ns(1);
     let start = Instant::now();
