@@ -298,3 +298,77 @@ fn fuse_abort_releases_the_task() {
     let facts = report_facts(&report);
     assert!(facts.contains(&format!("ABORT aborted={conn} errors=")), "{facts}");
 }
+
+/// Aborts the FUSE connection named in a hangfs output file, through a
+/// fusectl mounted in a private mount namespace, unless disarmed: if rinit
+/// failed to release a task stuck on it, the test still leaves nothing stuck.
+struct AbortOnDrop {
+    hangfs_out: String,
+    armed: bool,
+}
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        let Ok(out) = std::fs::read_to_string(&self.hangfs_out) else { return };
+        let Some(conn) = out.split("conn=").nth(1).and_then(|r| r.split_whitespace().next()) else { return };
+        if self.armed {
+            let script = format!(
+                "mount -t fusectl none /sys/fs/fuse/connections 2>/dev/null; echo 1 > /sys/fs/fuse/connections/{conn}/abort"
+            );
+            let _ = Command::new("unshare")
+                .args(["--mount", "--propagation", "private", "sh", "-c", &script])
+                .status();
+        }
+    }
+}
+
+/// The Netflix pattern: the FUSE daemon holds a file of its own mount open
+/// (on a lower fd than /dev/fuse) and is killed; its exit flushes that file
+/// to itself and waits for an answer only it could give. The report says it
+/// is stuck while exiting, and --fuse-abort releases it.
+#[test]
+fn fuse_daemon_stuck_in_its_own_exit() {
+    require_pidns();
+    assert!(std::path::Path::new("/dev/fuse").exists(), "this test needs /dev/fuse (CI has it)");
+    let dir = TempDir::new("netflix");
+    let d = dir.path().display().to_string();
+    let report = dir.file("report.json");
+    let mut guard = AbortOnDrop { hangfs_out: format!("{d}/hangfs.out"), armed: true };
+    let child = format!(
+        "python3 {hangfs} {d}/mnt --self-open --log {d}/hangfs.log > {d}/hangfs.out & \
+         i=0; until grep -q READY {d}/hangfs.out 2>/dev/null; do i=$((i+1)); [ $i -gt 200 ] && exit 98; sleep 0.05; done; \
+         echo main-exit; exit 4",
+        hangfs = helper("hangfs.py")
+    );
+    let outer = format!("mkdir -p {d}/mnt && exec unshare --pid --fork --mount-proc --kill-child \"$@\"");
+    let mut cmd = Command::new("unshare");
+    cmd.args(["--mount", "--propagation", "private", "sh", "-c", &outer, "sh", rinit()]).args([
+        "--fuse-abort",
+        "--grace",
+        GRACE,
+        "--stuck-timeout",
+        STUCK,
+        "--report",
+        &report,
+        "sh",
+        "-c",
+        &child,
+    ]);
+    let run = start(cmd, secs(60.0));
+    run.wait_stdout("main-exit", secs(20.0));
+    let out = run.finish();
+    guard.armed = false;
+    assert_eq!(out.code, Some(4), "{out:?}");
+    let stuck = out.stderr.lines().find(|l| l.contains("blocked on a FUSE request")).unwrap_or_default();
+    assert!(
+        stuck.contains("state D, exiting") && stuck.contains("while exiting (closing its files)"),
+        "{out:?}"
+    );
+    let conn = std::fs::read_to_string(format!("{d}/hangfs.out")).unwrap();
+    let conn = conn.split("conn=").nth(1).unwrap().split_whitespace().next().unwrap().to_string();
+    assert!(stuck.contains(&format!("connection {conn} ")), "{stuck}");
+    assert!(out.stderr.contains(&format!("--fuse-abort: aborted FUSE connection {conn}")), "{out:?}");
+    let facts = report_facts(&report);
+    let task = task_line(&facts, "class=fuse");
+    assert!(task.contains("exiting=True") && task.contains(&format!("fuse={conn}:")), "{task}");
+}
