@@ -138,22 +138,15 @@ pub fn main_with_args(args: Vec<OsString>) -> u8 {
         kill_after: config.kill_after,
         stuck_timeout: config.stuck_timeout,
     };
-    runtime::Runtime {
+    runtime::Runtime::new(
         main_pid,
-        signal_child_only: config.signal_child_only,
+        config.signal_child_only,
         scope,
-        supervisor: shutdown::Supervisor::new(policy),
-        signals: signal_fd,
+        shutdown::Supervisor::new(policy),
+        signal_fd,
         cgroup,
-        killed_main: false,
-        oom_reported: 0,
-        oom_pending: false,
-        report: runtime::ReportConfig {
-            path: config.report,
-            fuse_abort: config.fuse_abort,
-            stuck_timeout: config.stuck_timeout,
-        },
-    }
+        runtime::ReportConfig { path: config.report, fuse_abort: config.fuse_abort },
+    )
     .run(pending)
 }
 

@@ -31,20 +31,21 @@ pub enum Scope {
 }
 
 pub struct Runtime {
-    pub main_pid: i32,
-    pub signal_child_only: bool,
-    pub scope: Scope,
-    pub supervisor: Supervisor,
-    pub signals: SignalFd,
-    pub cgroup: Option<ChildCgroup>,
+    main_pid: i32,
+    signal_child_only: bool,
+    scope: Scope,
+    supervisor: Supervisor,
+    signals: SignalFd,
+    cgroup: Option<ChildCgroup>,
+    report: ReportConfig,
     /// rinit itself sent the main child SIGKILL (--kill-after), so its
     /// death by SIGKILL is no OOM kill.
-    pub killed_main: bool,
+    killed_main: bool,
     /// OOM kills already reported.
-    pub oom_reported: u64,
-    /// An OOM notification came and its report is due.
-    pub oom_pending: bool,
-    pub report: ReportConfig,
+    oom_reported: u64,
+    /// When to report an OOM kill whose notification came: the notification
+    /// comes before the kill, so wait until the victim is known.
+    oom_report_at: Option<Instant>,
 }
 
 /// What the stuck-exit report does besides logging.
@@ -53,10 +54,32 @@ pub struct ReportConfig {
     pub path: Option<PathBuf>,
     /// --fuse-abort: abort the FUSE connections that hold stuck tasks.
     pub fuse_abort: bool,
-    pub stuck_timeout: Duration,
 }
 
 impl Runtime {
+    pub fn new(
+        main_pid: i32,
+        signal_child_only: bool,
+        scope: Scope,
+        supervisor: Supervisor,
+        signals: SignalFd,
+        cgroup: Option<ChildCgroup>,
+        report: ReportConfig,
+    ) -> Runtime {
+        Runtime {
+            main_pid,
+            signal_child_only,
+            scope,
+            supervisor,
+            signals,
+            cgroup,
+            report,
+            killed_main: false,
+            oom_reported: 0,
+            oom_report_at: None,
+        }
+    }
+
     /// Runs until the supervisor says exit; returns the exit code.
     pub fn run(mut self, pending: Vec<Signo>) -> u8 {
         let code = self.run_loop(pending);
@@ -70,7 +93,6 @@ impl Runtime {
 
     fn run_loop(&mut self, mut pending: Vec<Signo>) -> u8 {
         let mut cgroup_event = false;
-        let mut oom_check_at: Option<Instant> = None;
         loop {
             let now = Instant::now();
             for sig in pending.drain(..) {
@@ -91,22 +113,15 @@ impl Runtime {
             if std::mem::take(&mut cgroup_event) {
                 self.on_cgroup_event();
             }
-            if oom_check_at.is_some_and(|at| Instant::now() >= at) {
-                oom_check_at = None;
+            if self.oom_report_at.is_some_and(|at| Instant::now() >= at) {
+                self.oom_report_at = None;
                 self.report_oom(false);
             }
             let actions = self.supervisor.on_time(Instant::now());
             if let Some(code) = self.perform(&actions) {
                 return code;
             }
-            if self.oom_pending {
-                // The OOM notification comes before the kill: give the
-                // victim time to die, so an OOM-killed main child is reported
-                // as such when it is reaped, not as "a process".
-                oom_check_at.get_or_insert(Instant::now() + OOM_SETTLE);
-                self.oom_pending = false;
-            }
-            let deadline = match (self.supervisor.deadline(), oom_check_at) {
+            let deadline = match (self.supervisor.deadline(), self.oom_report_at) {
                 (Some(a), Some(b)) => Some(a.min(b)),
                 (a, b) => a.or(b),
             };
@@ -270,8 +285,10 @@ impl Runtime {
     fn on_cgroup_event(&mut self) {
         let Some(cgroup) = &mut self.cgroup else { return };
         let _ = cgroup.populated();
+        // Give the victim time to die, so that an OOM-killed main child is
+        // reported as such when it is reaped, not as "a process".
         if cgroup.oom_kills() > self.oom_reported {
-            self.oom_pending = true;
+            self.oom_report_at.get_or_insert(Instant::now() + OOM_SETTLE);
         }
     }
 
@@ -385,7 +402,7 @@ impl Runtime {
     /// then with --fuse-abort aborts the FUSE connections holding stuck
     /// tasks. Returns whether anything was aborted, so worth waiting for.
     fn report_stuck(&mut self) -> bool {
-        let timeout = self.report.stuck_timeout;
+        let timeout = self.supervisor.stuck_timeout();
         let Some(pids) = self.remaining() else {
             error!(
                 "stuck exit: processes survived SIGKILL, but /proc is not this PID namespace's: cannot list them"

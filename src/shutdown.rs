@@ -181,6 +181,10 @@ impl Supervisor {
         }
     }
 
+    pub fn stuck_timeout(&self) -> Duration {
+        self.policy.stuck_timeout
+    }
+
     pub fn main_exit(&self) -> Option<ChildExit> {
         self.main_exit
     }
