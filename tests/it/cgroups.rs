@@ -101,13 +101,11 @@ fn child_is_placed_in_freezer_memory_and_v2() {
 fn escaped_daemon_is_killed_through_cgroup_kill() {
     require_pidns();
     let name = Name::new("v2kill");
-    // A double fork and setsid; the daemon removes a mktemp file once its
-    // trap is set, and only then does the main child exit.
-    let script = r#"f=$(mktemp); sh -c 'setsid sh -c "trap \"\" TERM; rm -f $0; echo escaped; while :; do sleep 0.05; done" "$0" &' "$f"; while [ -e "$f" ]; do sleep 0.01; done; exit 4"#;
+    let script = &daemon_script("", true, 4);
     let out =
         run(subreaper(&["-vv", "--grace", "500ms", "--cgroup", &name.0, "sh", "-c", script]), secs(20.0));
     assert_eq!(out.code, Some(4), "{out:?}");
-    assert!(out.stdout.contains("escaped"), "{out:?}");
+    assert!(out.stdout.contains("daemon-ready"), "{out:?}");
     assert!(
         out.stderr.contains(&format!("wrote 1 to /sys/fs/cgroup/unified/{}/cgroup.kill", name.0)),
         "{out:?}"
@@ -122,7 +120,7 @@ fn escaped_daemon_is_killed_through_cgroup_kill() {
 fn v1_teardown_freezes_kills_and_thaws() {
     require_pidns();
     let name = Name::new("v1kill");
-    let script = r#"f=$(mktemp); setsid sh -c 'trap "" TERM; rm -f "$1"; echo escaped; while :; do sleep 0.05; done' sh "$f" & while [ -e "$f" ]; do sleep 0.01; done; exit 4"#;
+    let script = &daemon_script("", false, 4);
     let cmd = in_mount_ns(
         "umount -l /sys/fs/cgroup/unified || exit 99",
         &["-vv", "--grace", "500ms", "--cgroup", &name.0, "sh", "-c", script],
@@ -279,9 +277,7 @@ fn teardown_sends_one_sigterm_per_process() {
     let name = Name::new("oneterm");
     let dir = TempDir::new("oneterm");
     let log = dir.file("terms");
-    let script = format!(
-        r#"f=$(mktemp); setsid sh -c 'trap "echo term >> {log}; sleep 0.3; exit 0" TERM; rm -f "$1"; while :; do sleep 0.05; done' sh "$f" & while [ -e "$f" ]; do sleep 0.01; done; exit 3"#
-    );
+    let script = daemon_script(&format!("echo term >> {log}; sleep 0.3; exit 0"), false, 3);
     for cmd in [
         pid1(&["--cgroup", &name.0, "sh", "-c", &script]),
         subreaper(&["--cgroup", &name.0, "sh", "-c", &script]),

@@ -231,6 +231,20 @@ impl Run {
     }
 }
 
+/// Shell code for a main child that starts a daemon in its own session with
+/// `trap` as its SIGTERM action (empty: ignore it, and so do its sleeps),
+/// waits until the trap is set (the daemon deletes a mktemp file then, and
+/// prints "daemon-ready"; a TERM before that would kill it outright), and
+/// exits with `code`. With `double_fork` the daemon is started from a
+/// subshell that exits at once, so its parent is gone.
+pub fn daemon_script(trap: &str, double_fork: bool, code: i32) -> String {
+    let daemon = format!(
+        r#"setsid sh -c 'trap "{trap}" TERM; rm -f "$1"; echo daemon-ready; while :; do sleep 0.05; done' sh "$f" &"#
+    );
+    let launch = if double_fork { format!("({daemon});") } else { daemon };
+    format!(r#"f=$(mktemp); {launch} while [ -e "$f" ]; do sleep 0.01; done; exit {code}"#)
+}
+
 /// Runs `cmd` to the end under a watchdog.
 pub fn run(cmd: Command, limit: Duration) -> Finished {
     start(cmd, limit).finish()

@@ -1,27 +1,16 @@
 use crate::common::*;
 use std::time::{Duration, Instant};
 
-/// A daemon in its own session, with a SIGTERM trap that flushes. It
-/// deletes a mktemp file once its trap is set, and the main child exits
-/// only then (a TERM before the trap would kill it outright).
-const FLUSHING_DAEMON: &str = "f=$(mktemp); \
-     setsid sh -c 'trap \"echo daemon-flushed; exit 0\" TERM; rm -f \"$1\"; echo daemon-ready; while :; do sleep 0.05; done' sh \"$f\" & \
-     while [ -e \"$f\" ]; do sleep 0.01; done; exit 5";
-
-/// A daemon in its own session that ignores SIGTERM (so do its sleeps).
-const STUBBORN_DAEMON: &str = "f=$(mktemp); \
-     setsid sh -c 'trap \"\" TERM; rm -f \"$1\"; echo daemon-ready; while :; do sleep 0.05; done' sh \"$f\" & \
-     while [ -e \"$f\" ]; do sleep 0.01; done; exit 5";
-
 /// The main child exits while a setsid daemon runs: the daemon gets SIGTERM
 /// and its trap's output is out before rinit exits, with the main child's
 /// code; rinit ends as soon as the daemon is gone, not after --grace.
 #[test]
 fn main_exit_lets_daemons_flush_and_finishes_early() {
     require_pidns();
+    let flushing = daemon_script("echo daemon-flushed; exit 0", false, 5);
     for (mode, cmd) in [
-        ("pid1", pid1(&["--grace", "30s", "sh", "-c", FLUSHING_DAEMON])),
-        ("subreaper", subreaper(&["--grace", "30s", "sh", "-c", FLUSHING_DAEMON])),
+        ("pid1", pid1(&["--grace", "30s", "sh", "-c", &flushing])),
+        ("subreaper", subreaper(&["--grace", "30s", "sh", "-c", &flushing])),
     ] {
         let out = run(cmd, secs(30.0));
         assert_eq!(out.code, Some(5), "{mode}: {out:?}");
@@ -37,9 +26,10 @@ fn main_exit_lets_daemons_flush_and_finishes_early() {
 #[test]
 fn daemon_ignoring_term_is_killed_after_grace() {
     require_pidns();
+    let stubborn = daemon_script("", false, 5);
     for (mode, cmd) in [
-        ("pid1", pid1(&["--grace", "1s", "sh", "-c", STUBBORN_DAEMON])),
-        ("subreaper", subreaper(&["--grace", "1s", "sh", "-c", STUBBORN_DAEMON])),
+        ("pid1", pid1(&["--grace", "1s", "sh", "-c", &stubborn])),
+        ("subreaper", subreaper(&["--grace", "1s", "sh", "-c", &stubborn])),
     ] {
         let out = run(cmd, secs(30.0));
         assert_eq!(out.code, Some(5), "{mode}: {out:?}");
@@ -53,10 +43,11 @@ fn daemon_ignoring_term_is_killed_after_grace() {
 #[test]
 fn subreaper_teardown_spares_non_descendants() {
     require_pidns();
+    let flushing = daemon_script("echo daemon-flushed; exit 0", false, 5);
     let cmd = subreaper_with(
         "sleep 30 & sibling=$!",
         "kill -0 $sibling && echo sibling-alive >&2",
-        &["--grace", "5s", "sh", "-c", FLUSHING_DAEMON],
+        &["--grace", "5s", "sh", "-c", &flushing],
     );
     let out = run(cmd, secs(30.0));
     assert_eq!(out.code, Some(5), "{out:?}");

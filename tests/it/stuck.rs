@@ -29,6 +29,20 @@ fn task_line<'a>(facts: &'a str, needle: &str) -> &'a str {
         .unwrap_or_else(|| panic!("no task with {needle}:\n{facts}"))
 }
 
+/// rinit's arguments in these tests: a short grace and stuck timeout, the
+/// JSON report, `extra`, then `sh -c script`.
+fn stuck_args<'a>(extra: &[&'a str], report: &'a str, script: &'a str) -> Vec<&'a str> {
+    let mut args = extra.to_vec();
+    args.extend(["--grace", GRACE, "--stuck-timeout", STUCK, "--report", report, "sh", "-c", script]);
+    args
+}
+
+/// The FUSE connection hangfs names in its output file ("READY conn=N").
+fn hangfs_connection(out_file: &str) -> Option<String> {
+    let out = std::fs::read_to_string(out_file).ok()?;
+    out.split("conn=").nth(1)?.split_whitespace().next().map(str::to_string)
+}
+
 /// A run whose main child starts `tail -f /dev/null` (the victim, in
 /// `victim`'s shape: a grandchild, a child, a nested namespace's member),
 /// waits for a `go` file and exits 4. The test freezes the victim in a v1
@@ -53,10 +67,7 @@ impl Frozen {
             "{}\necho victim-started\nwhile [ ! -e {go} ]; do sleep 0.02; done\nsleep 0.2\nexit 4",
             victim(&go)
         );
-        let run = start(
-            wrap(&["--grace", GRACE, "--stuck-timeout", STUCK, "--report", &report, "sh", "-c", &script]),
-            secs(30.0),
-        );
+        let run = start(wrap(&stuck_args(&[], &report, &script)), secs(30.0));
         run.wait_stdout("victim-started", secs(10.0));
         let rinit = find_descendant(run.pid(), "rinit", secs(5.0));
         cg.add(find_descendant(rinit, "tail", secs(5.0)));
@@ -199,8 +210,7 @@ exit $rc"#,
     }
 
     fn connection(&self) -> String {
-        let out = std::fs::read_to_string(self.dir.path().join("hangfs.out")).unwrap();
-        out.split("conn=").nth(1).unwrap().split_whitespace().next().unwrap().to_string()
+        hangfs_connection(&self.dir.file("hangfs.out")).expect("hangfs printed no connection")
     }
 
     fn mnt(&self) -> String {
@@ -236,10 +246,7 @@ fn thread_blocked_in_fuse_flush_is_reported() {
     let fuse = Fuse::new();
     let report = fuse.dir.file("report.json");
     let child = fuse_child(&fuse);
-    let run = start(
-        fuse.command(&["--grace", GRACE, "--stuck-timeout", STUCK, "--report", &report, "sh", "-c", &child]),
-        secs(60.0),
-    );
+    let run = start(fuse.command(&stuck_args(&[], &report, &child)), secs(60.0));
     run.wait_stdout("main-exit", secs(20.0));
     let exited = Instant::now();
     let stderr = run.wait_stderr("/abort (or make its daemon answer", secs(10.0));
@@ -273,21 +280,7 @@ fn fuse_abort_releases_the_task() {
     let fuse = Fuse::new();
     let report = fuse.dir.file("report.json");
     let child = fuse_child(&fuse);
-    let run = start(
-        fuse.command(&[
-            "--fuse-abort",
-            "--grace",
-            GRACE,
-            "--stuck-timeout",
-            STUCK,
-            "--report",
-            &report,
-            "sh",
-            "-c",
-            &child,
-        ]),
-        secs(60.0),
-    );
+    let run = start(fuse.command(&stuck_args(&["--fuse-abort"], &report, &child)), secs(60.0));
     run.wait_stdout("main-exit", secs(20.0));
     let exited = Instant::now();
     let out = run.finish();
@@ -309,8 +302,7 @@ struct AbortOnDrop {
 
 impl Drop for AbortOnDrop {
     fn drop(&mut self) {
-        let Ok(out) = std::fs::read_to_string(&self.hangfs_out) else { return };
-        let Some(conn) = out.split("conn=").nth(1).and_then(|r| r.split_whitespace().next()) else { return };
+        let Some(conn) = hangfs_connection(&self.hangfs_out) else { return };
         if self.armed {
             let script = format!(
                 "mount -t fusectl none /sys/fs/fuse/connections 2>/dev/null; echo 1 > /sys/fs/fuse/connections/{conn}/abort"
@@ -342,18 +334,11 @@ fn fuse_daemon_stuck_in_its_own_exit() {
     );
     let outer = format!("mkdir -p {d}/mnt && exec unshare --pid --fork --mount-proc --kill-child \"$@\"");
     let mut cmd = Command::new("unshare");
-    cmd.args(["--mount", "--propagation", "private", "sh", "-c", &outer, "sh", rinit()]).args([
-        "--fuse-abort",
-        "--grace",
-        GRACE,
-        "--stuck-timeout",
-        STUCK,
-        "--report",
+    cmd.args(["--mount", "--propagation", "private", "sh", "-c", &outer, "sh", rinit()]).args(stuck_args(
+        &["--fuse-abort"],
         &report,
-        "sh",
-        "-c",
         &child,
-    ]);
+    ));
     let run = start(cmd, secs(60.0));
     run.wait_stdout("main-exit", secs(20.0));
     let out = run.finish();
@@ -364,8 +349,7 @@ fn fuse_daemon_stuck_in_its_own_exit() {
         stuck.contains("state D, exiting") && stuck.contains("while exiting (closing its files)"),
         "{out:?}"
     );
-    let conn = std::fs::read_to_string(format!("{d}/hangfs.out")).unwrap();
-    let conn = conn.split("conn=").nth(1).unwrap().split_whitespace().next().unwrap().to_string();
+    let conn = hangfs_connection(&guard.hangfs_out).expect("hangfs printed no connection");
     assert!(stuck.contains(&format!("connection {conn} ")), "{stuck}");
     assert!(out.stderr.contains(&format!("--fuse-abort: aborted FUSE connection {conn}")), "{out:?}");
     let facts = report_facts(&report);
