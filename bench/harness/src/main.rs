@@ -421,18 +421,32 @@ fn startup(inits: &[Init], runs: usize) -> BTreeMap<String, f64> {
     inits.iter().map(|i| (i.name.clone(), medians[&i.name] - base)).collect()
 }
 
-#[derive(Default, Clone)]
+/// One init's figures, as printed and as written to the JSON file.
+#[derive(miniserde::Serialize)]
 struct Row {
+    init: String,
+    path: String,
+    #[serde(rename = "size_bytes")]
     size: u64,
+    #[serde(rename = "idle_rss_kib")]
     rss_kib: f64,
+    #[serde(rename = "startup_overhead_ms")]
     startup_ms: f64,
+    #[serde(rename = "idle_wakeups_2s")]
     wakeups: u64,
+    #[serde(rename = "idle_cpu_ms_2s")]
     idle_cpu_ms: f64,
+    #[serde(rename = "signal_rtt_median_us")]
     rtt_us: f64,
+    #[serde(rename = "signal_rtt_p99_us")]
     rtt_p99_us: f64,
+    #[serde(rename = "reaped_per_s")]
     reap_per_s: f64,
+    #[serde(rename = "reaped_per_cpu_s")]
     reap_per_cpu_s: f64,
+    #[serde(rename = "zombies_left")]
     zombies: u64,
+    #[serde(rename = "teardown_1000_ms")]
     teardown_ms: f64,
 }
 
@@ -499,6 +513,8 @@ fn measure(args: &[String]) {
     for init in &inits {
         let name = init.name.as_str();
         let row = Row {
+            init: init.name.clone(),
+            path: init.path.display().to_string(),
             size: std::fs::metadata(&init.path).map_or(0, |m| m.len()),
             startup_ms: startups[name],
             rss_kib: median(idles[name].iter().map(|i| i.0).collect()),
@@ -630,27 +646,10 @@ fn print_table(inits: &[Init], rows: &BTreeMap<String, Row>) {
 }
 
 #[derive(miniserde::Serialize)]
-struct JsonRow {
-    init: String,
-    path: String,
-    size_bytes: u64,
-    idle_rss_kib: f64,
-    startup_overhead_ms: f64,
-    idle_wakeups_2s: u64,
-    idle_cpu_ms_2s: f64,
-    signal_rtt_median_us: f64,
-    signal_rtt_p99_us: f64,
-    reaped_per_s: f64,
-    reaped_per_cpu_s: f64,
-    zombies_left: u64,
-    teardown_1000_ms: f64,
-}
-
-#[derive(miniserde::Serialize)]
-struct JsonDoc {
+struct JsonDoc<'a> {
     machine: String,
     date: String,
-    results: Vec<JsonRow>,
+    results: Vec<&'a Row>,
 }
 
 fn write_json(path: &Path, inits: &[Init], rows: &BTreeMap<String, Row>) {
@@ -659,31 +658,8 @@ fn write_json(path: &Path, inits: &[Init], rows: &BTreeMap<String, Row>) {
         .output()
         .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
         .unwrap_or_default();
-    let doc = JsonDoc {
-        machine: machine(),
-        date,
-        results: inits
-            .iter()
-            .map(|init| {
-                let r = &rows[&init.name];
-                JsonRow {
-                    init: init.name.clone(),
-                    path: init.path.display().to_string(),
-                    size_bytes: r.size,
-                    idle_rss_kib: r.rss_kib,
-                    startup_overhead_ms: r.startup_ms,
-                    idle_wakeups_2s: r.wakeups,
-                    idle_cpu_ms_2s: r.idle_cpu_ms,
-                    signal_rtt_median_us: r.rtt_us,
-                    signal_rtt_p99_us: r.rtt_p99_us,
-                    reaped_per_s: r.reap_per_s,
-                    reaped_per_cpu_s: r.reap_per_cpu_s,
-                    zombies_left: r.zombies,
-                    teardown_1000_ms: r.teardown_ms,
-                }
-            })
-            .collect(),
-    };
+    let doc =
+        JsonDoc { machine: machine(), date, results: inits.iter().map(|init| &rows[&init.name]).collect() };
     std::fs::write(path, miniserde::json::to_string(&doc)).unwrap();
     eprintln!("wrote {}", path.display());
 }
