@@ -90,8 +90,8 @@ fn read(path: &Path) -> Option<String> {
 
 /// Every thread of every process in `pids`, as the report needs it.
 /// `fusectl` is opened lazily, only if some thread waits on FUSE.
-pub fn gather(pids: &[i32], fusectl: &mut Option<Fusectl>) -> Vec<Task> {
-    let table = procfs::read_table(Path::new("/proc"));
+/// `table` is /proc as `pids` were read from, for the children of each.
+pub fn gather(pids: &[i32], table: &[procfs::ProcStat], fusectl: &mut Option<Fusectl>) -> Vec<Task> {
     let own_mounts =
         read(Path::new("/proc/self/mountinfo")).map(|m| procfs::parse_mountinfo(&m)).unwrap_or_default();
     let mut tasks = Vec::new();

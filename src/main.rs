@@ -92,10 +92,6 @@ pub fn main_with_args(args: Vec<OsString>) -> u8 {
     let take_terminal = sys::owns_foreground_terminal();
     let main_pid = match spawn::spawn(&config.command, caller_mask, take_terminal, join) {
         Ok(pid) => pid,
-        Err(spawn::SpawnError::BadArgument(arg)) => {
-            error!("cannot run the command: argument {} contains a NUL byte", arg.display());
-            return EXIT_USAGE;
-        }
         Err(spawn::SpawnError::Os(e)) => {
             error!("cannot execute '{}': {e}", config.command[0].display());
             return spawn::exec_failure_code(&e);

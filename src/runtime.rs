@@ -378,16 +378,15 @@ impl Runtime {
     }
 
     /// The pids still there after the final SIGKILL.
-    fn remaining(&self) -> Option<Vec<i32>> {
+    fn remaining(&self, table: &[procfs::ProcStat]) -> Option<Vec<i32>> {
         let proc_root = Path::new("/proc");
-        let table = procfs::read_table(proc_root);
         match self.scope {
             Scope::Namespace if procfs::shows_own_namespace(proc_root, 1) => {
-                Some(table.into_iter().map(|p| p.pid).filter(|&pid| pid != 1).collect())
+                Some(table.iter().map(|p| p.pid).filter(|&pid| pid != 1).collect())
             }
             Scope::Namespace => None,
             Scope::Descendants { own_pid } => {
-                let mut pids = procfs::descendants(&table, own_pid);
+                let mut pids = procfs::descendants(table, own_pid);
                 for pid in self.cgroup.as_ref().map(ChildCgroup::members).unwrap_or_default() {
                     if !pids.contains(&pid) {
                         pids.push(pid);
@@ -403,14 +402,15 @@ impl Runtime {
     /// tasks. Returns whether anything was aborted, so worth waiting for.
     fn report_stuck(&mut self) -> bool {
         let timeout = self.supervisor.stuck_timeout();
-        let Some(pids) = self.remaining() else {
+        let table = procfs::read_table(Path::new("/proc"));
+        let Some(pids) = self.remaining(&table) else {
             error!(
                 "stuck exit: processes survived SIGKILL, but /proc is not this PID namespace's: cannot list them"
             );
             return false;
         };
         let mut fusectl: Option<Fusectl> = None;
-        let tasks = diagnose::gather(&pids, &mut fusectl);
+        let tasks = diagnose::gather(&pids, &table, &mut fusectl);
         error!(
             "stuck exit: {} process(es) survived SIGKILL for {} ms (--stuck-timeout): {}; exiting anyway",
             pids.len(),

@@ -46,8 +46,6 @@ pub fn exec_failure_code(err: &io::Error) -> u8 {
 /// Why the command could not be started.
 #[derive(Debug)]
 pub enum SpawnError {
-    /// An argument holds a NUL byte.
-    BadArgument(OsString),
     /// fork or exec failed.
     Os(io::Error),
     /// The child could not enter its cgroup.
@@ -60,9 +58,10 @@ pub fn spawn(
     take_terminal: bool,
     join_cgroups: Vec<std::ffi::c_int>,
 ) -> Result<i32, SpawnError> {
-    let cstring =
-        |arg: &OsString| CString::new(arg.as_bytes()).map_err(|_| SpawnError::BadArgument(arg.clone()));
-    let argv = command.iter().map(cstring).collect::<Result<Vec<_>, _>>()?;
+    // The arguments came from the C argv, NUL-terminated strings: none can
+    // hold a NUL byte.
+    let argv: Vec<CString> =
+        command.iter().map(|arg| CString::new(arg.as_bytes()).expect("argv strings hold no NUL")).collect();
     let path = std::env::var_os("PATH");
     let candidates = candidates(&command[0], path.as_deref())
         .iter()
