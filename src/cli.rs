@@ -8,8 +8,8 @@
 //! flag replaces the whole variable.
 
 use crate::cgroup;
+use crate::exit_status::Remap;
 use crate::signals::{Rewrites, Signo};
-use crate::status::Remap;
 use std::ffi::OsString;
 use std::time::Duration;
 
@@ -177,8 +177,9 @@ where
             command.push(arg);
             break;
         }
-        let text =
-            arg.to_str().ok_or_else(|| usage(format!("option {} is not valid UTF-8", arg.display())))?;
+        let text = arg
+            .to_str()
+            .ok_or_else(|| usage(format!("option {} is not valid UTF-8", arg.display())))?;
         if let Some(long) = text.strip_prefix("--") {
             let (name, inline) = match long.split_once('=') {
                 Some((name, value)) => (name, Some(value.to_string())),
@@ -209,7 +210,11 @@ where
                 let value = if takes_value {
                     let rest: String = cluster[i + 1..].iter().collect();
                     i = cluster.len();
-                    Some(if rest.is_empty() { next_value(&mut args, &format!("-{c}"))? } else { rest })
+                    Some(if rest.is_empty() {
+                        next_value(&mut args, &format!("-{c}"))?
+                    } else {
+                        rest
+                    })
                 } else {
                     i += 1;
                     None
@@ -228,8 +233,15 @@ where
 }
 
 fn next_value(args: &mut impl Iterator<Item = OsString>, flag: &str) -> Result<String, UsageError> {
-    let value = args.next().ok_or_else(|| usage(format!("option {flag} needs a value")))?;
-    value.into_string().map_err(|v| usage(format!("value {} for {flag} is not valid UTF-8", v.display())))
+    let value = args
+        .next()
+        .ok_or_else(|| usage(format!("option {flag} needs a value")))?;
+    value.into_string().map_err(|v| {
+        usage(format!(
+            "value {} for {flag} is not valid UTF-8",
+            v.display()
+        ))
+    })
 }
 
 /// Stores one occurrence; returns a finished request for --help/--version.
@@ -258,13 +270,17 @@ fn record(seen: &mut Seen, opt: Opt, value: Option<String>) -> Option<Request> {
 
 /// An environment variable as UTF-8 text; unset and empty are the same, so
 /// `RINIT_GRACE= rinit ...` and an empty `env:` entry mean "not set".
-fn env_text(env: &impl Fn(&str) -> Option<OsString>, name: &str) -> Result<Option<String>, UsageError> {
+fn env_text(
+    env: &impl Fn(&str) -> Option<OsString>,
+    name: &str,
+) -> Result<Option<String>, UsageError> {
     match env(name) {
         None => Ok(None),
         Some(v) if v.is_empty() => Ok(None),
-        Some(v) => {
-            v.into_string().map(Some).map_err(|v| usage(format!("{name}={} is not valid UTF-8", v.display())))
-        }
+        Some(v) => v
+            .into_string()
+            .map(Some)
+            .map_err(|v| usage(format!("{name}={} is not valid UTF-8", v.display()))),
     }
 }
 
@@ -288,10 +304,17 @@ fn pick_list(
     var: &str,
 ) -> Result<Vec<(String, String)>, UsageError> {
     if !flags.is_empty() {
-        return Ok(flags.into_iter().map(|v| (v, flag_name.to_string())).collect());
+        return Ok(flags
+            .into_iter()
+            .map(|v| (v, flag_name.to_string()))
+            .collect());
     }
     Ok(env_text(env, var)?
-        .map(|v| v.split(',').map(|item| (item.trim().to_string(), var.to_string())).collect())
+        .map(|v| {
+            v.split(',')
+                .map(|item| (item.trim().to_string(), var.to_string()))
+                .collect()
+        })
         .unwrap_or_default())
 }
 
@@ -313,8 +336,8 @@ fn build(
     let signal_child_only = env_bool(seen.signal_child_only, env, "RINIT_SIGNAL_CHILD_ONLY")?;
     let cgroup_required = env_bool(seen.cgroup_required, env, "RINIT_CGROUP_REQUIRED")?;
     let fuse_abort = env_bool(seen.fuse_abort, env, "RINIT_FUSE_ABORT")?;
-    let report =
-        pick(seen.report, "--report", env, "RINIT_REPORT")?.map(|(path, _)| std::path::PathBuf::from(path));
+    let report = pick(seen.report, "--report", env, "RINIT_REPORT")?
+        .map(|(path, _)| std::path::PathBuf::from(path));
     let cgroup = match pick(seen.cgroup, "--cgroup", env, "RINIT_CGROUP")? {
         None => None,
         Some((name, _)) if cgroup::valid_name(&name) => Some(name),
@@ -324,17 +347,26 @@ fn build(
             )));
         }
     };
-    let memory_limit = match pick(seen.memory_limit, "--memory-limit", env, "RINIT_MEMORY_LIMIT")? {
+    let memory_limit = match pick(
+        seen.memory_limit,
+        "--memory-limit",
+        env,
+        "RINIT_MEMORY_LIMIT",
+    )? {
         None => None,
         Some((text, source)) => Some(cgroup::parse_size(&text).ok_or_else(|| {
-            usage(format!("invalid value '{text}' for {source}: expected a size such as 64M, 1G or 1048576"))
+            usage(format!(
+                "invalid value '{text}' for {source}: expected a size such as 64M, 1G or 1048576"
+            ))
         })?),
     };
 
     let mut rewrites = Rewrites::default();
     for (rule, source) in pick_list(seen.rewrite, "--rewrite", env, "RINIT_REWRITE")? {
         let (from, to) = Rewrites::parse_rule(&rule).map_err(|why| {
-            usage(format!("invalid value for {source}: {why}; expected FROM:TO such as TERM:QUIT"))
+            usage(format!(
+                "invalid value for {source}: {why}; expected FROM:TO such as TERM:QUIT"
+            ))
         })?;
         rewrites.set(from, to);
     }
@@ -342,7 +374,9 @@ fn build(
     let mut remap = Remap::default();
     for (code, source) in pick_list(seen.remap_exit, "--remap-exit", env, "RINIT_REMAP_EXIT")? {
         let code: u8 = code.parse().map_err(|_| {
-            usage(format!("invalid value '{code}' for {source}: expected an exit code 0..255"))
+            usage(format!(
+                "invalid value '{code}' for {source}: expected an exit code 0..255"
+            ))
         })?;
         remap.insert(code);
     }
@@ -350,11 +384,17 @@ fn build(
     let pdeathsig = match pick(seen.pdeathsig, "--pdeathsig", env, "RINIT_PDEATHSIG")? {
         None => None,
         Some((name, source)) => Some(Signo::parse(&name).ok_or_else(|| {
-            usage(format!("invalid value '{name}' for {source}: expected a signal such as TERM or 15"))
+            usage(format!(
+                "invalid value '{name}' for {source}: expected a signal such as TERM or 15"
+            ))
         })?),
     };
 
-    let duration = |flag, flag_name: &str, var: &str, default: Duration| -> Result<Duration, UsageError> {
+    let duration = |flag,
+                    flag_name: &str,
+                    var: &str,
+                    default: Duration|
+     -> Result<Duration, UsageError> {
         match pick(flag, flag_name, env, var)? {
             None => Ok(default),
             Some((text, source)) => parse_duration(&text).ok_or_else(|| {
@@ -365,8 +405,12 @@ fn build(
         }
     };
     let grace = duration(seen.grace, "--grace", "RINIT_GRACE", Duration::from_secs(5))?;
-    let stuck_timeout =
-        duration(seen.stuck_timeout, "--stuck-timeout", "RINIT_STUCK_TIMEOUT", Duration::from_secs(10))?;
+    let stuck_timeout = duration(
+        seen.stuck_timeout,
+        "--stuck-timeout",
+        "RINIT_STUCK_TIMEOUT",
+        Duration::from_secs(10),
+    )?;
     let kill_after = match pick(seen.kill_after, "--kill-after", env, "RINIT_KILL_AFTER")? {
         None => None,
         Some((text, _)) if text.eq_ignore_ascii_case("off") => None,
@@ -396,14 +440,20 @@ fn build(
 }
 
 /// A boolean switch: the flag if given, else its variable.
-fn env_bool(flag: bool, env: &impl Fn(&str) -> Option<OsString>, var: &str) -> Result<bool, UsageError> {
+fn env_bool(
+    flag: bool,
+    env: &impl Fn(&str) -> Option<OsString>,
+    var: &str,
+) -> Result<bool, UsageError> {
     if flag {
         return Ok(true);
     }
     match env_text(env, var)? {
         None => Ok(false),
         Some(v) => parse_bool(&v).ok_or_else(|| {
-            usage(format!("invalid value '{v}' for {var}: expected 1/true/yes or 0/false/no"))
+            usage(format!(
+                "invalid value '{v}' for {var}: expected 1/true/yes or 0/false/no"
+            ))
         }),
     }
 }
@@ -419,7 +469,9 @@ pub fn parse_bool(text: &str) -> Option<bool> {
 /// `500ms`, `5s`, `2m`, `1h`, or a bare number of seconds.
 pub fn parse_duration(text: &str) -> Option<Duration> {
     let text = text.trim();
-    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
     let (digits, unit) = text.split_at(split);
     if digits.is_empty() {
         return None;
@@ -455,8 +507,15 @@ mod tests {
     }
 
     fn err(list: &[&str], env: &[(&str, &str)]) -> String {
-        let env: Vec<(String, String)> = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        let lookup = |name: &str| env.iter().find(|(k, _)| k == name).map(|(_, v)| OsString::from(v));
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let lookup = |name: &str| {
+            env.iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| OsString::from(v))
+        };
         match parse(args(list), lookup) {
             Err(UsageError(msg)) => msg,
             other => panic!("{list:?} should fail: {other:?}"),
@@ -488,8 +547,14 @@ mod tests {
         assert_eq!(cfg.report, Some("/run/r.json".into()));
         assert!(cfg.fuse_abort);
         let env = [("RINIT_REPORT", "/tmp/r.json"), ("RINIT_FUSE_ABORT", "yes")];
-        let lookup = |name: &str| env.iter().find(|(k, _)| *k == name).map(|(_, v)| OsString::from(v));
-        let Ok(Request::Run(cfg)) = parse(args(&["x"]), lookup) else { panic!() };
+        let lookup = |name: &str| {
+            env.iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| OsString::from(v))
+        };
+        let Ok(Request::Run(cfg)) = parse(args(&["x"]), lookup) else {
+            panic!()
+        };
         assert_eq!(cfg.report, Some("/tmp/r.json".into()));
         assert!(cfg.fuse_abort);
         assert!(err(&["x"], &[("RINIT_FUSE_ABORT", "maybe")]).contains("RINIT_FUSE_ABORT"));
@@ -497,20 +562,39 @@ mod tests {
 
     #[test]
     fn cgroup_options() {
-        let cfg = run(&["--cgroup", "app", "--memory-limit", "64M", "--cgroup-required", "x"]);
+        let cfg = run(&[
+            "--cgroup",
+            "app",
+            "--memory-limit",
+            "64M",
+            "--cgroup-required",
+            "x",
+        ]);
         assert_eq!(cfg.cgroup.as_deref(), Some("app"));
         assert_eq!(cfg.memory_limit, Some(64 << 20));
         assert!(cfg.cgroup_required);
-        let env = [("RINIT_CGROUP", "web"), ("RINIT_MEMORY_LIMIT", "1G"), ("RINIT_CGROUP_REQUIRED", "true")];
-        let lookup = |name: &str| env.iter().find(|(k, _)| *k == name).map(|(_, v)| OsString::from(v));
-        let Ok(Request::Run(cfg)) = parse(args(&["x"]), lookup) else { panic!() };
+        let env = [
+            ("RINIT_CGROUP", "web"),
+            ("RINIT_MEMORY_LIMIT", "1G"),
+            ("RINIT_CGROUP_REQUIRED", "true"),
+        ];
+        let lookup = |name: &str| {
+            env.iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| OsString::from(v))
+        };
+        let Ok(Request::Run(cfg)) = parse(args(&["x"]), lookup) else {
+            panic!()
+        };
         assert_eq!(cfg.cgroup.as_deref(), Some("web"));
         assert_eq!(cfg.memory_limit, Some(1 << 30));
         assert!(cfg.cgroup_required);
         assert!(err(&["--cgroup", "a/b", "x"], &[]).contains("'a/b' for --cgroup"));
         assert!(err(&["--cgroup", "..", "x"], &[]).contains("--cgroup"));
         assert!(err(&["--memory-limit", "lots", "x"], &[]).contains("'lots' for --memory-limit"));
-        assert!(err(&["x"], &[("RINIT_CGROUP_REQUIRED", "sure")]).contains("RINIT_CGROUP_REQUIRED"));
+        assert!(
+            err(&["x"], &[("RINIT_CGROUP_REQUIRED", "sure")]).contains("RINIT_CGROUP_REQUIRED")
+        );
     }
 
     #[test]
@@ -519,13 +603,19 @@ mod tests {
         assert_eq!(run(&["-v", "ls", "-v"]).command, args(&["ls", "-v"]));
         assert_eq!(run(&["--", "-v", "x"]).command, args(&["-v", "x"]));
         assert_eq!(run(&["-", "x"]).command, args(&["-", "x"]));
-        assert_eq!(run(&["--grace", "1s", "--", "--", "x"]).command, args(&["--", "x"]));
+        assert_eq!(
+            run(&["--grace", "1s", "--", "--", "x"]).command,
+            args(&["--", "x"])
+        );
     }
 
     #[test]
     fn help_and_version_win() {
         assert_eq!(parse(args(&["-h"]), no_env), Ok(Request::Help));
-        assert_eq!(parse(args(&["--help", "--bogus"]), no_env), Ok(Request::Help));
+        assert_eq!(
+            parse(args(&["--help", "--bogus"]), no_env),
+            Ok(Request::Help)
+        );
         assert_eq!(parse(args(&["-V"]), no_env), Ok(Request::Version));
         assert_eq!(parse(args(&["-vV"]), no_env), Ok(Request::Version));
         assert_eq!(parse(args(&["--version"]), no_env), Ok(Request::Version));
@@ -558,7 +648,11 @@ mod tests {
             &["-vrTERM:QUIT", "x"],
         ] {
             let cfg = run(spelling);
-            assert_eq!(cfg.rewrites.apply(crate::signals::SIGTERM), Signo::new(3), "{spelling:?}");
+            assert_eq!(
+                cfg.rewrites.apply(crate::signals::SIGTERM),
+                Signo::new(3),
+                "{spelling:?}"
+            );
         }
         let cfg = run(&[
             "-e",
@@ -595,8 +689,14 @@ mod tests {
             ("RINIT_KILL_AFTER", "1s"),
             ("RINIT_STUCK_TIMEOUT", "1m"),
         ];
-        let lookup = |name: &str| env.iter().find(|(k, _)| *k == name).map(|(_, v)| OsString::from(v));
-        let Ok(Request::Run(cfg)) = parse(args(&["x"]), lookup) else { panic!() };
+        let lookup = |name: &str| {
+            env.iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| OsString::from(v))
+        };
+        let Ok(Request::Run(cfg)) = parse(args(&["x"]), lookup) else {
+            panic!()
+        };
         assert!(cfg.signal_child_only);
         assert_eq!(cfg.rewrites.apply(crate::signals::SIGTERM), Signo::new(3));
         assert_eq!(cfg.rewrites.apply(Signo::new(10).unwrap()), None);
@@ -606,14 +706,31 @@ mod tests {
         assert_eq!(cfg.kill_after, Some(Duration::from_secs(1)));
         assert_eq!(cfg.stuck_timeout, Duration::from_secs(60));
 
-        let Ok(Request::Run(cfg)) =
-            parse(args(&["-e", "5", "-r", "HUP:INT", "--grace", "1", "--kill-after", "off", "x"]), lookup)
-        else {
+        let Ok(Request::Run(cfg)) = parse(
+            args(&[
+                "-e",
+                "5",
+                "-r",
+                "HUP:INT",
+                "--grace",
+                "1",
+                "--kill-after",
+                "off",
+                "x",
+            ]),
+            lookup,
+        ) else {
             panic!()
         };
         assert!(cfg.remap.contains(5) && !cfg.remap.contains(3));
-        assert_eq!(cfg.rewrites.apply(crate::signals::SIGTERM), Some(crate::signals::SIGTERM));
-        assert_eq!(cfg.rewrites.apply(Signo::new(1).unwrap()), Some(crate::signals::SIGINT));
+        assert_eq!(
+            cfg.rewrites.apply(crate::signals::SIGTERM),
+            Some(crate::signals::SIGTERM)
+        );
+        assert_eq!(
+            cfg.rewrites.apply(Signo::new(1).unwrap()),
+            Some(crate::signals::SIGINT)
+        );
         assert_eq!(cfg.grace, Duration::from_secs(1));
         assert_eq!(cfg.kill_after, None);
     }
@@ -621,7 +738,9 @@ mod tests {
     #[test]
     fn empty_variables_are_unset() {
         let lookup = |_: &str| Some(OsString::new());
-        let Ok(Request::Run(cfg)) = parse(args(&["x"]), lookup) else { panic!() };
+        let Ok(Request::Run(cfg)) = parse(args(&["x"]), lookup) else {
+            panic!()
+        };
         assert_eq!(cfg.grace, Duration::from_secs(5));
         assert!(!cfg.signal_child_only);
     }
@@ -634,13 +753,19 @@ mod tests {
         assert_eq!(err(&["-z", "x"], &[]), "unknown option -z");
         assert_eq!(err(&["--grace"], &[]), "option --grace needs a value");
         assert_eq!(err(&["-r"], &[]), "option -r needs a value");
-        assert_eq!(err(&["--quiet=1", "x"], &[]), "option --quiet takes no value");
+        assert_eq!(
+            err(&["--quiet=1", "x"], &[]),
+            "option --quiet takes no value"
+        );
         assert!(err(&["--grace", "soon", "x"], &[]).contains("'soon' for --grace"));
         assert!(err(&["-e", "256", "x"], &[]).contains("'256' for --remap-exit"));
         assert!(err(&["-p", "NOPE", "x"], &[]).contains("'NOPE' for --pdeathsig"));
         assert!(err(&["-r", "TERM", "x"], &[]).contains("--rewrite"));
         assert!(err(&["--kill-after", "-1", "x"], &[]).contains("--kill-after"));
-        assert!(err(&["x"], &[("RINIT_SIGNAL_CHILD_ONLY", "maybe")]).contains("RINIT_SIGNAL_CHILD_ONLY"));
+        assert!(
+            err(&["x"], &[("RINIT_SIGNAL_CHILD_ONLY", "maybe")])
+                .contains("RINIT_SIGNAL_CHILD_ONLY")
+        );
         assert!(err(&["x"], &[("RINIT_GRACE", "5x")]).contains("'5x' for RINIT_GRACE"));
         assert!(err(&["x"], &[("RINIT_REMAP_EXIT", "1,x")]).contains("RINIT_REMAP_EXIT"));
         assert!(err(&["x"], &[("RINIT_REWRITE", "TERM:NOPE")]).contains("RINIT_REWRITE"));

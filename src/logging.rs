@@ -38,8 +38,16 @@ impl Filter {
             Some((d, t)) => (d, Some(t.to_string())),
             None => (spec, None),
         };
-        let mut filter = Filter { default: LevelFilter::Off, modules: Vec::new(), text };
-        for directive in directives.split(',').map(str::trim).filter(|d| !d.is_empty()) {
+        let mut filter = Filter {
+            default: LevelFilter::Off,
+            modules: Vec::new(),
+            text,
+        };
+        for directive in directives
+            .split(',')
+            .map(str::trim)
+            .filter(|d| !d.is_empty())
+        {
             match directive.split_once('=') {
                 Some((module, level)) => {
                     if let Some(level) = parse_level(level) {
@@ -48,7 +56,9 @@ impl Filter {
                 }
                 None => match parse_level(directive) {
                     Some(level) => filter.default = level,
-                    None => filter.modules.push((directive.to_string(), LevelFilter::Trace)),
+                    None => filter
+                        .modules
+                        .push((directive.to_string(), LevelFilter::Trace)),
                 },
             }
         }
@@ -59,14 +69,20 @@ impl Filter {
         self.modules
             .iter()
             .filter(|(m, _)| {
-                target == m || target.strip_prefix(m.as_str()).is_some_and(|r| r.starts_with("::"))
+                target == m
+                    || target
+                        .strip_prefix(m.as_str())
+                        .is_some_and(|r| r.starts_with("::"))
             })
             .max_by_key(|(m, _)| m.len())
             .map_or(self.default, |(_, level)| *level)
     }
 
     fn max(&self) -> LevelFilter {
-        self.modules.iter().map(|(_, l)| *l).fold(self.default, Ord::max)
+        self.modules
+            .iter()
+            .map(|(_, l)| *l)
+            .fold(self.default, Ord::max)
     }
 }
 
@@ -82,11 +98,20 @@ impl Log for Logger {
             return;
         }
         let message = record.args().to_string();
-        if self.0.text.as_ref().is_some_and(|t| !message.contains(t.as_str())) {
+        if self
+            .0
+            .text
+            .as_ref()
+            .is_some_and(|t| !message.contains(t.as_str()))
+        {
             return;
         }
         // A failed write (stderr closed) must never take PID 1 down.
-        let _ = writeln!(std::io::stderr().lock(), "rinit: {} {message}", record.level());
+        let _ = writeln!(
+            std::io::stderr().lock(),
+            "rinit: {} {message}",
+            record.level()
+        );
     }
 
     fn flush(&self) {}
@@ -146,6 +171,13 @@ mod tests {
         assert_eq!(f.default, LevelFilter::Info);
         assert_eq!(f.text.as_deref(), Some("cgroup"));
         let f = Filter::parse(" ,rinit=loud, ");
-        assert_eq!(f, Filter { default: LevelFilter::Off, modules: vec![], text: None });
+        assert_eq!(
+            f,
+            Filter {
+                default: LevelFilter::Off,
+                modules: vec![],
+                text: None
+            }
+        );
     }
 }

@@ -12,20 +12,18 @@
 #![deny(clippy::undocumented_unsafe_blocks)]
 
 mod cgroup;
-mod cgroupfs;
 mod cli;
-mod diagnose;
+mod exit_status;
 mod logging;
-mod procfs;
+mod os;
 mod runtime;
-mod shutdown;
 mod signals;
 mod spawn;
-mod status;
 mod stuck;
-mod sys;
+mod supervisor;
 
 use log::{debug, error, warn};
+use os::sys;
 use std::ffi::OsString;
 use std::io::Write;
 
@@ -41,8 +39,21 @@ fn version() -> String {
     }
 }
 
-/// Called from the C entry point in `sys` with the whole argv.
-pub fn main_with_args(args: Vec<OsString>) -> u8 {
+/// The process entry point, called by the C runtime. rinit skips Rust's
+/// `lang_start` on purpose: it sets SIGPIPE to SIG_IGN before `main` (so the
+/// caller's disposition would be lost and the child would inherit "ignored")
+/// and reopens closed standard descriptors, and the child must get exactly
+/// what rinit's caller gave.
+#[cfg(not(test))]
+#[allow(unsafe_code)] // exporting the symbol; no unsafe block here
+#[unsafe(no_mangle)]
+extern "C" fn main(argc: std::ffi::c_int, argv: *const *const std::ffi::c_char) -> std::ffi::c_int {
+    std::ffi::c_int::from(main_with_args(sys::args_from_c(argc, argv)))
+}
+
+/// Everything after the C entry point, with the whole argv.
+#[cfg_attr(test, allow(dead_code))] // its caller, the C entry point, is not in test builds
+fn main_with_args(args: Vec<OsString>) -> u8 {
     // First of all: from here on every signal waits in the queue for the
     // loop, and none can kill or stop rinit by its default action.
     let caller_mask = match sys::block_signals(signals::SigSet::waited()) {
@@ -88,7 +99,10 @@ pub fn main_with_args(args: Vec<OsString>) -> u8 {
         Ok(cgroup) => cgroup,
         Err(code) => return code,
     };
-    let join = cgroup.as_ref().map(cgroupfs::ChildCgroup::join_fds).unwrap_or_default();
+    let join = cgroup
+        .as_ref()
+        .map(cgroup::ChildCgroup::join_fds)
+        .unwrap_or_default();
     let take_terminal = sys::owns_foreground_terminal();
     let main_pid = match spawn::spawn(&config.command, caller_mask, take_terminal, join) {
         Ok(pid) => pid,
@@ -98,7 +112,10 @@ pub fn main_with_args(args: Vec<OsString>) -> u8 {
         }
         Err(spawn::SpawnError::JoinCgroup(e)) => {
             let name = cgroup.as_ref().map_or("", |c| c.name());
-            error!("cannot move the child into cgroup {name}: {}", cgroupfs::plain(&e));
+            error!(
+                "cannot move the child into cgroup {name}: {}",
+                cgroup::plain(&e)
+            );
             return EXIT_FAILURE;
         }
     };
@@ -112,7 +129,10 @@ pub fn main_with_args(args: Vec<OsString>) -> u8 {
     if let Err(e) = std::env::set_current_dir("/") {
         warn!("cannot change directory to /: {e}");
     }
-    let keep = cgroup.as_ref().map(cgroupfs::ChildCgroup::own_fds).unwrap_or_default();
+    let keep = cgroup
+        .as_ref()
+        .map(cgroup::ChildCgroup::own_fds)
+        .unwrap_or_default();
     if let Err(e) = sys::close_inherited_fds(&keep) {
         warn!("cannot close inherited descriptors: {e}");
     }
@@ -127,7 +147,7 @@ pub fn main_with_args(args: Vec<OsString>) -> u8 {
         }
     };
 
-    let policy = shutdown::Policy {
+    let policy = supervisor::Policy {
         rewrites: config.rewrites,
         remap: config.remap,
         grace: config.grace,
@@ -138,10 +158,13 @@ pub fn main_with_args(args: Vec<OsString>) -> u8 {
         main_pid,
         config.signal_child_only,
         scope,
-        shutdown::Supervisor::new(policy),
+        supervisor::Supervisor::new(policy),
         signal_fd,
         cgroup,
-        runtime::ReportConfig { path: config.report, fuse_abort: config.fuse_abort },
+        runtime::ReportConfig {
+            path: config.report,
+            fuse_abort: config.fuse_abort,
+        },
     )
     .run(pending)
 }
@@ -149,29 +172,32 @@ pub fn main_with_args(args: Vec<OsString>) -> u8 {
 /// The child's cgroup, when asked for. Failing to make it is a warning
 /// (rinit runs without it: the cgroup filesystem is read-only in most
 /// containers) unless --cgroup-required makes it an error (exit 1).
-fn setup_cgroup(config: &cli::Config, own_pid: i32) -> Result<Option<cgroupfs::ChildCgroup>, u8> {
+fn setup_cgroup(config: &cli::Config, own_pid: i32) -> Result<Option<cgroup::ChildCgroup>, u8> {
     if config.cgroup.is_none() && config.memory_limit.is_none() {
         return Ok(None);
     }
-    let name = config.cgroup.clone().unwrap_or_else(|| default_cgroup_name(own_pid));
+    let name = config
+        .cgroup
+        .clone()
+        .unwrap_or_else(|| default_cgroup_name(own_pid));
     let read = |path: &str| {
         std::fs::read_to_string(path)
-            .map_err(|e| cgroupfs::SetupError(format!("cannot read {path}: {}", cgroupfs::plain(&e))))
+            .map_err(|e| cgroup::SetupError(format!("cannot read {path}: {}", cgroup::plain(&e))))
     };
     let created = read("/proc/self/mountinfo").and_then(|mountinfo| {
         let hierarchies = cgroup::discover(&mountinfo, &read("/proc/self/cgroup")?);
-        cgroupfs::ChildCgroup::create(&hierarchies, &name, config.memory_limit)
+        cgroup::ChildCgroup::create(&hierarchies, &name, config.memory_limit)
     });
     match created {
         Ok(cg) => {
             debug!("child cgroup {name} ready");
             Ok(Some(cg))
         }
-        Err(cgroupfs::SetupError(why)) if config.cgroup_required => {
+        Err(cgroup::SetupError(why)) if config.cgroup_required => {
             error!("cgroup {name} is required, but {why}");
             Err(EXIT_FAILURE)
         }
-        Err(cgroupfs::SetupError(why)) => {
+        Err(cgroup::SetupError(why)) => {
             warn!("running without cgroup {name}: {why}");
             Ok(None)
         }
@@ -181,8 +207,9 @@ fn setup_cgroup(config: &cli::Config, own_pid: i32) -> Result<Option<cgroupfs::C
 /// "rinit-<pid>-<suffix>": every container's rinit is pid 1, so the pid
 /// alone would collide between containers sharing a parent cgroup.
 fn default_cgroup_name(own_pid: i32) -> String {
-    let nanos =
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
     format!("rinit-{own_pid}-{:06x}", nanos & 0xff_ffff)
 }
 

@@ -5,14 +5,13 @@
 //! loop goes on.
 
 use crate::cgroup;
-use crate::cgroupfs::ChildCgroup;
-use crate::diagnose::{self, Fusectl};
-use crate::procfs;
-use crate::shutdown::{Action, Supervisor};
+use crate::cgroup::ChildCgroup;
+use crate::exit_status::ChildExit;
+use crate::os::procfs;
+use crate::os::sys::{self, Reap, SignalFd};
 use crate::signals::{self, Disposition, Signo};
-use crate::status::ChildExit;
-use crate::stuck::{self, Class};
-use crate::sys::{self, Reap, SignalFd};
+use crate::stuck::{self, Class, Fusectl};
+use crate::supervisor::{Action, Supervisor};
 use log::{debug, error, info, warn};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -126,7 +125,11 @@ impl Runtime {
                 (a, b) => a.or(b),
             };
             let timeout = deadline.map(|d| d.saturating_duration_since(Instant::now()));
-            let extra = self.cgroup.as_ref().map(ChildCgroup::poll_fds).unwrap_or_default();
+            let extra = self
+                .cgroup
+                .as_ref()
+                .map(ChildCgroup::poll_fds)
+                .unwrap_or_default();
             // Nothing but signals to wait for: sleep in read(2) itself.
             let signal_ready = if timeout.is_none() && extra.is_empty() {
                 true
@@ -220,7 +223,10 @@ impl Runtime {
             match *action {
                 Action::Forward(sig) => self.forward(sig),
                 Action::KillMain => {
-                    warn!("main child {} still running after --kill-after: sending SIGKILL", self.main_pid);
+                    warn!(
+                        "main child {} still running after --kill-after: sending SIGKILL",
+                        self.main_pid
+                    );
                     self.killed_main = true;
                     self.signal_main_group(signals::SIGKILL);
                     self.send(self.main_pid, signals::SIGKILL);
@@ -275,7 +281,9 @@ impl Runtime {
     fn send(&self, pid: i32, sig: Signo) {
         match sys::kill(pid, sig) {
             Ok(()) => debug!("sent {sig} to pid {pid}"),
-            Err(e) if e.raw_os_error() == Some(libc::ESRCH) => debug!("pid {pid} is already gone ({sig})"),
+            Err(e) if e.raw_os_error() == Some(libc::ESRCH) => {
+                debug!("pid {pid} is already gone ({sig})")
+            }
             Err(e) => warn!("cannot send {sig} to pid {pid}: {e}"),
         }
     }
@@ -283,12 +291,15 @@ impl Runtime {
     /// The OOM notification fired, or `cgroup.events` changed: read both
     /// to re-arm them (the reaping decides what `populated` means).
     fn on_cgroup_event(&mut self) {
-        let Some(cgroup) = &mut self.cgroup else { return };
+        let Some(cgroup) = &mut self.cgroup else {
+            return;
+        };
         let _ = cgroup.populated();
         // Give the victim time to die, so that an OOM-killed main child is
         // reported as such when it is reaped, not as "a process".
         if cgroup.oom_kills() > self.oom_reported {
-            self.oom_report_at.get_or_insert(Instant::now() + OOM_SETTLE);
+            self.oom_report_at
+                .get_or_insert(Instant::now() + OOM_SETTLE);
         }
     }
 
@@ -296,7 +307,9 @@ impl Runtime {
     /// so report whatever is left.
     fn report_oom(&mut self, last: bool) {
         let main_dying = !last && self.supervisor.main_exit().is_none() && self.main_is_dying();
-        let Some(cgroup) = &mut self.cgroup else { return };
+        let Some(cgroup) = &mut self.cgroup else {
+            return;
+        };
         let mut unreported = cgroup.oom_kills().saturating_sub(self.oom_reported);
         // The victim may be the main child, about to be reaped and reported.
         if main_dying {
@@ -330,7 +343,9 @@ impl Runtime {
     }
 
     fn check_main_oom(&mut self, pid: i32, exit: ChildExit) {
-        let Some(cgroup) = &mut self.cgroup else { return };
+        let Some(cgroup) = &mut self.cgroup else {
+            return;
+        };
         if exit != ChildExit::Signaled(signals::SIGKILL)
             || self.killed_main
             || cgroup.oom_kills() <= self.oom_reported
@@ -360,13 +375,20 @@ impl Runtime {
             }
             return;
         }
-        let mut targets = self.cgroup.as_ref().map(ChildCgroup::members).unwrap_or_default();
+        let mut targets = self
+            .cgroup
+            .as_ref()
+            .map(ChildCgroup::members)
+            .unwrap_or_default();
         // No child means no descendant: spare the walk through /proc, which
         // on a busy host is most of a short run's cost.
         if let Scope::Descendants { own_pid } = self.scope
             && sys::has_children()
         {
-            targets.extend(procfs::descendants(&procfs::read_table(Path::new("/proc")), own_pid));
+            targets.extend(procfs::descendants(
+                &procfs::read_table(Path::new("/proc")),
+                own_pid,
+            ));
         }
         targets.sort_unstable();
         targets.dedup();
@@ -381,13 +403,22 @@ impl Runtime {
     fn remaining(&self, table: &[procfs::ProcStat]) -> Option<Vec<i32>> {
         let proc_root = Path::new("/proc");
         match self.scope {
-            Scope::Namespace if procfs::shows_own_namespace(proc_root, 1) => {
-                Some(table.iter().map(|p| p.pid).filter(|&pid| pid != 1).collect())
-            }
+            Scope::Namespace if procfs::shows_own_namespace(proc_root, 1) => Some(
+                table
+                    .iter()
+                    .map(|p| p.pid)
+                    .filter(|&pid| pid != 1)
+                    .collect(),
+            ),
             Scope::Namespace => None,
             Scope::Descendants { own_pid } => {
                 let mut pids = procfs::descendants(table, own_pid);
-                for pid in self.cgroup.as_ref().map(ChildCgroup::members).unwrap_or_default() {
+                for pid in self
+                    .cgroup
+                    .as_ref()
+                    .map(ChildCgroup::members)
+                    .unwrap_or_default()
+                {
                     if !pids.contains(&pid) {
                         pids.push(pid);
                     }
@@ -410,7 +441,7 @@ impl Runtime {
             return false;
         };
         let mut fusectl: Option<Fusectl> = None;
-        let tasks = diagnose::gather(&pids, &table, &mut fusectl);
+        let tasks = stuck::gather(&pids, &table, &mut fusectl);
         error!(
             "stuck exit: {} process(es) survived SIGKILL for {} ms (--stuck-timeout): {}; exiting anyway",
             pids.len(),
@@ -418,7 +449,10 @@ impl Runtime {
             if pids.is_empty() {
                 "(gone meanwhile)".to_string()
             } else {
-                pids.iter().map(i32::to_string).collect::<Vec<_>>().join(" ")
+                pids.iter()
+                    .map(i32::to_string)
+                    .collect::<Vec<_>>()
+                    .join(" ")
             }
         );
         for task in &tasks {
@@ -437,10 +471,14 @@ impl Runtime {
             let outcome = if connections.is_empty() {
                 stuck::AbortOutcome::default()
             } else {
-                fusectl.get_or_insert_with(Fusectl::open).abort(&connections)
+                fusectl
+                    .get_or_insert_with(Fusectl::open)
+                    .abort(&connections)
             };
             for connection in &outcome.aborted {
-                warn!("--fuse-abort: aborted FUSE connection {connection}; waiting for the tasks it held");
+                warn!(
+                    "--fuse-abort: aborted FUSE connection {connection}; waiting for the tasks it held"
+                );
             }
             for e in &outcome.errors {
                 error!("--fuse-abort: {e}");
@@ -462,7 +500,11 @@ impl Runtime {
             };
             let json = stuck::to_json(&main, timeout.as_millis() as u64, &tasks, outcome.as_ref());
             if let Err(e) = write_atomically(path, &json) {
-                error!("cannot write the report to {}: {}", path.display(), crate::cgroupfs::plain(&e));
+                error!(
+                    "cannot write the report to {}: {}",
+                    path.display(),
+                    crate::cgroup::plain(&e)
+                );
             }
         }
         outcome.is_some_and(|o| !o.aborted.is_empty())

@@ -20,9 +20,9 @@ pub const RTMIN: i32 = 34;
 
 /// Names of the standard signals, indexed by number (0 is unused).
 const NAMES: [&str; 32] = [
-    "", "HUP", "INT", "QUIT", "ILL", "TRAP", "ABRT", "BUS", "FPE", "KILL", "USR1", "SEGV", "USR2", "PIPE",
-    "ALRM", "TERM", "STKFLT", "CHLD", "CONT", "STOP", "TSTP", "TTIN", "TTOU", "URG", "XCPU", "XFSZ",
-    "VTALRM", "PROF", "WINCH", "IO", "PWR", "SYS",
+    "", "HUP", "INT", "QUIT", "ILL", "TRAP", "ABRT", "BUS", "FPE", "KILL", "USR1", "SEGV", "USR2",
+    "PIPE", "ALRM", "TERM", "STKFLT", "CHLD", "CONT", "STOP", "TSTP", "TTIN", "TTOU", "URG",
+    "XCPU", "XFSZ", "VTALRM", "PROF", "WINCH", "IO", "PWR", "SYS",
 ];
 const ALIASES: [(&str, i32); 4] = [("IOT", 6), ("CLD", 17), ("POLL", 29), ("UNUSED", 31)];
 
@@ -187,10 +187,14 @@ impl Rewrites {
 
     /// Parses one `FROM:TO` rule; TO may be `0` to drop FROM.
     pub fn parse_rule(text: &str) -> Result<(Signo, Option<Signo>), String> {
-        let (from, to) = text.split_once(':').ok_or_else(|| format!("'{text}' is not FROM:TO"))?;
+        let (from, to) = text
+            .split_once(':')
+            .ok_or_else(|| format!("'{text}' is not FROM:TO"))?;
         let from = Signo::parse(from).ok_or_else(|| format!("'{from}' is not a signal"))?;
         if from.disposition() != Disposition::Forward {
-            return Err(format!("{from} never reaches rinit as a forwardable signal"));
+            return Err(format!(
+                "{from} never reaches rinit as a forwardable signal"
+            ));
         }
         if to.trim() == "0" {
             return Ok((from, None));
@@ -221,8 +225,8 @@ mod tests {
     #[test]
     fn rejects_what_is_not_a_signal() {
         for bad in [
-            "", "0", "65", "-1", "FOO", "SIG", "RTMIN+31", "RTMAX-31", "RTMIN-1", "RTMIN+", "RTMIN+x",
-            "RTMAX+1",
+            "", "0", "65", "-1", "FOO", "SIG", "RTMIN+31", "RTMAX-31", "RTMIN-1", "RTMIN+",
+            "RTMIN+x", "RTMAX+1",
         ] {
             assert_eq!(Signo::parse(bad), None, "{bad}");
         }
@@ -249,7 +253,9 @@ mod tests {
         for n in [4, 5, 7, 8, 11, 31, 9, 19] {
             assert!(!waited.contains(Signo::new(n).unwrap()), "{n}");
         }
-        for n in [1, 2, 3, 6, 10, 12, 13, 14, 15, 17, 18, 20, 21, 22, 28, 32, 33, 34, 64] {
+        for n in [
+            1, 2, 3, 6, 10, 12, 13, 14, 15, 17, 18, 20, 21, 22, 28, 32, 33, 34, 64,
+        ] {
             assert!(waited.contains(Signo::new(n).unwrap()), "{n}");
         }
         assert_eq!(SIGCHLD.disposition(), Disposition::Reap);
@@ -274,7 +280,10 @@ mod tests {
         let (from, to) = Rewrites::parse_rule("RTMIN+3:0").unwrap();
         rw.set(from, to);
         assert_eq!(rw.apply(Signo::new(37).unwrap()), None);
-        assert_eq!(Rewrites::parse_rule("15:10").unwrap(), (SIGTERM, Signo::new(10)));
+        assert_eq!(
+            Rewrites::parse_rule("15:10").unwrap(),
+            (SIGTERM, Signo::new(10))
+        );
         assert!(Rewrites::parse_rule("TERM").is_err());
         assert!(Rewrites::parse_rule("FOO:TERM").is_err());
         assert!(Rewrites::parse_rule("TERM:FOO").is_err());

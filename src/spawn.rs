@@ -1,8 +1,8 @@
 //! Turning the command line into a running child: the PATH search (pure)
 //! and the exit codes for a program that cannot be run.
 
+use crate::os::sys;
 use crate::signals::SigSet;
-use crate::sys;
 use std::ffi::{CString, OsStr, OsString};
 use std::io;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
@@ -24,7 +24,11 @@ pub fn candidates(program: &OsStr, path: Option<&OsStr>) -> Vec<OsString> {
     let path = path.map_or(DEFAULT_PATH.as_bytes(), OsStr::as_bytes);
     path.split(|&b| b == b':')
         .map(|dir| {
-            let mut full = if dir.is_empty() { b".".to_vec() } else { dir.to_vec() };
+            let mut full = if dir.is_empty() {
+                b".".to_vec()
+            } else {
+                dir.to_vec()
+            };
             if full.last() != Some(&b'/') {
                 full.push(b'/');
             }
@@ -38,7 +42,9 @@ pub fn candidates(program: &OsStr, path: Option<&OsStr>) -> Vec<OsString> {
 /// there but cannot be executed.
 pub fn exec_failure_code(err: &io::Error) -> u8 {
     match err.raw_os_error() {
-        Some(libc::ENOENT) | Some(libc::ENOTDIR) | Some(libc::ELOOP) | Some(libc::ENAMETOOLONG) => 127,
+        Some(libc::ENOENT) | Some(libc::ENOTDIR) | Some(libc::ELOOP) | Some(libc::ENAMETOOLONG) => {
+            127
+        }
         _ => 126,
     }
 }
@@ -60,14 +66,22 @@ pub fn spawn(
 ) -> Result<i32, SpawnError> {
     // The arguments came from the C argv, NUL-terminated strings: none can
     // hold a NUL byte.
-    let argv: Vec<CString> =
-        command.iter().map(|arg| CString::new(arg.as_bytes()).expect("argv strings hold no NUL")).collect();
+    let argv: Vec<CString> = command
+        .iter()
+        .map(|arg| CString::new(arg.as_bytes()).expect("argv strings hold no NUL"))
+        .collect();
     let path = std::env::var_os("PATH");
     let candidates = candidates(&command[0], path.as_deref())
         .iter()
         .filter_map(|c| CString::new(c.as_bytes()).ok())
         .collect();
-    let spec = sys::SpawnSpec { candidates, argv, mask, take_terminal, join_cgroups };
+    let spec = sys::SpawnSpec {
+        candidates,
+        argv,
+        mask,
+        take_terminal,
+        join_cgroups,
+    };
     sys::spawn(&spec).map_err(|failure| match failure {
         sys::ChildFailure::Exec(e) => SpawnError::Os(e),
         sys::ChildFailure::JoinCgroup(e) => SpawnError::JoinCgroup(e),
@@ -90,7 +104,10 @@ mod tests {
 
     #[test]
     fn paths_are_taken_as_they_are() {
-        assert_eq!(strs(candidates(OsStr::new("./x"), Some(OsStr::new("/a")))), ["./x"]);
+        assert_eq!(
+            strs(candidates(OsStr::new("./x"), Some(OsStr::new("/a")))),
+            ["./x"]
+        );
         assert_eq!(strs(candidates(OsStr::new("/bin/sh"), None)), ["/bin/sh"]);
         assert!(candidates(OsStr::new(""), None).is_empty());
     }
@@ -98,7 +115,10 @@ mod tests {
     #[test]
     fn default_path_when_unset() {
         let found = strs(candidates(OsStr::new("sh"), None));
-        assert_eq!(found.first().map(String::as_str), Some("/usr/local/sbin/sh"));
+        assert_eq!(
+            found.first().map(String::as_str),
+            Some("/usr/local/sbin/sh")
+        );
         assert_eq!(found.last().map(String::as_str), Some("/bin/sh"));
     }
 

@@ -14,7 +14,8 @@ fn cgroup_dirs(name: &str) -> Vec<PathBuf> {
     let mut dirs = Vec::new();
     for line in own.lines() {
         let mut parts = line.splitn(3, ':');
-        let (Some(_), Some(controllers), Some(path)) = (parts.next(), parts.next(), parts.next()) else {
+        let (Some(_), Some(controllers), Some(path)) = (parts.next(), parts.next(), parts.next())
+        else {
             continue;
         };
         let mount = match controllers {
@@ -25,7 +26,11 @@ fn cgroup_dirs(name: &str) -> Vec<PathBuf> {
         };
         dirs.push(PathBuf::from(format!("{mount}{path}")).join(name));
     }
-    assert_eq!(dirs.len(), 3, "this test needs v1 freezer, v1 memory and cgroup2 (CI has them): {own}");
+    assert_eq!(
+        dirs.len(),
+        3,
+        "this test needs v1 freezer, v1 memory and cgroup2 (CI has them): {own}"
+    );
     dirs
 }
 
@@ -63,7 +68,17 @@ impl Drop for Name {
 fn in_mount_ns(setup: &str, args: &[&str]) -> Command {
     let mut cmd = Command::new("unshare");
     let script = format!("{setup}\nexec \"$@\"");
-    cmd.args(["--mount", "--propagation", "private", "sh", "-c", &script, "sh", rinit()]).args(args);
+    cmd.args([
+        "--mount",
+        "--propagation",
+        "private",
+        "sh",
+        "-c",
+        &script,
+        "sh",
+        rinit(),
+    ])
+    .args(args);
     cmd
 }
 
@@ -87,8 +102,14 @@ fn child_is_placed_in_freezer_memory_and_v2() {
                 .unwrap_or_default()
                 .to_string()
         };
-        assert!(line(&|c| c.split(',').any(|c| c == "freezer")).ends_with(&suffix), "{out:?}");
-        assert!(line(&|c| c.split(',').any(|c| c == "memory")).ends_with(&suffix), "{out:?}");
+        assert!(
+            line(&|c| c.split(',').any(|c| c == "freezer")).ends_with(&suffix),
+            "{out:?}"
+        );
+        assert!(
+            line(&|c| c.split(',').any(|c| c == "memory")).ends_with(&suffix),
+            "{out:?}"
+        );
         assert!(line(&|c| c.is_empty()).ends_with(&suffix), "{out:?}");
         name.assert_removed();
     }
@@ -102,12 +123,19 @@ fn escaped_daemon_is_killed_through_cgroup_kill() {
     require_pidns();
     let name = Name::new("v2kill");
     let script = &daemon_script("", true, 4);
-    let out =
-        run(subreaper(&["-vv", "--grace", "500ms", "--cgroup", &name.0, "sh", "-c", script]), secs(20.0));
+    let out = run(
+        subreaper(&[
+            "-vv", "--grace", "500ms", "--cgroup", &name.0, "sh", "-c", script,
+        ]),
+        secs(20.0),
+    );
     assert_eq!(out.code, Some(4), "{out:?}");
     assert!(out.stdout.contains("daemon-ready"), "{out:?}");
     assert!(
-        out.stderr.contains(&format!("wrote 1 to /sys/fs/cgroup/unified/{}/cgroup.kill", name.0)),
+        out.stderr.contains(&format!(
+            "wrote 1 to /sys/fs/cgroup/unified/{}/cgroup.kill",
+            name.0
+        )),
         "{out:?}"
     );
     assert!(out.elapsed < secs(4.0), "{out:?}");
@@ -123,12 +151,17 @@ fn v1_teardown_freezes_kills_and_thaws() {
     let script = &daemon_script("", false, 4);
     let cmd = in_mount_ns(
         "umount -l /sys/fs/cgroup/unified || exit 99",
-        &["-vv", "--grace", "500ms", "--cgroup", &name.0, "sh", "-c", script],
+        &[
+            "-vv", "--grace", "500ms", "--cgroup", &name.0, "sh", "-c", script,
+        ],
     );
     let out = run(cmd, secs(20.0));
     assert_eq!(out.code, Some(4), "{out:?}");
     assert!(
-        out.stderr.contains(&format!("froze /sys/fs/cgroup/freezer/{}, sent SIGKILL to", name.0)),
+        out.stderr.contains(&format!(
+            "froze /sys/fs/cgroup/freezer/{}, sent SIGKILL to",
+            name.0
+        )),
         "{out:?}"
     );
     assert!(!out.stderr.contains("cgroup.kill"), "{out:?}");
@@ -142,12 +175,29 @@ fn oom_kill_of_the_main_child_is_reported() {
     require_pidns();
     let name = Name::new("oom");
     let alloc = "x = b'x' * (256 << 20)";
-    let out = run(pid1(&["--cgroup", &name.0, "--memory-limit", "32M", "python3", "-c", alloc]), secs(60.0));
+    let out = run(
+        pid1(&[
+            "--cgroup",
+            &name.0,
+            "--memory-limit",
+            "32M",
+            "python3",
+            "-c",
+            alloc,
+        ]),
+        secs(60.0),
+    );
     assert_eq!(out.code, Some(137), "{out:?}");
     let lines: Vec<&str> = out.stderr.lines().filter(|l| l.contains("OOM")).collect();
     assert_eq!(lines.len(), 1, "{out:?}");
-    assert!(lines[0].starts_with("rinit: ERROR OOM: main child 2 was OOM-killed"), "{out:?}");
-    assert!(lines[0].contains("32 MiB") && lines[0].contains(&name.0), "{out:?}");
+    assert!(
+        lines[0].starts_with("rinit: ERROR OOM: main child 2 was OOM-killed"),
+        "{out:?}"
+    );
+    assert!(
+        lines[0].contains("32 MiB") && lines[0].contains(&name.0),
+        "{out:?}"
+    );
     name.assert_removed();
 }
 
@@ -157,13 +207,16 @@ fn oom_kill_of_the_main_child_is_reported() {
 fn oom_kill_of_another_process_is_reported() {
     require_pidns();
     let script = "python3 -c \"x = b'x' * (256 << 20)\"; echo alloc=$?; exit 3";
-    let out = run(subreaper(&["--memory-limit", "48M", "sh", "-c", script]), secs(60.0));
+    let out = run(
+        subreaper(&["--memory-limit", "48M", "sh", "-c", script]),
+        secs(60.0),
+    );
     assert_eq!(out.code, Some(3), "{out:?}");
     assert!(out.stdout.contains("alloc=137"), "{out:?}");
     assert!(
-        out.stderr
-            .contains("rinit: ERROR OOM: the kernel's OOM killer killed 1 process(es) in cgroup rinit-")
-            && out.stderr.contains("(memory limit 48 MiB)"),
+        out.stderr.contains(
+            "rinit: ERROR OOM: the kernel's OOM killer killed 1 process(es) in cgroup rinit-"
+        ) && out.stderr.contains("(memory limit 48 MiB)"),
         "{out:?}"
     );
     // The default name is rinit-<pid>-<suffix>; none may be left.
@@ -182,7 +235,13 @@ fn oom_kill_of_another_process_is_reported() {
 fn read_only_cgroupfs_degrades_with_one_warning() {
     require_pidns();
     let name = Name::new("ro");
-    let out = run(in_mount_ns(READ_ONLY, &["--cgroup", &name.0, "sh", "-c", "echo ran; exit 5"]), secs(20.0));
+    let out = run(
+        in_mount_ns(
+            READ_ONLY,
+            &["--cgroup", &name.0, "sh", "-c", "echo ran; exit 5"],
+        ),
+        secs(20.0),
+    );
     assert_eq!(out.code, Some(5), "{out:?}");
     assert_eq!(out.stdout, "ran\n");
     assert_eq!(out.stderr.lines().count(), 1, "{out:?}");
@@ -204,13 +263,19 @@ fn cgroup_required_fails_clearly() {
     let dir = TempDir::new("req");
     let marker = dir.file("ran");
     let out = run(
-        in_mount_ns(READ_ONLY, &["--cgroup-required", "--cgroup", &name.0, "touch", &marker]),
+        in_mount_ns(
+            READ_ONLY,
+            &["--cgroup-required", "--cgroup", &name.0, "touch", &marker],
+        ),
         secs(20.0),
     );
     assert_eq!(out.code, Some(1), "{out:?}");
     assert_eq!(out.stderr.lines().count(), 1, "{out:?}");
     assert!(
-        out.stderr.starts_with(&format!("rinit: ERROR cgroup {} is required, but cannot create", name.0)),
+        out.stderr.starts_with(&format!(
+            "rinit: ERROR cgroup {} is required, but cannot create",
+            name.0
+        )),
         "{out:?}"
     );
     assert!(out.stderr.contains("Read-only file system"), "{out:?}");
@@ -250,7 +315,11 @@ fn missing_controllers_degrade() {
         secs(20.0),
     );
     assert_eq!(out.code, Some(0), "{out:?}");
-    assert!(out.stderr.contains("no memory controller is available for a memory limit"), "{out:?}");
+    assert!(
+        out.stderr
+            .contains("no memory controller is available for a memory limit"),
+        "{out:?}"
+    );
     name.assert_removed();
 }
 
@@ -261,7 +330,10 @@ fn existing_cgroup_is_not_reused() {
     let name = Name::new("exists");
     let dir = &cgroup_dirs(&name.0)[0];
     std::fs::create_dir(dir).unwrap();
-    let out = run(pid1(&["--cgroup-required", "--cgroup", &name.0, "true"]), secs(20.0));
+    let out = run(
+        pid1(&["--cgroup-required", "--cgroup", &name.0, "true"]),
+        secs(20.0),
+    );
     let _ = std::fs::remove_dir(dir);
     assert_eq!(out.code, Some(1), "{out:?}");
     assert!(out.stderr.contains("File exists"), "{out:?}");

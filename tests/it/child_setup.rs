@@ -1,17 +1,25 @@
 use crate::common::*;
 use std::process::Command;
 
-const PGRP_PY: &str = "import os; print('PGRP', os.getpid(), os.getpgrp(), os.getpgid(os.getppid()))";
+const PGRP_PY: &str =
+    "import os; print('PGRP', os.getpid(), os.getpgrp(), os.getpgid(os.getppid()))";
 
 /// The child leads a process group of its own, separate from rinit's.
 #[test]
 fn child_has_its_own_process_group() {
     require_pidns();
-    for cmd in [pid1(&["python3", "-c", PGRP_PY]), subreaper(&["python3", "-c", PGRP_PY])] {
+    for cmd in [
+        pid1(&["python3", "-c", PGRP_PY]),
+        subreaper(&["python3", "-c", PGRP_PY]),
+    ] {
         let out = run(cmd, secs(10.0));
         assert_eq!(out.code, Some(0), "{out:?}");
         let line = out.stdout.lines().find(|l| l.starts_with("PGRP")).unwrap();
-        let f: Vec<i32> = line.split(' ').skip(1).map(|x| x.parse().unwrap()).collect();
+        let f: Vec<i32> = line
+            .split(' ')
+            .skip(1)
+            .map(|x| x.parse().unwrap())
+            .collect();
         assert_eq!(f[0], f[1], "child is not its group's leader: {line}");
         assert_ne!(f[1], f[2], "child shares rinit's group: {line}");
     }
@@ -29,9 +37,16 @@ fn in_pty(command: &str) -> Command {
 fn child_gets_the_terminal() {
     require_pidns();
     let py = "import os; print('TTY', os.getpgrp(), os.tcgetpgrp(0))";
-    let out = run(in_pty(&format!("{} python3 -c \"{py}\"", rinit())), secs(20.0));
+    let out = run(
+        in_pty(&format!("{} python3 -c \"{py}\"", rinit())),
+        secs(20.0),
+    );
     assert_eq!(out.code, Some(0), "{out:?}");
-    let line = out.stdout.lines().find(|l| l.starts_with("TTY")).unwrap_or_else(|| panic!("{out:?}"));
+    let line = out
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("TTY"))
+        .unwrap_or_else(|| panic!("{out:?}"));
     let f: Vec<&str> = line.trim().split(' ').collect();
     assert_eq!(f[1], f[2], "child is not in the foreground: {line}");
 }
@@ -46,7 +61,10 @@ fn interactive_bash_has_job_control() {
     assert_eq!(out.code, Some(0), "{out:?}");
     let all = format!("{}{}", out.stdout, out.stderr);
     assert!(!all.contains("no job control"), "{out:?}");
-    assert!(!all.contains("cannot set terminal process group"), "{out:?}");
+    assert!(
+        !all.contains("cannot set terminal process group"),
+        "{out:?}"
+    );
     assert!(all.contains("fg-status=0"), "{out:?}");
 }
 
@@ -68,9 +86,19 @@ fn sig_lines(text: &str, prefix: &str) -> (String, String) {
 fn child_gets_the_callers_signal_state() {
     require_pidns();
     for pipe in ["pipe-default", "pipe-ignored"] {
-        let caller = ["python3", &helper("sigstate.py"), pipe, rinit(), "grep", "^Sig", "/proc/self/status"];
+        let caller = [
+            "python3",
+            &helper("sigstate.py"),
+            pipe,
+            rinit(),
+            "grep",
+            "^Sig",
+            "/proc/self/status",
+        ];
         let mut in_ns = Command::new("unshare");
-        in_ns.args(["--pid", "--fork", "--mount-proc", "--kill-child"]).args(caller);
+        in_ns
+            .args(["--pid", "--fork", "--mount-proc", "--kill-child"])
+            .args(caller);
         let mut direct = Command::new(caller[0]);
         direct.args(&caller[1..]);
         for (mode, cmd) in [("pid1", in_ns), ("subreaper", direct)] {
@@ -83,7 +111,11 @@ fn child_gets_the_callers_signal_state() {
             assert_ne!(caller_blk, "0000000000000000");
             let pipe_bit = 1u64 << 12;
             let ign = u64::from_str_radix(&child_ign, 16).unwrap();
-            assert_eq!(ign & pipe_bit != 0, pipe == "pipe-ignored", "{mode}: SIGPIPE disposition");
+            assert_eq!(
+                ign & pipe_bit != 0,
+                pipe == "pipe-ignored",
+                "{mode}: SIGPIPE disposition"
+            );
         }
     }
 }
@@ -94,9 +126,20 @@ fn child_gets_the_callers_signal_state() {
 fn descriptors_and_cwd() {
     require_pidns();
     let dir = TempDir::new("fds");
-    let caller = ["python3", &helper("fds.py"), "caller", rinit(), "python3", &helper("fds.py"), "child"];
+    let caller = [
+        "python3",
+        &helper("fds.py"),
+        "caller",
+        rinit(),
+        "python3",
+        &helper("fds.py"),
+        "child",
+    ];
     let mut in_ns = Command::new("unshare");
-    in_ns.args(["--pid", "--fork", "--mount-proc", "--kill-child"]).args(caller).current_dir(dir.path());
+    in_ns
+        .args(["--pid", "--fork", "--mount-proc", "--kill-child"])
+        .args(caller)
+        .current_dir(dir.path());
     let mut direct = Command::new(caller[0]);
     direct.args(&caller[1..]).current_dir(dir.path());
     for (mode, cmd) in [("pid1", in_ns), ("subreaper", direct)] {
@@ -115,11 +158,20 @@ fn descriptors_and_cwd() {
         assert!(field("CHILD_FDS ").starts_with("0,1,2,"), "{mode}");
         assert!(field("CHILD_FDS ").split(',').any(|f| f == "7"), "{mode}");
         let rinit_fds = field("RINIT_FDS ");
-        let above_2: Vec<&str> =
-            rinit_fds.split(',').filter(|e| !["0=", "1=", "2="].iter().any(|p| e.starts_with(p))).collect();
+        let above_2: Vec<&str> = rinit_fds
+            .split(',')
+            .filter(|e| !["0=", "1=", "2="].iter().any(|p| e.starts_with(p)))
+            .collect();
         assert_eq!(above_2.len(), 1, "{mode}: rinit keeps {rinit_fds}");
-        assert!(above_2[0].ends_with("anon_inode:[signalfd]"), "{mode}: {rinit_fds}");
+        assert!(
+            above_2[0].ends_with("anon_inode:[signalfd]"),
+            "{mode}: {rinit_fds}"
+        );
         assert_eq!(field("RINIT_CWD "), "/", "{mode}");
-        assert_eq!(field("CHILD_CWD "), dir.path().canonicalize().unwrap().to_str().unwrap(), "{mode}");
+        assert_eq!(
+            field("CHILD_CWD "),
+            dir.path().canonicalize().unwrap().to_str().unwrap(),
+            "{mode}"
+        );
     }
 }

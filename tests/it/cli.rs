@@ -11,7 +11,11 @@ fn rinit_cmd(args: &[&str]) -> Command {
 fn help_goes_to_stdout() {
     let out = run(rinit_cmd(&["--help"]), secs(10.0));
     assert_eq!(out.code, Some(0), "{out:?}");
-    assert!(out.stdout.starts_with("Usage: rinit [OPTIONS] [--] COMMAND"), "{out:?}");
+    assert!(
+        out.stdout
+            .starts_with("Usage: rinit [OPTIONS] [--] COMMAND"),
+        "{out:?}"
+    );
     for flag in [
         "--signal-child-only",
         "--rewrite",
@@ -41,8 +45,13 @@ fn version_has_the_form_dockerd_parses() {
         .strip_prefix(&format!("rinit version {}", env!("CARGO_PKG_VERSION")))
         .unwrap_or_else(|| panic!("{line}"));
     if !rest.is_empty() {
-        let sha = rest.strip_prefix(" - git.").unwrap_or_else(|| panic!("{line}"));
-        assert!(sha.len() >= 7 && sha.chars().all(|c| c.is_ascii_hexdigit()), "{line}");
+        let sha = rest
+            .strip_prefix(" - git.")
+            .unwrap_or_else(|| panic!("{line}"));
+        assert!(
+            sha.len() >= 7 && sha.chars().all(|c| c.is_ascii_hexdigit()),
+            "{line}"
+        );
     }
     assert_eq!(run(rinit_cmd(&["-V"]), secs(10.0)).stdout, out.stdout);
 }
@@ -59,16 +68,36 @@ fn usage_errors_are_one_line_and_run_nothing() {
         (vec!["--bogus"], vec![], "unknown option --bogus"),
         (vec!["-x"], vec![], "unknown option -x"),
         (vec!["--grace", "soon"], vec![], "'soon' for --grace"),
-        (vec!["--kill-after", "1.5s"], vec![], "'1.5s' for --kill-after"),
-        (vec!["--stuck-timeout", "x"], vec![], "'x' for --stuck-timeout"),
+        (
+            vec!["--kill-after", "1.5s"],
+            vec![],
+            "'1.5s' for --kill-after",
+        ),
+        (
+            vec!["--stuck-timeout", "x"],
+            vec![],
+            "'x' for --stuck-timeout",
+        ),
         (vec!["-r", "TERM"], vec![], "--rewrite"),
         (vec!["-r", "NOPE:TERM"], vec![], "'NOPE' is not a signal"),
         (vec!["-e", "256"], vec![], "'256' for --remap-exit"),
         (vec!["-p", "SIGNOPE"], vec![], "'SIGNOPE' for --pdeathsig"),
-        (vec![], vec![("RINIT_SIGNAL_CHILD_ONLY", "maybe")], "'maybe' for RINIT_SIGNAL_CHILD_ONLY"),
+        (
+            vec![],
+            vec![("RINIT_SIGNAL_CHILD_ONLY", "maybe")],
+            "'maybe' for RINIT_SIGNAL_CHILD_ONLY",
+        ),
         (vec![], vec![("RINIT_GRACE", "5 seconds")], "RINIT_GRACE"),
-        (vec![], vec![("RINIT_REMAP_EXIT", "1,x")], "RINIT_REMAP_EXIT"),
-        (vec![], vec![("RINIT_REWRITE", "TERM:NOPE")], "RINIT_REWRITE"),
+        (
+            vec![],
+            vec![("RINIT_REMAP_EXIT", "1,x")],
+            "RINIT_REMAP_EXIT",
+        ),
+        (
+            vec![],
+            vec![("RINIT_REWRITE", "TERM:NOPE")],
+            "RINIT_REWRITE",
+        ),
         (vec![], vec![("RINIT_PDEATHSIG", "NOPE")], "RINIT_PDEATHSIG"),
     ];
     for (args, env, needle) in cases {
@@ -81,10 +110,16 @@ fn usage_errors_are_one_line_and_run_nothing() {
         let out = run(cmd, secs(10.0));
         assert_eq!(out.code, Some(2), "{all:?} {env:?}: {out:?}");
         assert_eq!(out.stderr.lines().count(), 1, "{all:?}: {out:?}");
-        assert!(out.stderr.starts_with("rinit: ") && out.stderr.contains(needle), "{all:?}: {out:?}");
+        assert!(
+            out.stderr.starts_with("rinit: ") && out.stderr.contains(needle),
+            "{all:?}: {out:?}"
+        );
         assert!(out.stderr.contains("rinit --help"), "no hint: {out:?}");
         assert_eq!(out.stdout, "");
-        assert!(!std::path::Path::new(&marker).exists(), "{all:?} ran the command");
+        assert!(
+            !std::path::Path::new(&marker).exists(),
+            "{all:?} ran the command"
+        );
     }
 }
 
@@ -114,14 +149,24 @@ fn verbose_logs_go_to_stderr_with_level() {
     let out = run(pid1(&["-vv", "sh", "-c", "echo out; exit 3"]), secs(10.0));
     assert_eq!(out.code, Some(3));
     assert_eq!(out.stdout, "out\n");
-    assert!(out.stderr.lines().all(|l| l.starts_with("rinit: ")), "{out:?}");
-    assert!(out.stderr.contains("rinit: INFO main child 2 exited with code 3"), "{out:?}");
+    assert!(
+        out.stderr.lines().all(|l| l.starts_with("rinit: ")),
+        "{out:?}"
+    );
+    assert!(
+        out.stderr
+            .contains("rinit: INFO main child 2 exited with code 3"),
+        "{out:?}"
+    );
     assert!(out.stderr.contains("rinit: DEBUG "), "{out:?}");
 
     let mut cmd = pid1(&["sh", "-c", "exit 0"]);
     cmd.env("RINIT_LOG", "info");
     let out = run(cmd, secs(10.0));
-    assert!(out.stderr.contains("rinit: INFO ") && !out.stderr.contains("DEBUG"), "{out:?}");
+    assert!(
+        out.stderr.contains("rinit: INFO ") && !out.stderr.contains("DEBUG"),
+        "{out:?}"
+    );
     // -q wins over RINIT_LOG.
     let mut cmd = pid1(&["-q", "sh", "-c", "exit 0"]);
     cmd.env("RINIT_LOG", "debug");

@@ -15,7 +15,8 @@ use std::time::{Duration, Instant};
 pub fn rinit() -> &'static str {
     static PATH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     PATH.get_or_init(|| {
-        std::env::var("RINIT_TEST_BINARY").unwrap_or_else(|_| env!("CARGO_BIN_EXE_rinit").to_string())
+        std::env::var("RINIT_TEST_BINARY")
+            .unwrap_or_else(|_| env!("CARGO_BIN_EXE_rinit").to_string())
     })
 }
 
@@ -26,7 +27,8 @@ pub fn helper(name: &str) -> String {
 /// `unshare --pid --fork --mount-proc rinit ARGS`: rinit is PID 1.
 pub fn pid1(args: &[&str]) -> Command {
     let mut cmd = Command::new("unshare");
-    cmd.args(["--pid", "--fork", "--mount-proc", "--kill-child", rinit()]).args(args);
+    cmd.args(["--pid", "--fork", "--mount-proc", "--kill-child", rinit()])
+        .args(args);
     cmd
 }
 
@@ -37,8 +39,18 @@ pub fn pid1(args: &[&str]) -> Command {
 pub fn subreaper_with(before: &str, after: &str, args: &[&str]) -> Command {
     let mut cmd = Command::new("unshare");
     let script = format!("{before}\n\"$@\"\nrc=$?\n{after}\necho \"rinit-exit=$rc\" >&2\nexit $rc");
-    cmd.args(["--pid", "--fork", "--mount-proc", "--kill-child", "sh", "-c", &script, "sh", rinit()])
-        .args(args);
+    cmd.args([
+        "--pid",
+        "--fork",
+        "--mount-proc",
+        "--kill-child",
+        "sh",
+        "-c",
+        &script,
+        "sh",
+        rinit(),
+    ])
+    .args(args);
     cmd
 }
 
@@ -85,10 +97,15 @@ impl std::fmt::Debug for Finished {
 pub fn start(mut cmd: Command, limit: Duration) -> Run {
     use std::os::unix::process::CommandExt;
     let what = format!("{cmd:?}");
-    cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).process_group(0);
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0);
     // SAFETY: runs between fork and exec; only raw syscalls, no allocation.
     unsafe { cmd.pre_exec(clean_signal_state) };
-    let mut child = cmd.spawn().unwrap_or_else(|e| panic!("cannot start {what}: {e}"));
+    let mut child = cmd
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {what}: {e}"));
     let output = Arc::new((Mutex::new(Output::default()), Condvar::new()));
     let readers = vec![
         pump(child.stdout.take().unwrap(), output.clone(), false),
@@ -103,14 +120,24 @@ pub fn start(mut cmd: Command, limit: Duration) -> Run {
         thread::spawn(move || {
             let (lock, cvar) = &*done;
             let guard = lock.lock().unwrap();
-            let (guard, timeout) = cvar.wait_timeout_while(guard, limit, |finished| !*finished).unwrap();
+            let (guard, timeout) = cvar
+                .wait_timeout_while(guard, limit, |finished| !*finished)
+                .unwrap();
             if timeout.timed_out() && !*guard {
                 *fired.lock().unwrap() = true;
                 signal(-pgid, libc::SIGKILL);
             }
         });
     }
-    Run { child, output, readers, started: Instant::now(), watchdog_fired, done, what }
+    Run {
+        child,
+        output,
+        readers,
+        started: Instant::now(),
+        watchdog_fired,
+        done,
+        what,
+    }
 }
 
 /// Every test starts from the same signal state, whatever the test runner
@@ -127,21 +154,41 @@ fn clean_signal_state() -> std::io::Result<()> {
         restorer: usize,
         mask: u64,
     }
-    let default = KernelSigaction { handler: 0, flags: 0, restorer: 0, mask: 0 };
+    let default = KernelSigaction {
+        handler: 0,
+        flags: 0,
+        restorer: 0,
+        mask: 0,
+    };
     for sig in (1..=64).filter(|s| *s != libc::SIGKILL && *s != libc::SIGSTOP) {
         // SAFETY: a valid kernel sigaction for x86_64, no old action asked.
         unsafe {
-            libc::syscall(libc::SYS_rt_sigaction, sig, &default as *const KernelSigaction, 0usize, 8usize)
+            libc::syscall(
+                libc::SYS_rt_sigaction,
+                sig,
+                &default as *const KernelSigaction,
+                0usize,
+                8usize,
+            )
         };
     }
     // Children killed by QUIT or ABRT must not drop core files in the tree.
-    let no_core = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    let no_core = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
     // SAFETY: a valid rlimit struct.
     unsafe { libc::setrlimit(libc::RLIMIT_CORE, &no_core) };
     let empty: u64 = 0;
     // SAFETY: a valid 8-byte mask.
     unsafe {
-        libc::syscall(libc::SYS_rt_sigprocmask, libc::SIG_SETMASK, &empty as *const u64, 0usize, 8usize)
+        libc::syscall(
+            libc::SYS_rt_sigprocmask,
+            libc::SIG_SETMASK,
+            &empty as *const u64,
+            0usize,
+            8usize,
+        )
     };
     Ok(())
 }
@@ -220,7 +267,12 @@ impl Run {
             let _ = r.join();
         }
         let out = std::mem::take(&mut *self.output.0.lock().unwrap());
-        let finished = Finished { code: status.code(), stdout: out.stdout, stderr: out.stderr, elapsed };
+        let finished = Finished {
+            code: status.code(),
+            stdout: out.stdout,
+            stderr: out.stderr,
+            elapsed,
+        };
         assert!(
             !*self.watchdog_fired.lock().unwrap(),
             "watchdog killed {} (signal {:?}): {finished:?}",
@@ -241,7 +293,11 @@ pub fn daemon_script(trap: &str, double_fork: bool, code: i32) -> String {
     let daemon = format!(
         r#"setsid sh -c 'trap "{trap}" TERM; rm -f "$1"; echo daemon-ready; while :; do sleep 0.05; done' sh "$f" &"#
     );
-    let launch = if double_fork { format!("({daemon});") } else { daemon };
+    let launch = if double_fork {
+        format!("({daemon});")
+    } else {
+        daemon
+    };
     format!(r#"f=$(mktemp); {launch} while [ -e "$f" ]; do sleep 0.01; done; exit {code}"#)
 }
 
@@ -298,7 +354,10 @@ pub fn find_descendant(root: i32, comm: &str, timeout: Duration) -> i32 {
                 }
             }
         }
-        assert!(Instant::now() < deadline, "no descendant '{comm}' of {root} within {timeout:?}");
+        assert!(
+            Instant::now() < deadline,
+            "no descendant '{comm}' of {root} within {timeout:?}"
+        );
         thread::sleep(Duration::from_millis(10));
     }
 }
@@ -306,14 +365,21 @@ pub fn find_descendant(root: i32, comm: &str, timeout: Duration) -> i32 {
 /// Reads one field of /proc/PID/status.
 pub fn status_field(pid: i32, field: &str) -> Option<String> {
     let text = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    text.lines().find_map(|l| l.strip_prefix(field)?.strip_prefix(':').map(|v| v.trim().to_string()))
+    text.lines().find_map(|l| {
+        l.strip_prefix(field)?
+            .strip_prefix(':')
+            .map(|v| v.trim().to_string())
+    })
 }
 
 /// Waits until `cond` holds, polling; fails the test after `timeout`.
 pub fn wait_until(what: &str, timeout: Duration, mut cond: impl FnMut() -> bool) {
     let deadline = Instant::now() + timeout;
     while !cond() {
-        assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting for {what}");
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for {what}"
+        );
         thread::sleep(Duration::from_millis(10));
     }
 }
@@ -354,7 +420,10 @@ pub fn require_pidns() {
         .stderr(Stdio::null())
         .status()
         .is_ok_and(|s| s.success());
-    assert!(ok, "unshare --pid --fork --mount-proc does not work here (need root and util-linux)");
+    assert!(
+        ok,
+        "unshare --pid --fork --mount-proc does not work here (need root and util-linux)"
+    );
 }
 
 /// A v1 freezer cgroup made for one test under the test's own freezer
@@ -370,12 +439,16 @@ impl FreezerCgroup {
             .find_map(|l| {
                 let mut parts = l.splitn(3, ':');
                 let (_, controllers, path) = (parts.next()?, parts.next()?, parts.next()?);
-                controllers.split(',').any(|c| c == "freezer").then(|| path.to_string())
+                controllers
+                    .split(',')
+                    .any(|c| c == "freezer")
+                    .then(|| path.to_string())
             })
             .expect("this test needs the cgroup v1 freezer (CI has it)");
         let path = PathBuf::from(format!("/sys/fs/cgroup/freezer{own}"))
             .join(format!("rinit-test-{}-{tag}", std::process::id()));
-        std::fs::create_dir(&path).unwrap_or_else(|e| panic!("cannot create {}: {e}", path.display()));
+        std::fs::create_dir(&path)
+            .unwrap_or_else(|e| panic!("cannot create {}: {e}", path.display()));
         FreezerCgroup(path)
     }
 
@@ -387,7 +460,10 @@ impl FreezerCgroup {
         std::fs::write(self.0.join("freezer.state"), "FROZEN").unwrap();
         // The state moves to FROZEN lazily, when read.
         wait_until("the freezer to report FROZEN", secs(5.0), || {
-            std::fs::read_to_string(self.0.join("freezer.state")).unwrap().trim() == "FROZEN"
+            std::fs::read_to_string(self.0.join("freezer.state"))
+                .unwrap()
+                .trim()
+                == "FROZEN"
         });
     }
 

@@ -10,12 +10,22 @@ use std::time::{Duration, Instant};
 /// podman's storage does not like concurrent builds; one at a time.
 static PODMAN: Mutex<()> = Mutex::new(());
 
-const RUN_FLAGS: [&str; 4] = ["--ulimit", "nofile=20000:20000", "--ulimit", "nproc=4096:4096"];
+const RUN_FLAGS: [&str; 4] = [
+    "--ulimit",
+    "nofile=20000:20000",
+    "--ulimit",
+    "nproc=4096:4096",
+];
 
 fn podman_available() -> bool {
-    let found = Command::new("podman").arg("--version").output().is_ok_and(|o| o.status.success());
+    let found = Command::new("podman")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
     if !found {
-        eprintln!("skipped: podman is not installed (.ci/run installs podman, runc and busybox-static)");
+        eprintln!(
+            "skipped: podman is not installed (.ci/run installs podman, runc and busybox-static)"
+        );
     }
     found
 }
@@ -28,7 +38,11 @@ fn podman() -> Command {
 
 fn podman_ok(args: &[&str]) -> String {
     let out = podman().args(args).output().unwrap();
-    assert!(out.status.success(), "podman {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "podman {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
@@ -56,7 +70,13 @@ impl Image {
         copy(&busybox(), "busybox");
         let dockerfile = if with_rinit {
             copy(static_rinit(), "rinit");
-            copy(&format!("{}/tests/container/scenarios.sh", env!("CARGO_MANIFEST_DIR")), "scenarios.sh");
+            copy(
+                &format!(
+                    "{}/tests/container/scenarios.sh",
+                    env!("CARGO_MANIFEST_DIR")
+                ),
+                "scenarios.sh",
+            );
             format!("{}/Dockerfile.test", env!("CARGO_MANIFEST_DIR"))
         } else {
             let path = context.file("Dockerfile");
@@ -67,8 +87,19 @@ impl Image {
             .unwrap();
             path
         };
-        podman_ok(&["build", "--quiet", "-f", &dockerfile, "-t", &tag, context.path().to_str().unwrap()]);
-        Image { tag, containers: Vec::new() }
+        podman_ok(&[
+            "build",
+            "--quiet",
+            "-f",
+            &dockerfile,
+            "-t",
+            &tag,
+            context.path().to_str().unwrap(),
+        ]);
+        Image {
+            tag,
+            containers: Vec::new(),
+        }
     }
 
     fn container_name(&mut self) -> String {
@@ -81,11 +112,21 @@ impl Image {
     /// extra `podman run` flags; waits until it prints "ready" and times a
     /// `podman stop -t STOP_TIMEOUT`. Returns the container's name and how
     /// long the stop took.
-    fn run_and_stop(&mut self, flags: &[&str], script: &str, stop_timeout: &str) -> (String, Duration) {
+    fn run_and_stop(
+        &mut self,
+        flags: &[&str],
+        script: &str,
+        stop_timeout: &str,
+    ) -> (String, Duration) {
         let name = self.container_name();
         podman_ok(
-            &[&["run", "-d", "--name", &name][..], flags, &RUN_FLAGS, &[&self.tag, "sh", "-c", script]]
-                .concat(),
+            &[
+                &["run", "-d", "--name", &name][..],
+                flags,
+                &RUN_FLAGS,
+                &[&self.tag, "sh", "-c", script],
+            ]
+            .concat(),
         );
         wait_for_log(&name, "ready");
         let started = Instant::now();
@@ -111,22 +152,35 @@ fn static_rinit() -> &'static str {
             return path;
         }
         let status = Command::new(option_env!("CARGO").unwrap_or("cargo"))
-            .args(["build", "--quiet", "--release", "--target", "x86_64-unknown-linux-musl"])
+            .args([
+                "build",
+                "--quiet",
+                "--release",
+                "--target",
+                "x86_64-unknown-linux-musl",
+            ])
             .current_dir(env!("CARGO_MANIFEST_DIR"))
             .status()
             .unwrap();
         assert!(status.success(), "cannot build the static rinit");
-        format!("{}/target/x86_64-unknown-linux-musl/release/rinit", env!("CARGO_MANIFEST_DIR"))
+        format!(
+            "{}/target/x86_64-unknown-linux-musl/release/rinit",
+            env!("CARGO_MANIFEST_DIR")
+        )
     })
 }
 
 fn wait_for_log(name: &str, needle: &str) {
-    wait_until(&format!("'{needle}' in the logs of {name}"), secs(20.0), || {
-        podman()
-            .args(["logs", name])
-            .output()
-            .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains(needle))
-    });
+    wait_until(
+        &format!("'{needle}' in the logs of {name}"),
+        secs(20.0),
+        || {
+            podman()
+                .args(["logs", name])
+                .output()
+                .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains(needle))
+        },
+    );
 }
 
 fn exit_code(name: &str) -> i32 {
@@ -141,11 +195,17 @@ fn dockerfile_test_scenarios_pass() {
         return;
     }
     let _lock = PODMAN.lock().unwrap_or_else(|e| e.into_inner());
-    let mut cmd = Command::new(format!("{}/scripts/container-test.sh", env!("CARGO_MANIFEST_DIR")));
+    let mut cmd = Command::new(format!(
+        "{}/scripts/container-test.sh",
+        env!("CARGO_MANIFEST_DIR")
+    ));
     cmd.env("RINIT", static_rinit())
         .env("BUSYBOX", busybox())
         .env("ENGINE", "podman")
-        .env("IMAGE", format!("localhost/rinit-it-script-{}:latest", std::process::id()));
+        .env(
+            "IMAGE",
+            format!("localhost/rinit-it-script-{}:latest", std::process::id()),
+        );
     let out = run(cmd, secs(300.0));
     assert_eq!(out.code, Some(0), "{out:?}");
     assert!(out.stdout.contains("5 passed, 0 failed"), "{out:?}");
@@ -189,7 +249,10 @@ fn init_path_drop_in() {
     ]);
     let out = run(cmd, secs(120.0));
     assert_eq!(out.code, Some(7), "{out:?}");
-    assert!(out.stdout.starts_with("/run/podman-init -- sh -c"), "{out:?}");
+    assert!(
+        out.stdout.starts_with("/run/podman-init -- sh -c"),
+        "{out:?}"
+    );
     assert!(out.stdout.contains("parent=1\n"), "{out:?}");
     assert!(out.stdout.contains("got-usr1"), "{out:?}");
     assert!(out.stdout.contains("zombies=0"), "{out:?}");
@@ -207,7 +270,10 @@ fn stop_forwards_term() {
     let script = "trap 'echo got-term; exit 42' TERM; echo ready; while :; do sleep 0.1; done";
     let (name, took) = image.run_and_stop(&[], script, "5");
     assert_eq!(exit_code(&name), 42);
-    assert!(took < secs(4.0), "stop took {took:?}: SIGTERM did not get through");
+    assert!(
+        took < secs(4.0),
+        "stop took {took:?}: SIGTERM did not get through"
+    );
     assert!(podman_ok(&["logs", &name]).contains("got-term"));
 }
 

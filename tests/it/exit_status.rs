@@ -24,7 +24,10 @@ fn death_by_signal_gives_128_plus_n() {
     require_pidns();
     for sig in [15, 9, 11, 1, 34, 37] {
         let script = format!("kill -{sig} $$; sleep 5");
-        for cmd in [pid1(&["sh", "-c", &script]), subreaper(&["sh", "-c", &script])] {
+        for cmd in [
+            pid1(&["sh", "-c", &script]),
+            subreaper(&["sh", "-c", &script]),
+        ] {
             let out = run(cmd, secs(10.0));
             assert_eq!(out.code, Some(128 + sig), "signal {sig}: {out:?}");
         }
@@ -34,9 +37,15 @@ fn death_by_signal_gives_128_plus_n() {
 #[test]
 fn remap_exit_turns_codes_into_zero() {
     require_pidns();
-    let out = run(pid1(&["-e", "143", "-e", "3", "sh", "-c", "kill -TERM $$; sleep 5"]), secs(10.0));
+    let out = run(
+        pid1(&["-e", "143", "-e", "3", "sh", "-c", "kill -TERM $$; sleep 5"]),
+        secs(10.0),
+    );
     assert_eq!(out.code, Some(0), "{out:?}");
-    let out = run(pid1(&["-e", "143", "-e", "3", "sh", "-c", "exit 3"]), secs(10.0));
+    let out = run(
+        pid1(&["-e", "143", "-e", "3", "sh", "-c", "exit 3"]),
+        secs(10.0),
+    );
     assert_eq!(out.code, Some(0), "{out:?}");
     let out = run(pid1(&["-e", "143", "sh", "-c", "exit 4"]), secs(10.0));
     assert_eq!(out.code, Some(4), "{out:?}");
@@ -45,11 +54,17 @@ fn remap_exit_turns_codes_into_zero() {
 #[test]
 fn missing_program_exits_127_naming_it() {
     require_pidns();
-    for cmd in [pid1(&["no-such-program-xyz", "a"]), subreaper(&["./no/such/path"])] {
+    for cmd in [
+        pid1(&["no-such-program-xyz", "a"]),
+        subreaper(&["./no/such/path"]),
+    ] {
         let out = run(cmd, secs(10.0));
         assert_eq!(out.code, Some(127), "{out:?}");
         let first = out.stderr.lines().next().unwrap_or_default();
-        assert!(first.starts_with("rinit: ERROR cannot execute '"), "{out:?}");
+        assert!(
+            first.starts_with("rinit: ERROR cannot execute '"),
+            "{out:?}"
+        );
         assert!(first.contains("No such file or directory"), "{out:?}");
     }
 }
@@ -80,5 +95,8 @@ fn unexecutable_program_exits_126() {
             "{out:?}"
         );
     }
-    assert!(!std::path::Path::new(&marker).exists(), "ENOEXEC fell back to a shell");
+    assert!(
+        !std::path::Path::new(&marker).exists(),
+        "ENOEXEC fell back to a shell"
+    );
 }

@@ -5,7 +5,10 @@ use std::time::Duration;
 #[test]
 fn reaps_a_burst_of_3000_orphans() {
     require_pidns();
-    let out = run(pid1(&["python3", &helper("orphans.py"), "3000"]), secs(120.0));
+    let out = run(
+        pid1(&["python3", &helper("orphans.py"), "3000"]),
+        secs(120.0),
+    );
     assert_eq!(out.code, Some(0), "{out:?}");
     assert!(out.stdout.contains("CREATED 3000"), "{out:?}");
     assert!(out.stdout.contains("ZOMBIES 0 LEFT 0"), "{out:?}");
@@ -17,15 +20,21 @@ fn reaps_a_burst_of_3000_orphans() {
 fn subreaper_adopts_and_reaps_orphans() {
     require_pidns();
     let run = start(
-        subreaper(&["sh", "-c", "sh -c 'tail -f /dev/null & :'; echo parent-gone; exec sleep 30"]),
+        subreaper(&[
+            "sh",
+            "-c",
+            "sh -c 'tail -f /dev/null & :'; echo parent-gone; exec sleep 30",
+        ]),
         secs(30.0),
     );
     run.wait_stdout("parent-gone", secs(10.0));
     let rinit = find_descendant(run.pid(), "rinit", secs(5.0));
     let mut orphan = 0;
     wait_until("the orphan to be adopted by rinit", secs(5.0), || {
-        orphan =
-            processes().iter().find(|(_, ppid, comm, _)| *ppid == rinit && comm == "tail").map_or(0, |p| p.0);
+        orphan = processes()
+            .iter()
+            .find(|(_, ppid, comm, _)| *ppid == rinit && comm == "tail")
+            .map_or(0, |p| p.0);
         orphan != 0
     });
     assert!(signal(orphan, libc::SIGKILL));
@@ -42,7 +51,14 @@ fn subreaper_adopts_and_reaps_orphans() {
 #[test]
 fn stopped_child_is_not_exited() {
     require_pidns();
-    let run = start(pid1(&["sh", "-c", "echo stopping; kill -STOP $$; echo resumed; exit 5"]), secs(20.0));
+    let run = start(
+        pid1(&[
+            "sh",
+            "-c",
+            "echo stopping; kill -STOP $$; echo resumed; exit 5",
+        ]),
+        secs(20.0),
+    );
     run.wait_stdout("stopping", secs(10.0));
     let rinit = find_descendant(run.pid(), "rinit", secs(5.0));
     let child = find_descendant(rinit, "sh", secs(5.0));
@@ -50,7 +66,10 @@ fn stopped_child_is_not_exited() {
         status_field(child, "State").is_some_and(|s| s.starts_with('T'))
     });
     std::thread::sleep(Duration::from_millis(300));
-    assert!(std::path::Path::new(&format!("/proc/{rinit}")).exists(), "rinit exited on a stopped child");
+    assert!(
+        std::path::Path::new(&format!("/proc/{rinit}")).exists(),
+        "rinit exited on a stopped child"
+    );
     assert!(!run.stdout_now().contains("resumed"));
     signal(rinit, libc::SIGCONT);
     let out = run.finish();
@@ -68,14 +87,25 @@ fn idle_rinit_never_wakes_up() {
         find_descendant(rinit, "sleep", secs(5.0));
         std::thread::sleep(Duration::from_millis(200));
         let switches = || {
-            let v: u64 = status_field(rinit, "voluntary_ctxt_switches").unwrap().parse().unwrap();
-            let n: u64 = status_field(rinit, "nonvoluntary_ctxt_switches").unwrap().parse().unwrap();
+            let v: u64 = status_field(rinit, "voluntary_ctxt_switches")
+                .unwrap()
+                .parse()
+                .unwrap();
+            let n: u64 = status_field(rinit, "nonvoluntary_ctxt_switches")
+                .unwrap()
+                .parse()
+                .unwrap();
             v + n
         };
         let before = switches();
         std::thread::sleep(Duration::from_secs(2));
         let after = switches();
-        assert_eq!(after, before, "rinit woke up {} times while idle", after - before);
+        assert_eq!(
+            after,
+            before,
+            "rinit woke up {} times while idle",
+            after - before
+        );
         signal(rinit, libc::SIGTERM);
         assert_eq!(run.finish().code, Some(143));
     }

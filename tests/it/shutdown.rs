@@ -10,7 +10,10 @@ fn main_exit_lets_daemons_flush_and_finishes_early() {
     let flushing = daemon_script("echo daemon-flushed; exit 0", false, 5);
     for (mode, cmd) in [
         ("pid1", pid1(&["--grace", "30s", "sh", "-c", &flushing])),
-        ("subreaper", subreaper(&["--grace", "30s", "sh", "-c", &flushing])),
+        (
+            "subreaper",
+            subreaper(&["--grace", "30s", "sh", "-c", &flushing]),
+        ),
     ] {
         let out = run(cmd, secs(30.0));
         assert_eq!(out.code, Some(5), "{mode}: {out:?}");
@@ -18,7 +21,11 @@ fn main_exit_lets_daemons_flush_and_finishes_early() {
             out.stdout.contains("daemon-ready") && out.stdout.contains("daemon-flushed"),
             "{mode}: {out:?}"
         );
-        assert!(out.elapsed < secs(5.0), "{mode}: took {:?} with --grace 30s", out.elapsed);
+        assert!(
+            out.elapsed < secs(5.0),
+            "{mode}: took {:?} with --grace 30s",
+            out.elapsed
+        );
     }
 }
 
@@ -29,12 +36,19 @@ fn daemon_ignoring_term_is_killed_after_grace() {
     let stubborn = daemon_script("", false, 5);
     for (mode, cmd) in [
         ("pid1", pid1(&["--grace", "1s", "sh", "-c", &stubborn])),
-        ("subreaper", subreaper(&["--grace", "1s", "sh", "-c", &stubborn])),
+        (
+            "subreaper",
+            subreaper(&["--grace", "1s", "sh", "-c", &stubborn]),
+        ),
     ] {
         let out = run(cmd, secs(30.0));
         assert_eq!(out.code, Some(5), "{mode}: {out:?}");
         assert!(out.stdout.contains("daemon-ready"), "{mode}: {out:?}");
-        assert!(out.elapsed >= secs(1.0) && out.elapsed < secs(3.5), "{mode}: took {:?}", out.elapsed);
+        assert!(
+            out.elapsed >= secs(1.0) && out.elapsed < secs(3.5),
+            "{mode}: took {:?}",
+            out.elapsed
+        );
     }
 }
 
@@ -65,15 +79,24 @@ fn stop_signal_then_teardown() {
     let run = start(pid1(&["sh", "-c", script]), secs(20.0));
     run.wait_stdout("job-ready", secs(10.0));
     run.wait_stdout("ready\n", secs(10.0));
-    signal(find_descendant(run.pid(), "rinit", secs(5.0)), libc::SIGTERM);
+    signal(
+        find_descendant(run.pid(), "rinit", secs(5.0)),
+        libc::SIGTERM,
+    );
     let out = run.finish();
     assert_eq!(out.code, Some(3), "{out:?}");
-    assert!(out.stdout.contains("main-term") && out.stdout.contains("job-term"), "{out:?}");
+    assert!(
+        out.stdout.contains("main-term") && out.stdout.contains("job-term"),
+        "{out:?}"
+    );
 
     // Without a trap the child dies of it: 128+15.
     let run = start(pid1(&["sh", "-c", "echo ready; exec sleep 30"]), secs(20.0));
     run.wait_stdout("ready", secs(10.0));
-    signal(find_descendant(run.pid(), "rinit", secs(5.0)), libc::SIGTERM);
+    signal(
+        find_descendant(run.pid(), "rinit", secs(5.0)),
+        libc::SIGTERM,
+    );
     assert_eq!(run.finish().code, Some(143));
 }
 
@@ -98,10 +121,16 @@ fn without_kill_after_signals_are_only_forwarded() {
 #[test]
 fn kill_after_kills_a_child_that_ignores_term() {
     require_pidns();
-    let run = start(pid1(&["--kill-after", "1s", "sh", "-c", IGNORES_TERM]), secs(20.0));
+    let run = start(
+        pid1(&["--kill-after", "1s", "sh", "-c", IGNORES_TERM]),
+        secs(20.0),
+    );
     run.wait_stdout("ready", secs(10.0));
     let sent = Instant::now();
-    signal(find_descendant(run.pid(), "rinit", secs(5.0)), libc::SIGTERM);
+    signal(
+        find_descendant(run.pid(), "rinit", secs(5.0)),
+        libc::SIGTERM,
+    );
     let out = run.finish();
     let after = sent.elapsed();
     assert_eq!(out.code, Some(137), "{out:?}");
@@ -112,7 +141,10 @@ fn kill_after_kills_a_child_that_ignores_term() {
 #[test]
 fn kill_after_second_signal_kills_now() {
     require_pidns();
-    let run = start(pid1(&["--kill-after", "30s", "sh", "-c", IGNORES_TERM]), secs(20.0));
+    let run = start(
+        pid1(&["--kill-after", "30s", "sh", "-c", IGNORES_TERM]),
+        secs(20.0),
+    );
     run.wait_stdout("ready", secs(10.0));
     let rinit = find_descendant(run.pid(), "rinit", secs(5.0));
     let sent = Instant::now();

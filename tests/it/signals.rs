@@ -4,7 +4,9 @@ use std::time::Duration;
 /// Every signal a process can catch: all but KILL, STOP, CHLD (rinit reaps
 /// on it) and the synchronous faults that rinit leaves unblocked.
 fn forwardable() -> Vec<i32> {
-    (1..=64).filter(|n| ![4, 5, 7, 8, 9, 11, 17, 19, 31].contains(n)).collect()
+    (1..=64)
+        .filter(|n| ![4, 5, 7, 8, 9, 11, 17, 19, 31].contains(n))
+        .collect()
 }
 
 fn sigcatch(stop: i32) -> Vec<String> {
@@ -20,22 +22,29 @@ fn strs(v: &[String]) -> Vec<&str> {
 #[test]
 fn forwards_every_catchable_signal() {
     require_pidns();
-    for (mode, cmd) in [("pid1", pid1(&strs(&sigcatch(15)))), ("subreaper", subreaper(&strs(&sigcatch(15))))]
-    {
+    for (mode, cmd) in [
+        ("pid1", pid1(&strs(&sigcatch(15)))),
+        ("subreaper", subreaper(&strs(&sigcatch(15)))),
+    ] {
         let run = start(cmd, secs(60.0));
         run.wait_stdout("READY", secs(10.0));
         let rinit = find_descendant(run.pid(), "rinit", secs(5.0));
         // 32 and 33 kill the Python child (glibc will not let it block them);
         // they have a test of their own.
-        let mut signals: Vec<i32> =
-            forwardable().into_iter().filter(|n| *n != 15 && *n != 32 && *n != 33).collect();
+        let mut signals: Vec<i32> = forwardable()
+            .into_iter()
+            .filter(|n| *n != 15 && *n != 32 && *n != 33)
+            .collect();
         signals.push(15);
         for sig in signals {
             assert!(signal(rinit, sig), "{mode}: cannot signal rinit");
             run.wait_stdout(&format!("GOT {sig} from "), secs(5.0));
             if [18, 20, 21, 22].contains(&sig) {
                 let state = status_field(rinit, "State").unwrap_or_default();
-                assert!(!state.starts_with('T'), "{mode}: rinit stopped by {sig}: {state}");
+                assert!(
+                    !state.starts_with('T'),
+                    "{mode}: rinit stopped by {sig}: {state}"
+                );
             }
         }
         let out = run.finish();
@@ -79,7 +88,10 @@ fn group_or_child_only() {
             run.wait_stdout("main-done", secs(5.0));
         } else {
             std::thread::sleep(Duration::from_millis(500));
-            assert!(!run.stdout_now().contains("grandchild-got-usr1"), "{flags:?}");
+            assert!(
+                !run.stdout_now().contains("grandchild-got-usr1"),
+                "{flags:?}"
+            );
             signal(rinit, libc::SIGTERM);
         }
         let out = run.finish();
@@ -107,15 +119,24 @@ fn rewrites_and_drops_signals() {
     signal(rinit, libc::SIGINT);
     let out = run.finish();
     assert_eq!(out.code, Some(0), "{out:?}");
-    assert!(!out.stdout.contains(&format!("GOT {} ", libc::SIGUSR2)), "{out:?}");
-    assert!(!out.stdout.contains(&format!("GOT {} ", libc::SIGTERM)), "{out:?}");
+    assert!(
+        !out.stdout.contains(&format!("GOT {} ", libc::SIGUSR2)),
+        "{out:?}"
+    );
+    assert!(
+        !out.stdout.contains(&format!("GOT {} ", libc::SIGTERM)),
+        "{out:?}"
+    );
     assert!(!out.stdout.contains("GOT 37 "), "{out:?}");
 
     let mut cmd = pid1(&strs(&sigcatch(libc::SIGINT)));
     cmd.env("RINIT_REWRITE", "TERM:INT");
     let run = start(cmd, secs(20.0));
     run.wait_stdout("READY", secs(10.0));
-    signal(find_descendant(run.pid(), "rinit", secs(5.0)), libc::SIGTERM);
+    signal(
+        find_descendant(run.pid(), "rinit", secs(5.0)),
+        libc::SIGTERM,
+    );
     assert_eq!(run.finish().code, Some(0));
 }
 
@@ -124,7 +145,11 @@ fn rewrites_and_drops_signals() {
 fn signals_from_inside_the_namespace_are_forwarded() {
     require_pidns();
     let out = run(
-        pid1(&["sh", "-c", "trap 'echo got-usr1; exit 4' USR1; kill -USR1 1; while :; do sleep 0.05; done"]),
+        pid1(&[
+            "sh",
+            "-c",
+            "trap 'echo got-usr1; exit 4' USR1; kill -USR1 1; while :; do sleep 0.05; done",
+        ]),
         secs(10.0),
     );
     assert_eq!(out.code, Some(4), "{out:?}");
@@ -136,7 +161,10 @@ fn signals_from_inside_the_namespace_are_forwarded() {
 #[test]
 fn survives_a_burst_of_5000_signals_from_outside() {
     require_pidns();
-    let run = start(pid1(&["python3", &helper("burst.py"), "40", "5000", "0"]), secs(60.0));
+    let run = start(
+        pid1(&["python3", &helper("burst.py"), "40", "5000", "0"]),
+        secs(60.0),
+    );
     run.wait_stdout("READY", secs(10.0));
     let rinit = find_descendant(run.pid(), "rinit", secs(5.0));
     for i in 0..5000 {
@@ -147,16 +175,27 @@ fn survives_a_burst_of_5000_signals_from_outside() {
     }
     let out = run.finish();
     assert_eq!(out.code, Some(42), "{out:?}");
-    let line = out.stdout.lines().find(|l| l.starts_with("COUNT")).unwrap_or_default().to_string();
+    let line = out
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("COUNT"))
+        .unwrap_or_default()
+        .to_string();
     assert!(line.starts_with("COUNT 5000 USR1 "), "{out:?}");
     let usr1: u32 = line.rsplit(' ').next().unwrap().parse().unwrap();
-    assert!(usr1 >= 1, "standard signals coalesce, but at least one must arrive: {out:?}");
+    assert!(
+        usr1 >= 1,
+        "standard signals coalesce, but at least one must arrive: {out:?}"
+    );
 }
 
 #[test]
 fn survives_a_burst_of_5000_signals_from_inside() {
     require_pidns();
-    let out = run(pid1(&["python3", &helper("burst.py"), "41", "5000", "1"]), secs(60.0));
+    let out = run(
+        pid1(&["python3", &helper("burst.py"), "41", "5000", "1"]),
+        secs(60.0),
+    );
     assert_eq!(out.code, Some(42), "{out:?}");
     assert!(out.stdout.contains("COUNT 5000 USR1 "), "{out:?}");
 }

@@ -17,8 +17,15 @@ const REPORT_WITHIN: f64 = 0.5 + 1.0 + 1.0;
 
 /// The JSON report's facts, read by Python's json module.
 fn report_facts(path: &str) -> String {
-    let out = Command::new("python3").args([&helper("report.py"), path]).output().unwrap();
-    assert!(out.status.success(), "the report does not parse: {}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new("python3")
+        .args([&helper("report.py"), path])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "the report does not parse: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout).unwrap()
 }
 
@@ -33,14 +40,28 @@ fn task_line<'a>(facts: &'a str, needle: &str) -> &'a str {
 /// JSON report, `extra`, then `sh -c script`.
 fn stuck_args<'a>(extra: &[&'a str], report: &'a str, script: &'a str) -> Vec<&'a str> {
     let mut args = extra.to_vec();
-    args.extend(["--grace", GRACE, "--stuck-timeout", STUCK, "--report", report, "sh", "-c", script]);
+    args.extend([
+        "--grace",
+        GRACE,
+        "--stuck-timeout",
+        STUCK,
+        "--report",
+        report,
+        "sh",
+        "-c",
+        script,
+    ]);
     args
 }
 
 /// The FUSE connection hangfs names in its output file ("READY conn=N").
 fn hangfs_connection(out_file: &str) -> Option<String> {
     let out = std::fs::read_to_string(out_file).ok()?;
-    out.split("conn=").nth(1)?.split_whitespace().next().map(str::to_string)
+    out.split("conn=")
+        .nth(1)?
+        .split_whitespace()
+        .next()
+        .map(str::to_string)
 }
 
 /// A run whose main child starts `tail -f /dev/null` (the victim, in
@@ -59,7 +80,11 @@ struct Frozen {
 impl Frozen {
     /// `victim` is shell code that starts the victim, given the go file;
     /// `wrap` turns rinit's arguments into the command to run.
-    fn start(tag: &str, victim: impl Fn(&str) -> String, wrap: impl Fn(&[&str]) -> Command) -> Frozen {
+    fn start(
+        tag: &str,
+        victim: impl Fn(&str) -> String,
+        wrap: impl Fn(&[&str]) -> Command,
+    ) -> Frozen {
         let cg = FreezerCgroup::new(tag);
         let dir = TempDir::new(tag);
         let (go, report) = (dir.file("go"), dir.file("report.json"));
@@ -72,7 +97,13 @@ impl Frozen {
         let rinit = find_descendant(run.pid(), "rinit", secs(5.0));
         cg.add(find_descendant(rinit, "tail", secs(5.0)));
         cg.freeze();
-        Frozen { cg, report, go, run, _dir: dir }
+        Frozen {
+            cg,
+            report,
+            go,
+            run,
+            _dir: dir,
+        }
     }
 
     /// Lets the main child exit; the moment it does (give or take 0.2 s).
@@ -82,7 +113,9 @@ impl Frozen {
     }
 
     fn facts(&self) -> String {
-        wait_until("the report file", secs(5.0), || std::path::Path::new(&self.report).exists());
+        wait_until("the report file", secs(5.0), || {
+            std::path::Path::new(&self.report).exists()
+        });
         report_facts(&self.report)
     }
 
@@ -97,27 +130,49 @@ impl Frozen {
 #[test]
 fn frozen_grandchild_is_reported() {
     require_pidns();
-    let f = Frozen::start("stuck-frozen", |_| "sh -c 'tail -f /dev/null & :'".into(), pid1);
+    let f = Frozen::start(
+        "stuck-frozen",
+        |_| "sh -c 'tail -f /dev/null & :'".into(),
+        pid1,
+    );
     let exited = f.release_main();
     let stderr = f.run.wait_stderr("remedy: thaw it", secs(10.0));
-    assert!(exited.elapsed() < secs(REPORT_WITHIN), "reported after {:?}", exited.elapsed());
+    assert!(
+        exited.elapsed() < secs(REPORT_WITHIN),
+        "reported after {:?}",
+        exited.elapsed()
+    );
     assert!(
         stderr.contains("rinit: ERROR stuck exit: 1 process(es) survived SIGKILL for 1000 ms"),
         "{stderr}"
     );
-    let line = stderr.lines().find(|l| l.contains("(tail) state D")).unwrap_or_else(|| panic!("{stderr}"));
+    let line = stderr
+        .lines()
+        .find(|l| l.contains("(tail) state D"))
+        .unwrap_or_else(|| panic!("{stderr}"));
     assert!(line.contains("SIGKILL pending"), "{line}");
-    assert!(line.contains("frozen by the cgroup v1 freezer") && line.contains("FROZEN"), "{line}");
     assert!(
-        stderr.contains(&format!("thaw it: echo THAWED > {}/freezer.state", f.cg.path().display())),
+        line.contains("frozen by the cgroup v1 freezer") && line.contains("FROZEN"),
+        "{line}"
+    );
+    assert!(
+        stderr.contains(&format!(
+            "thaw it: echo THAWED > {}/freezer.state",
+            f.cg.path().display()
+        )),
         "{stderr}"
     );
     // The JSON holds the same facts.
     let facts = f.facts();
-    assert!(facts.contains("MAIN pid=2 code=4 signal=None timeout_ms=1000"), "{facts}");
+    assert!(
+        facts.contains("MAIN pid=2 code=4 signal=None timeout_ms=1000"),
+        "{facts}"
+    );
     let task = task_line(&facts, "class=frozen");
     assert!(
-        task.contains("state=D") && task.contains("pending=SIGKILL") && task.contains("freezer=FROZEN"),
+        task.contains("state=D")
+            && task.contains("pending=SIGKILL")
+            && task.contains("freezer=FROZEN"),
         "{task}"
     );
     let out = f.finish();
@@ -132,14 +187,28 @@ fn report_without_stack_access() {
     let without_sys_admin = |args: &[&str]| {
         let mut cmd = Command::new("unshare");
         cmd.args(["--pid", "--fork", "--mount-proc", "--kill-child"])
-            .args(["setpriv", "--bounding-set", "-sys_admin", "--inh-caps", "-sys_admin", rinit()])
+            .args([
+                "setpriv",
+                "--bounding-set",
+                "-sys_admin",
+                "--inh-caps",
+                "-sys_admin",
+                rinit(),
+            ])
             .args(args);
         cmd
     };
-    let f = Frozen::start("stuck-nostack", |_| "tail -f /dev/null &".into(), without_sys_admin);
+    let f = Frozen::start(
+        "stuck-nostack",
+        |_| "tail -f /dev/null &".into(),
+        without_sys_admin,
+    );
     f.release_main();
     let stderr = f.run.wait_stderr("stack: unreadable", secs(10.0));
-    assert!(stderr.contains("stack: unreadable (Permission denied: needs CAP_SYS_ADMIN"), "{stderr}");
+    assert!(
+        stderr.contains("stack: unreadable (Permission denied: needs CAP_SYS_ADMIN"),
+        "{stderr}"
+    );
     let task = f.facts();
     let task = task_line(&task, "class=frozen");
     assert!(task.contains("stack=error:Permission denied"), "{task}");
@@ -161,8 +230,10 @@ fn nested_namespace_init_in_zap_is_reported() {
     let f = Frozen::start("stuck-zap", nested, pid1);
     f.release_main();
     let stderr = f.run.wait_stderr("remedy: thaw it", secs(10.0));
-    let init =
-        stderr.lines().find(|l| l.contains("zap_pid_ns_processes")).unwrap_or_else(|| panic!("{stderr}"));
+    let init = stderr
+        .lines()
+        .find(|l| l.contains("zap_pid_ns_processes"))
+        .unwrap_or_else(|| panic!("{stderr}"));
     assert!(
         init.contains("(sh) state S, exiting, wchan do_wait, NSpid ")
             && init.contains(" 1: the init of a nested PID namespace"),
@@ -171,9 +242,18 @@ fn nested_namespace_init_in_zap_is_reported() {
     let facts = f.facts();
     let init = task_line(&facts, "class=pidns_init");
     let member = task_line(&facts, "class=frozen");
-    let member_pid = member.split(' ').find_map(|f| f.strip_prefix("pid=")).unwrap();
-    assert!(init.contains(&format!("waiting_for={member_pid}")), "{facts}");
-    assert!(init.contains("exiting=True") && init.ends_with("stack=ok") && init.contains("+1 "), "{init}");
+    let member_pid = member
+        .split(' ')
+        .find_map(|f| f.strip_prefix("pid="))
+        .unwrap();
+    assert!(
+        init.contains(&format!("waiting_for={member_pid}")),
+        "{facts}"
+    );
+    assert!(
+        init.contains("exiting=True") && init.ends_with("stack=ok") && init.contains("+1 "),
+        "{init}"
+    );
     assert_eq!(f.finish().code, Some(4));
 }
 
@@ -186,8 +266,13 @@ struct Fuse {
 
 impl Fuse {
     fn new() -> Fuse {
-        assert!(std::path::Path::new("/dev/fuse").exists(), "this test needs /dev/fuse (CI has it)");
-        Fuse { dir: TempDir::new("fuse") }
+        assert!(
+            std::path::Path::new("/dev/fuse").exists(),
+            "this test needs /dev/fuse (CI has it)"
+        );
+        Fuse {
+            dir: TempDir::new("fuse"),
+        }
     }
 
     fn command(&self, rinit_args: &[&str]) -> Command {
@@ -204,8 +289,17 @@ exit $rc"#,
             hangfs = helper("hangfs.py")
         );
         let mut cmd = Command::new("unshare");
-        cmd.args(["--mount", "--propagation", "private", "sh", "-c", &script, "sh", rinit()])
-            .args(rinit_args);
+        cmd.args([
+            "--mount",
+            "--propagation",
+            "private",
+            "sh",
+            "-c",
+            &script,
+            "sh",
+            rinit(),
+        ])
+        .args(rinit_args);
         cmd
     }
 
@@ -250,24 +344,51 @@ fn thread_blocked_in_fuse_flush_is_reported() {
     run.wait_stdout("main-exit", secs(20.0));
     let exited = Instant::now();
     let stderr = run.wait_stderr("/abort (or make its daemon answer", secs(10.0));
-    assert!(exited.elapsed() < secs(REPORT_WITHIN), "reported after {:?}", exited.elapsed());
+    assert!(
+        exited.elapsed() < secs(REPORT_WITHIN),
+        "reported after {:?}",
+        exited.elapsed()
+    );
     let conn = fuse.connection();
     let thread = stderr
         .lines()
         .find(|l| l.contains("blocked on a FUSE request"))
         .unwrap_or_else(|| panic!("{stderr}"));
-    assert!(thread.contains("state D") && thread.contains("wchan request_wait_answer"), "{thread}");
-    assert!(thread.contains(&format!("connection {conn} (fuse on {}", fuse.mnt())), "{thread}");
+    assert!(
+        thread.contains("state D") && thread.contains("wchan request_wait_answer"),
+        "{thread}"
+    );
+    assert!(
+        thread.contains(&format!("connection {conn} (fuse on {}", fuse.mnt())),
+        "{thread}"
+    );
     assert!(thread.contains("1 waiting"), "{thread}");
-    assert!(stderr.contains(&format!("echo 1 > /sys/fs/fuse/connections/{conn}/abort")), "{stderr}");
+    assert!(
+        stderr.contains(&format!("echo 1 > /sys/fs/fuse/connections/{conn}/abort")),
+        "{stderr}"
+    );
     assert!(stderr.contains("a zombie thread-group leader"), "{stderr}");
-    wait_until("the report file", secs(5.0), || std::path::Path::new(&report).exists());
+    wait_until("the report file", secs(5.0), || {
+        std::path::Path::new(&report).exists()
+    });
     let facts = report_facts(&report);
     let task = task_line(&facts, "class=fuse");
-    assert!(task.contains("state=D") && task.contains("wchan=request_wait_answer"), "{task}");
-    assert!(task.contains(&format!("fuse={conn}:1")) && task.contains("SIGKILL"), "{task}");
-    let tid = task.split(' ').find_map(|f| f.strip_prefix("tid=")).unwrap();
-    assert!(task_line(&facts, "class=zombie_leader").contains(&format!("live_threads={tid}")), "{facts}");
+    assert!(
+        task.contains("state=D") && task.contains("wchan=request_wait_answer"),
+        "{task}"
+    );
+    assert!(
+        task.contains(&format!("fuse={conn}:1")) && task.contains("SIGKILL"),
+        "{task}"
+    );
+    let tid = task
+        .split(' ')
+        .find_map(|f| f.strip_prefix("tid="))
+        .unwrap();
+    assert!(
+        task_line(&facts, "class=zombie_leader").contains(&format!("live_threads={tid}")),
+        "{facts}"
+    );
     fuse.release();
     let out = run.finish();
     assert_eq!(out.code, Some(4), "{out:?}");
@@ -280,16 +401,30 @@ fn fuse_abort_releases_the_task() {
     let fuse = Fuse::new();
     let report = fuse.dir.file("report.json");
     let child = fuse_child(&fuse);
-    let run = start(fuse.command(&stuck_args(&["--fuse-abort"], &report, &child)), secs(60.0));
+    let run = start(
+        fuse.command(&stuck_args(&["--fuse-abort"], &report, &child)),
+        secs(60.0),
+    );
     run.wait_stdout("main-exit", secs(20.0));
     let exited = Instant::now();
     let out = run.finish();
     assert_eq!(out.code, Some(4), "{out:?}");
-    assert!(exited.elapsed() < secs(REPORT_WITHIN + 2.0), "took {:?}", exited.elapsed());
+    assert!(
+        exited.elapsed() < secs(REPORT_WITHIN + 2.0),
+        "took {:?}",
+        exited.elapsed()
+    );
     let conn = fuse.connection();
-    assert!(out.stderr.contains(&format!("--fuse-abort: aborted FUSE connection {conn}")), "{out:?}");
+    assert!(
+        out.stderr
+            .contains(&format!("--fuse-abort: aborted FUSE connection {conn}")),
+        "{out:?}"
+    );
     let facts = report_facts(&report);
-    assert!(facts.contains(&format!("ABORT aborted={conn} errors=")), "{facts}");
+    assert!(
+        facts.contains(&format!("ABORT aborted={conn} errors=")),
+        "{facts}"
+    );
 }
 
 /// Aborts the FUSE connection named in a hangfs output file, through a
@@ -302,7 +437,9 @@ struct AbortOnDrop {
 
 impl Drop for AbortOnDrop {
     fn drop(&mut self) {
-        let Some(conn) = hangfs_connection(&self.hangfs_out) else { return };
+        let Some(conn) = hangfs_connection(&self.hangfs_out) else {
+            return;
+        };
         if self.armed {
             let script = format!(
                 "mount -t fusectl none /sys/fs/fuse/connections 2>/dev/null; echo 1 > /sys/fs/fuse/connections/{conn}/abort"
@@ -321,38 +458,62 @@ impl Drop for AbortOnDrop {
 #[test]
 fn fuse_daemon_stuck_in_its_own_exit() {
     require_pidns();
-    assert!(std::path::Path::new("/dev/fuse").exists(), "this test needs /dev/fuse (CI has it)");
+    assert!(
+        std::path::Path::new("/dev/fuse").exists(),
+        "this test needs /dev/fuse (CI has it)"
+    );
     let dir = TempDir::new("netflix");
     let d = dir.path().display().to_string();
     let report = dir.file("report.json");
-    let mut guard = AbortOnDrop { hangfs_out: format!("{d}/hangfs.out"), armed: true };
+    let mut guard = AbortOnDrop {
+        hangfs_out: format!("{d}/hangfs.out"),
+        armed: true,
+    };
     let child = format!(
         "python3 {hangfs} {d}/mnt --self-open --log {d}/hangfs.log > {d}/hangfs.out & \
          i=0; until grep -q READY {d}/hangfs.out 2>/dev/null; do i=$((i+1)); [ $i -gt 200 ] && exit 98; sleep 0.05; done; \
          echo main-exit; exit 4",
         hangfs = helper("hangfs.py")
     );
-    let outer = format!("mkdir -p {d}/mnt && exec unshare --pid --fork --mount-proc --kill-child \"$@\"");
+    let outer =
+        format!("mkdir -p {d}/mnt && exec unshare --pid --fork --mount-proc --kill-child \"$@\"");
     let mut cmd = Command::new("unshare");
-    cmd.args(["--mount", "--propagation", "private", "sh", "-c", &outer, "sh", rinit()]).args(stuck_args(
-        &["--fuse-abort"],
-        &report,
-        &child,
-    ));
+    cmd.args([
+        "--mount",
+        "--propagation",
+        "private",
+        "sh",
+        "-c",
+        &outer,
+        "sh",
+        rinit(),
+    ])
+    .args(stuck_args(&["--fuse-abort"], &report, &child));
     let run = start(cmd, secs(60.0));
     run.wait_stdout("main-exit", secs(20.0));
     let out = run.finish();
     guard.armed = false;
     assert_eq!(out.code, Some(4), "{out:?}");
-    let stuck = out.stderr.lines().find(|l| l.contains("blocked on a FUSE request")).unwrap_or_default();
+    let stuck = out
+        .stderr
+        .lines()
+        .find(|l| l.contains("blocked on a FUSE request"))
+        .unwrap_or_default();
     assert!(
         stuck.contains("state D, exiting") && stuck.contains("while exiting (closing its files)"),
         "{out:?}"
     );
     let conn = hangfs_connection(&guard.hangfs_out).expect("hangfs printed no connection");
     assert!(stuck.contains(&format!("connection {conn} ")), "{stuck}");
-    assert!(out.stderr.contains(&format!("--fuse-abort: aborted FUSE connection {conn}")), "{out:?}");
+    assert!(
+        out.stderr
+            .contains(&format!("--fuse-abort: aborted FUSE connection {conn}")),
+        "{out:?}"
+    );
     let facts = report_facts(&report);
     let task = task_line(&facts, "class=fuse");
-    assert!(task.contains("exiting=True") && task.contains(&format!("fuse={conn}:")), "{task}");
+    assert!(
+        task.contains("exiting=True") && task.contains(&format!("fuse={conn}:")),
+        "{task}"
+    );
 }

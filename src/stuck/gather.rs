@@ -4,11 +4,11 @@
 //! FUSE connections through fdinfo `mnt_id`, mountinfo and
 //! /sys/fs/fuse/connections.
 
+use super::task::{AbortOutcome, Freezer, FuseConnection, Task};
+use crate::cgroup::plain;
 use crate::cgroup::{self, Kind};
-use crate::cgroupfs::plain;
-use crate::procfs::{self, Mount};
+use crate::os::procfs::{self, Mount};
 use crate::signals::SigSet;
-use crate::stuck::{AbortOutcome, Freezer, FuseConnection, Task};
 use log::{debug, warn};
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -26,10 +26,15 @@ impl Fusectl {
     pub fn open() -> Fusectl {
         let dir = PathBuf::from(FUSECTL);
         let mounted = fs::read_to_string("/proc/self/mountinfo").is_ok_and(|m| {
-            procfs::parse_mountinfo(&m).iter().any(|m| m.fstype == "fusectl" && m.point == FUSECTL)
+            procfs::parse_mountinfo(&m)
+                .iter()
+                .any(|m| m.fstype == "fusectl" && m.point == FUSECTL)
         });
         if mounted {
-            return Fusectl { dir: Some(dir), mounted_by_us: false };
+            return Fusectl {
+                dir: Some(dir),
+                mounted_by_us: false,
+            };
         }
         match nix::mount::mount(
             Some("fusectl"),
@@ -40,18 +45,28 @@ impl Fusectl {
         ) {
             Ok(()) => {
                 debug!("mounted fusectl on {FUSECTL}");
-                Fusectl { dir: Some(dir), mounted_by_us: true }
+                Fusectl {
+                    dir: Some(dir),
+                    mounted_by_us: true,
+                }
             }
             Err(e) => {
                 debug!("cannot mount fusectl on {FUSECTL}: {e}");
-                Fusectl { dir: None, mounted_by_us: false }
+                Fusectl {
+                    dir: None,
+                    mounted_by_us: false,
+                }
             }
         }
     }
 
     fn waiting(&self, connection: u64) -> Option<u64> {
         let dir = self.dir.as_ref()?;
-        fs::read_to_string(dir.join(connection.to_string()).join("waiting")).ok()?.trim().parse().ok()
+        fs::read_to_string(dir.join(connection.to_string()).join("waiting"))
+            .ok()?
+            .trim()
+            .parse()
+            .ok()
     }
 
     /// Aborts every connection in `connections`.
@@ -67,7 +82,11 @@ impl Fusectl {
             let path = dir.join(connection.to_string()).join("abort");
             match fs::write(&path, "1") {
                 Ok(()) => outcome.aborted.push(connection),
-                Err(e) => outcome.errors.push(format!("cannot write {}: {}", path.display(), plain(&e))),
+                Err(e) => {
+                    outcome
+                        .errors
+                        .push(format!("cannot write {}: {}", path.display(), plain(&e)))
+                }
             }
         }
         outcome
@@ -91,22 +110,42 @@ fn read(path: &Path) -> Option<String> {
 /// Every thread of every process in `pids`, as the report needs it.
 /// `fusectl` is opened lazily, only if some thread waits on FUSE.
 /// `table` is /proc as `pids` were read from, for the children of each.
-pub fn gather(pids: &[i32], table: &[procfs::ProcStat], fusectl: &mut Option<Fusectl>) -> Vec<Task> {
-    let own_mounts =
-        read(Path::new("/proc/self/mountinfo")).map(|m| procfs::parse_mountinfo(&m)).unwrap_or_default();
+pub fn gather(
+    pids: &[i32],
+    table: &[procfs::ProcStat],
+    fusectl: &mut Option<Fusectl>,
+) -> Vec<Task> {
+    let own_mounts = read(Path::new("/proc/self/mountinfo"))
+        .map(|m| procfs::parse_mountinfo(&m))
+        .unwrap_or_default();
     let mut tasks = Vec::new();
     for &pid in pids {
         let base = PathBuf::from(format!("/proc/{pid}"));
-        let cmdline =
-            fs::read(base.join("cmdline")).map(|raw| procfs::parse_cmdline(&raw)).unwrap_or_default();
-        let children: Vec<i32> = table.iter().filter(|p| p.ppid == pid).map(|p| p.pid).collect();
-        let Ok(entries) = fs::read_dir(base.join("task")) else { continue };
-        let mut tids: Vec<i32> =
-            entries.flatten().filter_map(|e| e.file_name().to_str()?.parse().ok()).collect();
+        let cmdline = fs::read(base.join("cmdline"))
+            .map(|raw| procfs::parse_cmdline(&raw))
+            .unwrap_or_default();
+        let children: Vec<i32> = table
+            .iter()
+            .filter(|p| p.ppid == pid)
+            .map(|p| p.pid)
+            .collect();
+        let Ok(entries) = fs::read_dir(base.join("task")) else {
+            continue;
+        };
+        let mut tids: Vec<i32> = entries
+            .flatten()
+            .filter_map(|e| e.file_name().to_str()?.parse().ok())
+            .collect();
         tids.sort_unstable();
-        let mut threads: Vec<Task> =
-            tids.iter().filter_map(|&tid| thread(pid, tid, &cmdline, &children, &own_mounts)).collect();
-        let live: Vec<i32> = threads.iter().filter(|t| t.state != 'Z').map(|t| t.tid).collect();
+        let mut threads: Vec<Task> = tids
+            .iter()
+            .filter_map(|&tid| thread(pid, tid, &cmdline, &children, &own_mounts))
+            .collect();
+        let live: Vec<i32> = threads
+            .iter()
+            .filter(|t| t.state != 'Z')
+            .map(|t| t.tid)
+            .collect();
         for t in &mut threads {
             t.live_siblings = live.iter().copied().filter(|&tid| tid != t.tid).collect();
         }
@@ -122,17 +161,34 @@ pub fn gather(pids: &[i32], table: &[procfs::ProcStat], fusectl: &mut Option<Fus
     tasks
 }
 
-fn thread(pid: i32, tid: i32, cmdline: &[String], children: &[i32], own_mounts: &[Mount]) -> Option<Task> {
+fn thread(
+    pid: i32,
+    tid: i32,
+    cmdline: &[String],
+    children: &[i32],
+    own_mounts: &[Mount],
+) -> Option<Task> {
     let base = PathBuf::from(format!("/proc/{pid}/task/{tid}"));
     let stat = procfs::parse_stat(&read(&base.join("stat"))?)?;
     let status = read(&base.join("status")).unwrap_or_default();
-    let sigset = |key| procfs::status_field(&status, key).and_then(SigSet::from_proc_hex).unwrap_or_default();
+    let sigset = |key| {
+        procfs::status_field(&status, key)
+            .and_then(SigSet::from_proc_hex)
+            .unwrap_or_default()
+    };
     // wchan reads "0" when running, for a zombie, or without ptrace access.
-    let wchan = read(&base.join("wchan")).map(|w| w.trim().to_string()).filter(|w| !w.is_empty() && w != "0");
+    let wchan = read(&base.join("wchan"))
+        .map(|w| w.trim().to_string())
+        .filter(|w| !w.is_empty() && w != "0");
     let stack = match fs::read_to_string(base.join("stack")) {
         Ok(text) => Ok(procfs::parse_stack(&text)),
-        Err(e) if e.raw_os_error() == Some(libc::EACCES) || e.raw_os_error() == Some(libc::EPERM) => {
-            Err(format!("{}: needs CAP_SYS_ADMIN in the initial user namespace", plain(&e)))
+        Err(e)
+            if e.raw_os_error() == Some(libc::EACCES) || e.raw_os_error() == Some(libc::EPERM) =>
+        {
+            Err(format!(
+                "{}: needs CAP_SYS_ADMIN in the initial user namespace",
+                plain(&e)
+            ))
         }
         Err(e) => Err(plain(&e)),
     };
@@ -143,7 +199,11 @@ fn thread(pid: i32, tid: i32, cmdline: &[String], children: &[i32], own_mounts: 
         .and_then(|(_, path)| {
             let file = cgroup::dir_in(own_mounts, Kind::V1Freezer, &path)?.join("freezer.state");
             let state = read(&file)?.trim().to_string();
-            Some(Freezer { cgroup: path, state_file: file.display().to_string(), state })
+            Some(Freezer {
+                cgroup: path,
+                state_file: file.display().to_string(),
+                state,
+            })
         });
     Some(Task {
         pid,
@@ -180,7 +240,9 @@ fn fuse_connections(pid: i32, tids: &[i32], fusectl: &Fusectl) -> Vec<FuseConnec
     let fuse: Vec<&Mount> = mounts.iter().filter(|m| m.is_fuse()).collect();
     let mut open_on = Vec::new();
     for tid in tids {
-        let Ok(fds) = fs::read_dir(format!("/proc/{pid}/task/{tid}/fdinfo")) else { continue };
+        let Ok(fds) = fs::read_dir(format!("/proc/{pid}/task/{tid}/fdinfo")) else {
+            continue;
+        };
         for fd in fds.flatten() {
             if let Some(id) = read(&fd.path()).and_then(|t| procfs::fdinfo_mnt_id(&t))
                 && !open_on.contains(&id)

@@ -3,7 +3,7 @@
 //! facts from /proc and sysfs; this module classifies and formats them, as
 //! log lines and as one JSON document.
 
-use crate::procfs::PF_EXITING;
+use crate::os::procfs::PF_EXITING;
 use crate::signals::{SigSet, Signo};
 use miniserde::Serialize;
 
@@ -91,7 +91,9 @@ impl Task {
 
     /// Waits in FUSE code, judging by wchan and stack.
     pub fn waits_on_fuse(&self) -> bool {
-        self.in_kernel(|f| f == "request_wait_answer" || f.starts_with("fuse_") || f.starts_with("__fuse_"))
+        self.in_kernel(|f| {
+            f == "request_wait_answer" || f.starts_with("fuse_") || f.starts_with("__fuse_")
+        })
     }
 
     pub fn classify(&self) -> Class {
@@ -105,7 +107,10 @@ impl Task {
         if self.waits_on_fuse() {
             return Class::Fuse;
         }
-        if self.freezer.as_ref().is_some_and(|f| f.state == "FROZEN" || f.state == "FREEZING")
+        if self
+            .freezer
+            .as_ref()
+            .is_some_and(|f| f.state == "FROZEN" || f.state == "FREEZING")
             || self.in_kernel(|f| f == "__refrigerator")
         {
             return Class::Frozen;
@@ -125,7 +130,10 @@ impl Task {
 
     /// What is going on, in plain words, and what would end it.
     pub fn explain(&self) -> (String, String) {
-        let wchan = self.wchan.as_deref().unwrap_or("an unknown kernel function");
+        let wchan = self
+            .wchan
+            .as_deref()
+            .unwrap_or("an unknown kernel function");
         match self.classify() {
             Class::Fuse => {
                 let when = if self.exiting() {
@@ -203,7 +211,9 @@ impl Task {
             self.comm,
             self.state,
             if self.exiting() { ", exiting" } else { "" },
-            self.wchan.as_ref().map_or(String::new(), |w| format!(", wchan {w}")),
+            self.wchan
+                .as_ref()
+                .map_or(String::new(), |w| format!(", wchan {w}")),
         );
         if self.nspid.len() > 1 {
             head.push_str(&format!(", NSpid {}", pids(&self.nspid)));
@@ -217,17 +227,24 @@ impl Task {
             Ok(frames) => frames.join(" < "),
             Err(why) => format!("unreadable ({why})"),
         };
-        let freezer =
-            self.freezer.as_ref().map_or(String::new(), |f| format!("; freezer {} {}", f.cgroup, f.state));
+        let freezer = self.freezer.as_ref().map_or(String::new(), |f| {
+            format!("; freezer {} {}", f.cgroup, f.state)
+        });
         vec![
             format!("{head}: {why}"),
             format!("  remedy: {remedy}"),
             format!(
                 "  cmdline: {}; cgroup: {}{freezer}; stack: {stack}",
-                if self.cmdline.is_empty() { "(none)".to_string() } else { self.cmdline.join(" ") },
+                if self.cmdline.is_empty() {
+                    "(none)".to_string()
+                } else {
+                    self.cmdline.join(" ")
+                },
                 self.cgroups
                     .iter()
-                    .filter(|l| l.starts_with("0::") || l.contains(":freezer:") || l.contains(":memory:"))
+                    .filter(|l| l.starts_with("0::")
+                        || l.contains(":freezer:")
+                        || l.contains(":memory:"))
                     .map(String::as_str)
                     .collect::<Vec<_>>()
                     .join(" ")
@@ -240,23 +257,42 @@ fn pids(list: &[i32]) -> String {
     if list.is_empty() {
         return "(none found)".to_string();
     }
-    list.iter().map(i32::to_string).collect::<Vec<_>>().join(" ")
+    list.iter()
+        .map(i32::to_string)
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn describe_connection(c: &FuseConnection) -> String {
-    let waiting = c.waiting.map_or("waiting count unknown".to_string(), |w| format!("{w} waiting"));
-    format!("connection {} ({} on {}, {waiting})", c.connection, c.fstype, c.mountpoint)
+    let waiting = c.waiting.map_or("waiting count unknown".to_string(), |w| {
+        format!("{w} waiting")
+    });
+    format!(
+        "connection {} ({} on {}, {waiting})",
+        c.connection, c.fstype, c.mountpoint
+    )
 }
 
 /// "SIGKILL pending" / "SIGKILL pending (process-wide)".
 pub fn describe_pending(thread: SigSet, process: SigSet) -> String {
-    let names = |set: SigSet| set.iter().map(|s: Signo| s.to_string()).collect::<Vec<_>>().join(" ");
+    let names = |set: SigSet| {
+        set.iter()
+            .map(|s: Signo| s.to_string())
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
     match (thread.0 != 0, process.0 != 0) {
         (false, false) => String::new(),
         (true, false) => format!("{} pending", names(thread)),
         (false, true) => format!("{} pending (process-wide)", names(process)),
-        (true, true) if thread == process => format!("{} pending (thread and process-wide)", names(thread)),
-        (true, true) => format!("{} pending, {} pending (process-wide)", names(thread), names(process)),
+        (true, true) if thread == process => {
+            format!("{} pending (thread and process-wide)", names(thread))
+        }
+        (true, true) => format!(
+            "{} pending, {} pending (process-wide)",
+            names(thread),
+            names(process)
+        ),
     }
 }
 
@@ -325,7 +361,11 @@ pub fn to_json(
     let names = |set: SigSet| set.iter().map(|s| s.to_string()).collect();
     let report = JsonReport {
         rinit_version: env!("CARGO_PKG_VERSION"),
-        main_child: JsonMain { pid: main.pid, exit_code: main.code, signal: main.signal },
+        main_child: JsonMain {
+            pid: main.pid,
+            exit_code: main.code,
+            signal: main.signal,
+        },
         stuck_timeout_ms,
         tasks: tasks
             .iter()
@@ -357,7 +397,11 @@ pub fn to_json(
                     } else {
                         Vec::new()
                     },
-                    waiting_for: if class == Class::PidNsInit { t.children.clone() } else { Vec::new() },
+                    waiting_for: if class == Class::PidNsInit {
+                        t.children.clone()
+                    } else {
+                        Vec::new()
+                    },
                 }
             })
             .collect(),
@@ -421,10 +465,14 @@ mod tests {
         assert_eq!(t.classify(), Class::Fuse);
         let (why, remedy) = t.explain();
         assert!(
-            why.contains("inside a system call") && why.contains("connection 41 (fuse on /mnt, 1 waiting)"),
+            why.contains("inside a system call")
+                && why.contains("connection 41 (fuse on /mnt, 1 waiting)"),
             "{why}"
         );
-        assert!(remedy.contains("echo 1 > /sys/fs/fuse/connections/41/abort"), "{remedy}");
+        assert!(
+            remedy.contains("echo 1 > /sys/fs/fuse/connections/41/abort"),
+            "{remedy}"
+        );
         let lines = t.text();
         assert!(lines[0].starts_with("pid 10 tid 11 (python3) state D, wchan request_wait_answer, SIGKILL pending (thread and process-wide): blocked on a FUSE request"), "{}", lines[0]);
         assert!(
@@ -439,12 +487,19 @@ mod tests {
         let t = Task {
             flags: 0x40050c,
             wchan: None,
-            stack: Ok(vec!["request_wait_answer".into(), "fuse_flush".into(), "do_exit".into()]),
+            stack: Ok(vec![
+                "request_wait_answer".into(),
+                "fuse_flush".into(),
+                "do_exit".into(),
+            ]),
             fuse: vec![],
             ..fuse_thread()
         };
         assert_eq!(t.classify(), Class::Fuse);
-        assert!(t.explain().0.contains("while exiting") && t.explain().0.contains("unknown FUSE connection"));
+        assert!(
+            t.explain().0.contains("while exiting")
+                && t.explain().0.contains("unknown FUSE connection")
+        );
     }
 
     #[test]
@@ -463,9 +518,15 @@ mod tests {
         assert_eq!(t.classify(), Class::Frozen);
         let (why, remedy) = t.explain();
         assert!(why.contains("cgroup /t, FROZEN"), "{why}");
-        assert_eq!(remedy, "thaw it: echo THAWED > /sys/fs/cgroup/freezer/t/freezer.state");
+        assert_eq!(
+            remedy,
+            "thaw it: echo THAWED > /sys/fs/cgroup/freezer/t/freezer.state"
+        );
         // Frozen while running: no freezer state known, but __refrigerator.
-        let t = Task { wchan: Some("__refrigerator".into()), ..task() };
+        let t = Task {
+            wchan: Some("__refrigerator".into()),
+            ..task()
+        };
         assert_eq!(t.classify(), Class::Frozen);
     }
 
@@ -483,24 +544,52 @@ mod tests {
             ..task()
         };
         assert_eq!(t.classify(), Class::PidNsInit);
-        assert!(t.explain().0.contains("zap_pid_ns_processes for members that cannot die: 21"));
+        assert!(
+            t.explain()
+                .0
+                .contains("zap_pid_ns_processes for members that cannot die: 21")
+        );
         assert!(t.text()[0].contains("NSpid 20 1"));
         assert!(t.text()[2].contains("stack: unreadable (Permission denied)"));
         // Not exiting: an ordinary nested init waiting for its children.
-        assert_eq!(Task { flags: 0, ..t.clone() }.classify(), Class::Alive);
+        assert_eq!(
+            Task {
+                flags: 0,
+                ..t.clone()
+            }
+            .classify(),
+            Class::Alive
+        );
     }
 
     #[test]
     fn zombie_leader_and_plain_zombie() {
-        let t = Task { state: 'Z', wchan: None, live_siblings: vec![11], ..task() };
+        let t = Task {
+            state: 'Z',
+            wchan: None,
+            live_siblings: vec![11],
+            ..task()
+        };
         assert_eq!(t.classify(), Class::ZombieLeader);
         assert!(t.explain().0.contains("thread(s) 11 live"));
-        assert_eq!(Task { live_siblings: vec![], ..t }.classify(), Class::Zombie);
+        assert_eq!(
+            Task {
+                live_siblings: vec![],
+                ..t
+            }
+            .classify(),
+            Class::Zombie
+        );
     }
 
     #[test]
     fn uninterruptible_elsewhere() {
-        let t = Task { state: 'D', wchan: Some("nfs_wait_bit_killable".into()), stack: Ok(vec![]), ..task() };
+        let t = Task {
+            state: 'D',
+            wchan: Some("nfs_wait_bit_killable".into()),
+            stack: Ok(vec![]),
+            ..task()
+        };
         assert_eq!(t.classify(), Class::Uninterruptible);
         assert!(t.explain().0.contains("in nfs_wait_bit_killable"));
         assert_eq!(task().classify(), Class::Alive);
@@ -509,8 +598,14 @@ mod tests {
     #[test]
     fn pending_signals() {
         assert_eq!(describe_pending(SigSet(0), SigSet(0)), "");
-        assert_eq!(describe_pending(SigSet(1 << 8), SigSet(0)), "SIGKILL pending");
-        assert_eq!(describe_pending(SigSet(0), SigSet(1 << 8)), "SIGKILL pending (process-wide)");
+        assert_eq!(
+            describe_pending(SigSet(1 << 8), SigSet(0)),
+            "SIGKILL pending"
+        );
+        assert_eq!(
+            describe_pending(SigSet(0), SigSet(1 << 8)),
+            "SIGKILL pending (process-wide)"
+        );
         assert_eq!(
             describe_pending(SigSet(1 << 14), SigSet(1 << 8)),
             "SIGTERM pending, SIGKILL pending (process-wide)"
@@ -519,20 +614,41 @@ mod tests {
 
     #[test]
     fn json_document() {
-        let main = MainChild { pid: 2, code: Some(4), signal: None };
-        let outcome = AbortOutcome { aborted: vec![41], errors: vec![] };
+        let main = MainChild {
+            pid: 2,
+            code: Some(4),
+            signal: None,
+        };
+        let outcome = AbortOutcome {
+            aborted: vec![41],
+            errors: vec![],
+        };
         let json = to_json(&main, 1000, &[fuse_thread()], Some(&outcome));
         let value: miniserde::json::Value = miniserde::json::from_str(&json).unwrap();
-        let miniserde::json::Value::Object(top) = value else { panic!("{json}") };
-        assert!(json.contains("\"main_child\":{\"pid\":2,\"exit_code\":4,\"signal\":null}"), "{json}");
+        let miniserde::json::Value::Object(top) = value else {
+            panic!("{json}")
+        };
+        assert!(
+            json.contains("\"main_child\":{\"pid\":2,\"exit_code\":4,\"signal\":null}"),
+            "{json}"
+        );
         assert!(json.contains("\"class\":\"fuse\""), "{json}");
         assert!(json.contains("\"pending\":[\"SIGKILL\"]"), "{json}");
         assert!(json.contains("\"connection\":41"), "{json}");
-        assert!(json.contains("\"fuse_abort\":{\"aborted\":[41],\"errors\":[]}"), "{json}");
+        assert!(
+            json.contains("\"fuse_abort\":{\"aborted\":[41],\"errors\":[]}"),
+            "{json}"
+        );
         assert!(top.contains_key("tasks") && top.contains_key("stuck_timeout_ms"));
         // Quotes and newlines in names are escaped by the library.
-        let odd = Task { comm: "a\"b\nc".into(), ..task() };
+        let odd = Task {
+            comm: "a\"b\nc".into(),
+            ..task()
+        };
         let json = to_json(&main, 1, &[odd], None);
-        assert!(miniserde::json::from_str::<miniserde::json::Value>(&json).is_ok(), "{json}");
+        assert!(
+            miniserde::json::from_str::<miniserde::json::Value>(&json).is_ok(),
+            "{json}"
+        );
     }
 }

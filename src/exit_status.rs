@@ -82,9 +82,15 @@ mod tests {
 
     #[test]
     fn decodes_signals_including_realtime_and_core_dumps() {
-        assert_eq!(ChildExit::from_raw(15), Some(ChildExit::Signaled(Signo::new(15).unwrap())));
+        assert_eq!(
+            ChildExit::from_raw(15),
+            Some(ChildExit::Signaled(Signo::new(15).unwrap()))
+        );
         // SIGSEGV with the core-dump bit.
-        assert_eq!(ChildExit::from_raw(11 | 0x80), Some(ChildExit::Signaled(Signo::new(11).unwrap())));
+        assert_eq!(
+            ChildExit::from_raw(11 | 0x80),
+            Some(ChildExit::Signaled(Signo::new(11).unwrap()))
+        );
         let rt = ChildExit::from_raw(37).unwrap();
         assert_eq!(rt, ChildExit::Signaled(Signo::new(37).unwrap()));
         assert_eq!(rt.code(), 165);
@@ -104,7 +110,10 @@ mod tests {
         remap.insert(0);
         remap.insert(255);
         assert!(remap.contains(143) && remap.contains(255) && !remap.contains(142));
-        assert_eq!(remap.exit_code(ChildExit::Signaled(Signo::new(15).unwrap())), 0);
+        assert_eq!(
+            remap.exit_code(ChildExit::Signaled(Signo::new(15).unwrap())),
+            0
+        );
         assert_eq!(remap.exit_code(ChildExit::Exited(143)), 0);
         assert_eq!(remap.exit_code(ChildExit::Exited(3)), 3);
         assert_eq!(remap.exit_code(ChildExit::Exited(255)), 0);
@@ -113,6 +122,9 @@ mod tests {
     #[test]
     fn describes_itself() {
         assert_eq!(ChildExit::Exited(3).to_string(), "exited with code 3");
-        assert_eq!(ChildExit::Signaled(Signo::new(34).unwrap()).to_string(), "was killed by SIGRTMIN");
+        assert_eq!(
+            ChildExit::Signaled(Signo::new(34).unwrap()).to_string(),
+            "was killed by SIGRTMIN"
+        );
     }
 }

@@ -8,8 +8,8 @@
 //!    └─ Terminating / Killing ──nothing left──▶ exit
 //! ```
 
+use crate::exit_status::{ChildExit, Remap};
 use crate::signals::{self, Signo};
-use crate::status::{ChildExit, Remap};
 use std::time::{Duration, Instant};
 
 #[derive(Debug, Clone)]
@@ -70,7 +70,11 @@ pub struct Supervisor {
 
 impl Supervisor {
     pub fn new(policy: Policy) -> Supervisor {
-        Supervisor { policy, phase: Phase::Running { kill_at: None }, main_exit: None }
+        Supervisor {
+            policy,
+            phase: Phase::Running { kill_at: None },
+            main_exit: None,
+        }
     }
 
     pub fn phase(&self) -> Phase {
@@ -82,9 +86,9 @@ impl Supervisor {
     pub fn deadline(&self) -> Option<Instant> {
         match self.phase {
             Phase::Running { kill_at } => kill_at,
-            Phase::Terminating { until } | Phase::Killing { until } | Phase::Releasing { until } => {
-                Some(until)
-            }
+            Phase::Terminating { until }
+            | Phase::Killing { until }
+            | Phase::Releasing { until } => Some(until),
             Phase::Reporting | Phase::Done => None,
         }
     }
@@ -107,7 +111,9 @@ impl Supervisor {
                 actions.push(Action::KillMain);
                 self.phase = Phase::Running { kill_at: None };
             } else {
-                self.phase = Phase::Running { kill_at: Some(now + after) };
+                self.phase = Phase::Running {
+                    kill_at: Some(now + after),
+                };
             }
         }
         actions
@@ -119,7 +125,9 @@ impl Supervisor {
             return Vec::new();
         }
         self.main_exit = Some(exit);
-        self.phase = Phase::Terminating { until: now + self.policy.grace };
+        self.phase = Phase::Terminating {
+            until: now + self.policy.grace,
+        };
         vec![Action::TermRest]
     }
 
@@ -151,7 +159,9 @@ impl Supervisor {
                 vec![Action::KillMain]
             }
             Phase::Terminating { until } if now >= until => {
-                self.phase = Phase::Killing { until: now + self.policy.stuck_timeout };
+                self.phase = Phase::Killing {
+                    until: now + self.policy.stuck_timeout,
+                };
                 vec![Action::KillRest]
             }
             Phase::Killing { until } if now >= until => {
@@ -173,7 +183,9 @@ impl Supervisor {
             return Vec::new();
         }
         if released {
-            self.phase = Phase::Releasing { until: now + self.policy.stuck_timeout };
+            self.phase = Phase::Releasing {
+                until: now + self.policy.stuck_timeout,
+            };
             Vec::new()
         } else {
             self.phase = Phase::Done;
@@ -245,7 +257,10 @@ mod tests {
     fn main_exit_starts_staged_teardown() {
         let t0 = Instant::now();
         let mut sup = Supervisor::new(policy());
-        assert_eq!(sup.on_main_exit(ChildExit::Exited(3), t0), vec![Action::TermRest]);
+        assert_eq!(
+            sup.on_main_exit(ChildExit::Exited(3), t0),
+            vec![Action::TermRest]
+        );
         assert_eq!(sup.deadline(), Some(t0 + Duration::from_secs(5)));
         // Signals after the main child's death change nothing.
         assert_eq!(sup.on_signal(SIGTERM, t0), vec![]);
@@ -282,7 +297,10 @@ mod tests {
         sup.on_time(t0 + Duration::from_secs(5));
         sup.on_time(t2);
         sup.on_reported(true, t2);
-        assert_eq!(sup.on_time(t2 + Duration::from_secs(10)), vec![Action::Exit(3)]);
+        assert_eq!(
+            sup.on_time(t2 + Duration::from_secs(10)),
+            vec![Action::Exit(3)]
+        );
         // A second report call changes nothing.
         assert_eq!(sup.on_reported(true, t2), vec![]);
     }
@@ -332,13 +350,19 @@ mod tests {
         assert_eq!(sup.on_signal(SIGTERM, t0), vec![Action::Forward(SIGTERM)]);
         assert_eq!(sup.deadline(), Some(t0 + Duration::from_secs(2)));
         assert_eq!(sup.on_time(t0 + Duration::from_secs(1)), vec![]);
-        assert_eq!(sup.on_time(t0 + Duration::from_secs(2)), vec![Action::KillMain]);
+        assert_eq!(
+            sup.on_time(t0 + Duration::from_secs(2)),
+            vec![Action::KillMain]
+        );
         assert_eq!(sup.deadline(), None);
 
         // A second TERM or INT while armed means now.
         let mut sup = Supervisor::new(p);
         sup.on_signal(SIGINT, t0);
-        assert_eq!(sup.on_signal(SIGTERM, t0), vec![Action::Forward(SIGTERM), Action::KillMain]);
+        assert_eq!(
+            sup.on_signal(SIGTERM, t0),
+            vec![Action::Forward(SIGTERM), Action::KillMain]
+        );
         assert_eq!(sup.deadline(), None);
     }
 

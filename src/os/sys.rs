@@ -1,5 +1,5 @@
 //! The only module with `unsafe`: raw signal masks, signalfd, waitpid,
-//! kill, fork/exec, prctl and the C entry point. Every function is a thin
+//! kill, fork/exec, prctl, and the C runtime's argv. Every function is a thin
 //! wrapper; policy lives elsewhere.
 //!
 //! Raw syscalls rather than libc's wrappers for masks and signalfd: glibc and
@@ -13,29 +13,30 @@ use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::time::Duration;
 
-/// The process entry point, called by the C runtime. rinit skips Rust's
-/// `lang_start` on purpose: it sets SIGPIPE to SIG_IGN before `main` (so the
-/// caller's disposition would be lost and the child would inherit "ignored")
-/// and reopens closed standard descriptors, and the child must get exactly
-/// what rinit's caller gave.
+/// The arguments the C runtime handed to `main`, as Rust strings.
+///
+/// Only for the C entry point in `main.rs`, with the `argc` and `argv` the C
+/// runtime passed it.
+#[allow(clippy::not_unsafe_ptr_arg_deref)]
 #[cfg(not(test))]
-#[unsafe(no_mangle)]
-extern "C" fn main(argc: c_int, argv: *const *const c_char) -> c_int {
-    use std::ffi::OsString;
+pub fn args_from_c(argc: c_int, argv: *const *const c_char) -> Vec<std::ffi::OsString> {
     use std::os::unix::ffi::OsStringExt;
-    let args = (0..usize::try_from(argc).unwrap_or(0))
+    (0..usize::try_from(argc).unwrap_or(0))
         .map(|i| {
             // SAFETY: the C runtime passes argc valid, NUL-terminated
             // strings in argv, alive for the whole process.
             let arg = unsafe { std::ffi::CStr::from_ptr(*argv.add(i)) };
-            OsString::from_vec(arg.to_bytes().to_vec())
+            std::ffi::OsString::from_vec(arg.to_bytes().to_vec())
         })
-        .collect();
-    c_int::from(crate::main_with_args(args))
+        .collect()
 }
 
 fn check(ret: libc::c_long) -> io::Result<libc::c_long> {
-    if ret < 0 { Err(io::Error::last_os_error()) } else { Ok(ret) }
+    if ret < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(ret)
+    }
 }
 
 fn sigprocmask(how: c_int, set: Option<SigSet>) -> io::Result<SigSet> {
@@ -68,7 +69,13 @@ impl SignalFd {
         let mask = set.0;
         // SAFETY: the mask pointer is valid for 8 bytes; -1 asks for a new fd.
         let fd = check(unsafe {
-            libc::syscall(libc::SYS_signalfd4, -1, &mask as *const u64, 8usize, libc::SFD_CLOEXEC)
+            libc::syscall(
+                libc::SYS_signalfd4,
+                -1,
+                &mask as *const u64,
+                8usize,
+                libc::SFD_CLOEXEC,
+            )
         })?;
         // SAFETY: the kernel just returned this fd; nothing else owns it.
         Ok(SignalFd(unsafe { OwnedFd::from_raw_fd(fd as c_int) }))
@@ -89,7 +96,11 @@ impl SignalFd {
         let n = loop {
             // SAFETY: the buffer is valid for its full size in bytes.
             let n = unsafe {
-                libc::read(self.0.as_raw_fd(), infos.as_mut_ptr().cast(), std::mem::size_of_val(&infos))
+                libc::read(
+                    self.0.as_raw_fd(),
+                    infos.as_mut_ptr().cast(),
+                    std::mem::size_of_val(&infos),
+                )
             };
             if n >= 0 || io::Error::last_os_error().kind() != io::ErrorKind::Interrupted {
                 break n;
@@ -99,7 +110,10 @@ impl SignalFd {
             return Err(io::Error::last_os_error());
         }
         let count = n as usize / std::mem::size_of::<libc::signalfd_siginfo>();
-        Ok(infos[..count].iter().filter_map(|i| Some((Signo::new(i.ssi_signo as i32)?, i.ssi_pid))).collect())
+        Ok(infos[..count]
+            .iter()
+            .filter_map(|i| Some((Signo::new(i.ssi_signo as i32)?, i.ssi_pid)))
+            .collect())
     }
 }
 
@@ -111,10 +125,17 @@ pub fn poll(fds: &[(c_int, i16)], timeout: Option<Duration>) -> io::Result<Vec<b
         // Round up: waking before the deadline would only spin.
         c_int::try_from(t.as_nanos().div_ceil(1_000_000)).unwrap_or(c_int::MAX)
     });
-    let mut pfds: Vec<libc::pollfd> =
-        fds.iter().map(|&(fd, events)| libc::pollfd { fd, events, revents: 0 }).collect();
+    let mut pfds: Vec<libc::pollfd> = fds
+        .iter()
+        .map(|&(fd, events)| libc::pollfd {
+            fd,
+            events,
+            revents: 0,
+        })
+        .collect();
     // SAFETY: `pfds` is a valid array of `pfds.len()` pollfds.
-    match check(unsafe { libc::poll(pfds.as_mut_ptr(), pfds.len() as libc::nfds_t, millis) }.into()) {
+    match check(unsafe { libc::poll(pfds.as_mut_ptr(), pfds.len() as libc::nfds_t, millis) }.into())
+    {
         Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(vec![false; fds.len()]),
         Err(e) => Err(e),
         Ok(_) => Ok(pfds.iter().map(|p| p.revents != 0).collect()),
@@ -164,8 +185,14 @@ pub fn has_children() -> bool {
     // SAFETY: an all-zero siginfo_t is valid; waitid only writes to it.
     let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
     // SAFETY: `info` is a valid siginfo_t; WNOWAIT leaves any status in place.
-    let ret =
-        unsafe { libc::waitid(libc::P_ALL, 0, &mut info, libc::WEXITED | libc::WNOHANG | libc::WNOWAIT) };
+    let ret = unsafe {
+        libc::waitid(
+            libc::P_ALL,
+            0,
+            &mut info,
+            libc::WEXITED | libc::WNOHANG | libc::WNOWAIT,
+        )
+    };
     !(ret < 0 && io::Error::last_os_error().raw_os_error() == Some(libc::ECHILD))
 }
 
@@ -185,8 +212,19 @@ pub fn set_child_subreaper() -> io::Result<()> {
 /// `Signal` enum).
 pub fn set_parent_death_signal(sig: Signo) -> io::Result<()> {
     // SAFETY: PR_SET_PDEATHSIG takes a signal number and no pointers.
-    check(unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, sig.number() as libc::c_ulong, 0, 0, 0) }.into())
-        .map(drop)
+    check(
+        unsafe {
+            libc::prctl(
+                libc::PR_SET_PDEATHSIG,
+                sig.number() as libc::c_ulong,
+                0,
+                0,
+                0,
+            )
+        }
+        .into(),
+    )
+    .map(drop)
 }
 
 pub fn getpid() -> i32 {
@@ -207,8 +245,11 @@ pub fn owns_foreground_terminal() -> bool {
 /// Closes every descriptor above 2 but `keep` (rinit's own), so rinit pins
 /// nothing its caller opened (the child already has its copies).
 pub fn close_inherited_fds(keep: &[c_int]) -> io::Result<()> {
-    let mut keep: Vec<u32> =
-        keep.iter().filter_map(|&fd| u32::try_from(fd).ok()).filter(|&fd| fd > 2).collect();
+    let mut keep: Vec<u32> = keep
+        .iter()
+        .filter_map(|&fd| u32::try_from(fd).ok())
+        .filter(|&fd| fd > 2)
+        .collect();
     keep.sort_unstable();
     let mut first = 3u32;
     for fd in keep.into_iter().chain(std::iter::once(u32::MAX)) {
@@ -258,8 +299,8 @@ pub fn spawn(spec: &SpawnSpec) -> Result<i32, ChildFailure> {
     argv.push(std::ptr::null());
     let candidates: Vec<*const c_char> = spec.candidates.iter().map(|c| c.as_ptr()).collect();
     let mask = spec.mask.0;
-    let (read_end, write_end) =
-        nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| ChildFailure::Exec(e.into()))?;
+    let (read_end, write_end) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
+        .map_err(|e| ChildFailure::Exec(e.into()))?;
     let write_fd = write_end.as_raw_fd();
 
     // SAFETY: rinit is single-threaded here (no logger thread, no runtime),
@@ -278,7 +319,11 @@ pub fn spawn(spec: &SpawnSpec) -> Result<i32, ChildFailure> {
             // [stage, errno]: stage 1 = joining a cgroup, 2 = exec.
             let report = |stage: c_int, errno: c_int| -> ! {
                 let message = [stage, errno];
-                libc::write(write_fd, message.as_ptr().cast(), std::mem::size_of_val(&message));
+                libc::write(
+                    write_fd,
+                    message.as_ptr().cast(),
+                    std::mem::size_of_val(&message),
+                );
                 libc::_exit(127);
             };
             for &fd in &spec.join_cgroups {
@@ -306,7 +351,11 @@ pub fn spawn(spec: &SpawnSpec) -> Result<i32, ChildFailure> {
                 libc::execve(path, argv.as_ptr(), environ);
                 let e = *libc::__errno_location();
                 match e {
-                    libc::ENOENT | libc::ENOTDIR | libc::ESTALE | libc::ENAMETOOLONG | libc::ELOOP => {}
+                    libc::ENOENT
+                    | libc::ENOTDIR
+                    | libc::ESTALE
+                    | libc::ENAMETOOLONG
+                    | libc::ELOOP => {}
                     libc::EACCES => denied = true,
                     other => {
                         errno = other;
@@ -331,7 +380,11 @@ pub fn spawn(spec: &SpawnSpec) -> Result<i32, ChildFailure> {
     let n = loop {
         // SAFETY: reading at most size_of_val(&message) bytes into `message`.
         let n = unsafe {
-            libc::read(read_end.as_raw_fd(), message.as_mut_ptr().cast(), std::mem::size_of_val(&message))
+            libc::read(
+                read_end.as_raw_fd(),
+                message.as_mut_ptr().cast(),
+                std::mem::size_of_val(&message),
+            )
         };
         if n < 0 && io::Error::last_os_error().kind() == io::ErrorKind::Interrupted {
             continue;
@@ -345,8 +398,14 @@ pub fn spawn(spec: &SpawnSpec) -> Result<i32, ChildFailure> {
     // SAFETY: reaping our own child, which has exited or is about to.
     unsafe { libc::waitpid(pid, &mut status, 0) };
     if n as usize != std::mem::size_of_val(&message) {
-        return Err(ChildFailure::Exec(io::Error::other("lost the exec status of the child")));
+        return Err(ChildFailure::Exec(io::Error::other(
+            "lost the exec status of the child",
+        )));
     }
     let err = io::Error::from_raw_os_error(message[1]);
-    Err(if message[0] == 1 { ChildFailure::JoinCgroup(err) } else { ChildFailure::Exec(err) })
+    Err(if message[0] == 1 {
+        ChildFailure::JoinCgroup(err)
+    } else {
+        ChildFailure::Exec(err)
+    })
 }

@@ -8,7 +8,7 @@
 //! v2 host `memory.max`/`memory.events`). The child's cgroup is created
 //! under rinit's own cgroup in each of them, never above it.
 
-use crate::procfs;
+use crate::os::procfs;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -78,7 +78,8 @@ pub fn memberships(proc_cgroup: &str) -> Vec<(Kind, String)> {
     let mut out = Vec::new();
     for line in proc_cgroup.lines() {
         let mut parts = line.splitn(3, ':');
-        let (Some(id), Some(controllers), Some(path)) = (parts.next(), parts.next(), parts.next()) else {
+        let (Some(id), Some(controllers), Some(path)) = (parts.next(), parts.next(), parts.next())
+        else {
             continue;
         };
         if id == "0" && controllers.is_empty() {
@@ -114,17 +115,24 @@ pub fn valid_name(name: &str) -> bool {
         && name != "."
         && name != ".."
         && name.len() <= 200
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
 }
 
 /// `64M`, `1G`, `512k`, `1048576`, `64MiB`, `64MB`: binary units.
 pub fn parse_size(text: &str) -> Option<u64> {
     let text = text.trim();
-    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
     let (digits, unit) = text.split_at(split);
     let n: u64 = digits.parse().ok()?;
     let unit = unit.to_ascii_uppercase();
-    let unit = unit.strip_suffix("IB").or_else(|| unit.strip_suffix('B')).unwrap_or(&unit);
+    let unit = unit
+        .strip_suffix("IB")
+        .or_else(|| unit.strip_suffix('B'))
+        .unwrap_or(&unit);
     let shift = match unit {
         "" => 0,
         "K" => 10,
@@ -158,7 +166,9 @@ pub fn keyed_value(text: &str, key: &str) -> Option<u64> {
 
 /// The process ids listed in `cgroup.procs`.
 pub fn parse_pids(text: &str) -> Vec<i32> {
-    text.split_whitespace().filter_map(|p| p.parse().ok()).collect()
+    text.split_whitespace()
+        .filter_map(|p| p.parse().ok())
+        .collect()
 }
 
 #[cfg(test)]
@@ -186,9 +196,18 @@ mod tests {
         assert_eq!(
             discover(HYBRID_MOUNTINFO, HYBRID_CGROUP),
             vec![
-                Hierarchy { kind: Kind::V1Freezer, own_dir: "/sys/fs/cgroup/freezer".into() },
-                Hierarchy { kind: Kind::V1Memory, own_dir: "/sys/fs/cgroup/memory/process_api/c1".into() },
-                Hierarchy { kind: Kind::V2, own_dir: "/sys/fs/cgroup/unified".into() },
+                Hierarchy {
+                    kind: Kind::V1Freezer,
+                    own_dir: "/sys/fs/cgroup/freezer".into()
+                },
+                Hierarchy {
+                    kind: Kind::V1Memory,
+                    own_dir: "/sys/fs/cgroup/memory/process_api/c1".into()
+                },
+                Hierarchy {
+                    kind: Kind::V2,
+                    own_dir: "/sys/fs/cgroup/unified".into()
+                },
             ]
         );
     }
@@ -198,11 +217,17 @@ mod tests {
         let mountinfo = "1219 1210 0:27 / /sys/fs/cgroup ro,nosuid,nodev,noexec,relatime - cgroup2 cgroup2 rw,nsdelegate\n";
         assert_eq!(
             discover(mountinfo, "0::/\n"),
-            vec![Hierarchy { kind: Kind::V2, own_dir: "/sys/fs/cgroup".into() }]
+            vec![Hierarchy {
+                kind: Kind::V2,
+                own_dir: "/sys/fs/cgroup".into()
+            }]
         );
         assert_eq!(
             discover(mountinfo, "0::/app/web\n"),
-            vec![Hierarchy { kind: Kind::V2, own_dir: "/sys/fs/cgroup/app/web".into() }]
+            vec![Hierarchy {
+                kind: Kind::V2,
+                own_dir: "/sys/fs/cgroup/app/web".into()
+            }]
         );
     }
 
@@ -216,8 +241,14 @@ mod tests {
         assert_eq!(
             discover(mountinfo, proc_cgroup),
             vec![
-                Hierarchy { kind: Kind::V1Freezer, own_dir: "/sys/fs/cgroup/memory/sub".into() },
-                Hierarchy { kind: Kind::V1Memory, own_dir: "/sys/fs/cgroup/memory/sub".into() },
+                Hierarchy {
+                    kind: Kind::V1Freezer,
+                    own_dir: "/sys/fs/cgroup/memory/sub".into()
+                },
+                Hierarchy {
+                    kind: Kind::V1Memory,
+                    own_dir: "/sys/fs/cgroup/memory/sub".into()
+                },
             ]
         );
         // Not visible under the mount: skipped.
@@ -235,7 +266,10 @@ mod tests {
     #[test]
     fn mount_points_with_spaces() {
         let mountinfo = "41 31 0:38 / /sys/fs/my\\040cgroup rw - cgroup2 cgroup2 rw\n";
-        assert_eq!(discover(mountinfo, "0::/\n")[0].own_dir, PathBuf::from("/sys/fs/my cgroup"));
+        assert_eq!(
+            discover(mountinfo, "0::/\n")[0].own_dir,
+            PathBuf::from("/sys/fs/my cgroup")
+        );
     }
 
     #[test]

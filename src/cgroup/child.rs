@@ -5,9 +5,9 @@
 //! Every error names the operation and the file; any failure during set-up
 //! undoes what was done, so a degraded run leaves nothing behind.
 
-use crate::cgroup::{self, Hierarchy, Kind};
+use super::discover::{self as cgroup, Hierarchy, Kind};
+use crate::os::sys;
 use crate::signals::{self, Signo};
-use crate::sys;
 use log::{debug, warn};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom};
@@ -80,7 +80,9 @@ impl ChildCgroup {
         let freezer = find(Kind::V1Freezer);
         let v1_memory = find(Kind::V1Memory);
         if v2.is_none() && freezer.is_none() {
-            return Err(SetupError("no cgroup v2 hierarchy and no v1 freezer is mounted".into()));
+            return Err(SetupError(
+                "no cgroup v2 hierarchy and no v1 freezer is mounted".into(),
+            ));
         }
         let v2_memory = match v2 {
             Some(h) if v1_memory.is_none() => {
@@ -91,7 +93,9 @@ impl ChildCgroup {
             _ => false,
         };
         if limit.is_some() && v1_memory.is_none() && !v2_memory {
-            return Err(SetupError("no memory controller is available for a memory limit".into()));
+            return Err(SetupError(
+                "no memory controller is available for a memory limit".into(),
+            ));
         }
         let mut cg = ChildCgroup {
             name: name.to_string(),
@@ -114,9 +118,15 @@ impl ChildCgroup {
         {
             cg.enable_v2_controller(&h.own_dir, "memory")?;
         }
-        let memory_dir = cg.dir(Kind::V1Memory).or_else(|| v2_memory.then(|| cg.dir(Kind::V2)).flatten());
+        let memory_dir = cg
+            .dir(Kind::V1Memory)
+            .or_else(|| v2_memory.then(|| cg.dir(Kind::V2)).flatten());
         if let Some(dir) = memory_dir {
-            cg.memory = Some(Memory::open(dir.to_path_buf(), cg.dir(Kind::V1Memory).is_none(), limit)?);
+            cg.memory = Some(Memory::open(
+                dir.to_path_buf(),
+                cg.dir(Kind::V1Memory).is_none(),
+                limit,
+            )?);
         }
         for (_, dir) in &cg.dirs {
             let path = dir.join("cgroup.procs");
@@ -151,8 +161,11 @@ impl ChildCgroup {
         }
         let leaf_dir = own_dir.join(format!("{}.rinit", self.name));
         fs::create_dir(&leaf_dir).map_err(|e| op_error("create", &leaf_dir, e))?;
-        self.leaf =
-            Some(Leaf { own_dir: own_dir.to_path_buf(), leaf_dir: leaf_dir.clone(), enabled: String::new() });
+        self.leaf = Some(Leaf {
+            own_dir: own_dir.to_path_buf(),
+            leaf_dir: leaf_dir.clone(),
+            enabled: String::new(),
+        });
         let procs = leaf_dir.join("cgroup.procs");
         write(&procs, "0").map_err(|e| op_error("move rinit into", &procs, e))?;
         write(&control, &format!("+{controller}")).map_err(|e| op_error("write", &control, e))?;
@@ -167,7 +180,10 @@ impl ChildCgroup {
     }
 
     fn dir(&self, kind: Kind) -> Option<&Path> {
-        self.dirs.iter().find(|(k, _)| *k == kind).map(|(_, d)| d.as_path())
+        self.dirs
+            .iter()
+            .find(|(k, _)| *k == kind)
+            .map(|(_, d)| d.as_path())
     }
 
     /// Descriptors of every `cgroup.procs`, for the child to write "0" to
@@ -196,8 +212,11 @@ impl ChildCgroup {
     pub fn poll_fds(&self) -> Vec<(RawFd, i16)> {
         let mut fds = Vec::new();
         if let Some(notify) = self.memory.as_ref().and_then(|m| m.notify.as_ref()) {
-            let events =
-                if self.memory.as_ref().is_some_and(|m| m.v2) { libc::POLLPRI } else { libc::POLLIN };
+            let events = if self.memory.as_ref().is_some_and(|m| m.v2) {
+                libc::POLLPRI
+            } else {
+                libc::POLLIN
+            };
             fds.push((notify.as_raw_fd(), events));
         }
         if let Some(events) = &self.events {
@@ -213,9 +232,14 @@ impl ChildCgroup {
     /// OOM kills in the cgroup since it was made (and re-arms the
     /// notification).
     pub fn oom_kills(&mut self) -> u64 {
-        let Some(memory) = &mut self.memory else { return 0 };
+        let Some(memory) = &mut self.memory else {
+            return 0;
+        };
         memory.drain_notify();
-        memory.oom_kills().unwrap_or(0).saturating_sub(memory.oom_kills_at_start)
+        memory
+            .oom_kills()
+            .unwrap_or(0)
+            .saturating_sub(memory.oom_kills_at_start)
     }
 
     /// Members of the cgroup (any hierarchy lists them all).
@@ -223,7 +247,9 @@ impl ChildCgroup {
         let Some((_, dir)) = self.dirs.first() else {
             return Vec::new();
         };
-        fs::read_to_string(dir.join("cgroup.procs")).map(|t| cgroup::parse_pids(&t)).unwrap_or_default()
+        fs::read_to_string(dir.join("cgroup.procs"))
+            .map(|t| cgroup::parse_pids(&t))
+            .unwrap_or_default()
     }
 
     /// Whether the v2 cgroup still holds a task; `None` without v2.
@@ -240,7 +266,10 @@ impl ChildCgroup {
             if let Err(e) = sys::kill(pid, sig)
                 && e.raw_os_error() != Some(libc::ESRCH)
             {
-                warn!("cannot send {sig} to pid {pid} in cgroup {}: {e}", self.name);
+                warn!(
+                    "cannot send {sig} to pid {pid} in cgroup {}: {e}",
+                    self.name
+                );
             }
         }
     }
@@ -267,16 +296,24 @@ impl ChildCgroup {
         }
         if let Some(dir) = self.dir(Kind::V1Freezer).map(Path::to_path_buf) {
             let state = dir.join("freezer.state");
-            let frozen = write(&state, "FROZEN").is_ok() && wait_frozen(&state, Duration::from_secs(1));
+            let frozen =
+                write(&state, "FROZEN").is_ok() && wait_frozen(&state, Duration::from_secs(1));
             if !frozen {
-                debug!("{} did not reach FROZEN; killing members unfrozen", state.display());
+                debug!(
+                    "{} did not reach FROZEN; killing members unfrozen",
+                    state.display()
+                );
             }
             let members = self.members();
             self.signal_members(signals::SIGKILL);
             if let Err(e) = write(&state, "THAWED") {
                 warn!("cannot write {}: {}", state.display(), plain(&e));
             }
-            debug!("froze {}, sent SIGKILL to {} member(s), thawed", dir.display(), members.len());
+            debug!(
+                "froze {}, sent SIGKILL to {} member(s), thawed",
+                dir.display(),
+                members.len()
+            );
             return;
         }
         self.signal_members(signals::SIGKILL);
@@ -304,7 +341,11 @@ impl ChildCgroup {
             }
             let procs = leaf.own_dir.join("cgroup.procs");
             if let Err(e) = write(&procs, "0") {
-                warn!("cannot move rinit back into {}: {}", procs.display(), plain(&e));
+                warn!(
+                    "cannot move rinit back into {}: {}",
+                    procs.display(),
+                    plain(&e)
+                );
             }
             remove_dir_retrying(&leaf.leaf_dir);
         }
@@ -347,7 +388,11 @@ fn remove_dir_retrying(dir: &Path) {
                     "cannot remove {}: {}{}",
                     dir.display(),
                     plain(&e),
-                    if pids.is_empty() { String::new() } else { format!(" (still holds pids {pids:?})") }
+                    if pids.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" (still holds pids {pids:?})")
+                    }
                 );
                 return;
             }
@@ -358,10 +403,21 @@ fn remove_dir_retrying(dir: &Path) {
 impl Memory {
     fn open(dir: PathBuf, v2: bool, limit: Option<u64>) -> Result<Memory, SetupError> {
         if let Some(bytes) = limit {
-            let path = dir.join(if v2 { "memory.max" } else { "memory.limit_in_bytes" });
+            let path = dir.join(if v2 {
+                "memory.max"
+            } else {
+                "memory.limit_in_bytes"
+            });
             write(&path, &bytes.to_string()).map_err(|e| op_error("write", &path, e))?;
         }
-        let mut memory = Memory { dir, v2, limit, oom_kills_at_start: 0, notify: None, oom_control: None };
+        let mut memory = Memory {
+            dir,
+            v2,
+            limit,
+            oom_kills_at_start: 0,
+            notify: None,
+            oom_control: None,
+        };
         memory.oom_kills_at_start = memory.oom_kills().unwrap_or(0);
         if v2 {
             let path = memory.dir.join("memory.events");
@@ -371,10 +427,13 @@ impl Memory {
             // cgroup.event_control: "<eventfd> <fd of memory.oom_control>".
             let control = memory.dir.join("memory.oom_control");
             let oom_control = File::open(&control).map_err(|e| op_error("open", &control, e))?;
-            let efd =
-                sys::eventfd().map_err(|e| SetupError(format!("cannot create an eventfd: {}", plain(&e))))?;
+            let efd = sys::eventfd()
+                .map_err(|e| SetupError(format!("cannot create an eventfd: {}", plain(&e))))?;
             let registration = memory.dir.join("cgroup.event_control");
-            match write(&registration, &format!("{} {}", efd.as_raw_fd(), oom_control.as_raw_fd())) {
+            match write(
+                &registration,
+                &format!("{} {}", efd.as_raw_fd(), oom_control.as_raw_fd()),
+            ) {
                 Ok(()) => {
                     memory.notify = Some(File::from(efd));
                     memory.oom_control = Some(oom_control);
@@ -387,7 +446,11 @@ impl Memory {
     }
 
     fn oom_kills(&self) -> Option<u64> {
-        let file = if self.v2 { "memory.events" } else { "memory.oom_control" };
+        let file = if self.v2 {
+            "memory.events"
+        } else {
+            "memory.oom_control"
+        };
         let text = fs::read_to_string(self.dir.join(file)).ok()?;
         cgroup::keyed_value(&text, "oom_kill")
     }

@@ -29,19 +29,31 @@ pub fn parse_stat(text: &str) -> Option<ProcStat> {
     let ppid = rest.next()?.parse().ok()?;
     // pgrp, session, tty_nr, tpgid, then flags.
     let flags = rest.nth(4).and_then(|f| f.parse().ok()).unwrap_or(0);
-    Some(ProcStat { pid, comm, state, ppid, flags })
+    Some(ProcStat {
+        pid,
+        comm,
+        state,
+        ppid,
+        flags,
+    })
 }
 
 /// A field of `/proc/PID/status`: `State:\tD (disk sleep)` → "D (disk sleep)".
 pub fn status_field<'a>(status: &'a str, key: &str) -> Option<&'a str> {
-    status.lines().find_map(|l| l.strip_prefix(key)?.strip_prefix(':').map(str::trim))
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(key)?.strip_prefix(':').map(str::trim))
 }
 
 /// `NSpid:` as a list: the pid in the reader's namespace first, then in
 /// each nested one.
 pub fn nspid(status: &str) -> Vec<i32> {
     status_field(status, "NSpid")
-        .map(|v| v.split_whitespace().filter_map(|p| p.parse().ok()).collect())
+        .map(|v| {
+            v.split_whitespace()
+                .filter_map(|p| p.parse().ok())
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -71,9 +83,13 @@ pub fn unescape(field: &str) -> String {
     while i < bytes.len() {
         if bytes[i] == b'\\'
             && i + 3 < bytes.len()
-            && bytes[i + 1..i + 4].iter().all(|b| (b'0'..=b'7').contains(b))
+            && bytes[i + 1..i + 4]
+                .iter()
+                .all(|b| (b'0'..=b'7').contains(b))
         {
-            out.push((bytes[i + 1] - b'0') * 64 + (bytes[i + 2] - b'0') * 8 + (bytes[i + 3] - b'0'));
+            out.push(
+                (bytes[i + 1] - b'0') * 64 + (bytes[i + 2] - b'0') * 8 + (bytes[i + 3] - b'0'),
+            );
             i += 4;
         } else {
             out.push(bytes[i]);
@@ -126,7 +142,8 @@ impl Mount {
     /// dev_t, `major << 20 | minor` (just the minor for plain fuse, whose
     /// anonymous devices have major 0).
     pub fn fuse_connection(&self) -> Option<u64> {
-        self.is_fuse().then(|| u64::from(self.major) << 20 | u64::from(self.minor))
+        self.is_fuse()
+            .then(|| u64::from(self.major) << 20 | u64::from(self.minor))
     }
 }
 
@@ -143,7 +160,12 @@ pub fn descendants(table: &[ProcStat], root: i32) -> Vec<i32> {
     let mut i = 0;
     while i < found.len() {
         let parent = found[i];
-        found.extend(table.iter().filter(|p| p.ppid == parent && p.pid != root).map(|p| p.pid));
+        found.extend(
+            table
+                .iter()
+                .filter(|p| p.ppid == parent && p.pid != root)
+                .map(|p| p.pid),
+        );
         i += 1;
     }
     found.remove(0);
@@ -167,7 +189,9 @@ pub fn read_table(proc_root: &Path) -> Vec<ProcStat> {
 /// Whether `proc_root` shows this process's own PID namespace: `self`
 /// resolves to the pid that `getpid` gave.
 pub fn shows_own_namespace(proc_root: &Path, own_pid: i32) -> bool {
-    fs::read_link(proc_root.join("self")).ok().and_then(|target| target.to_str()?.parse::<i32>().ok())
+    fs::read_link(proc_root.join("self"))
+        .ok()
+        .and_then(|target| target.to_str()?.parse::<i32>().ok())
         == Some(own_pid)
 }
 
@@ -176,7 +200,13 @@ mod tests {
     use super::*;
 
     fn stat(pid: i32, ppid: i32) -> ProcStat {
-        ProcStat { pid, comm: format!("p{pid}"), state: 'S', ppid, flags: 0 }
+        ProcStat {
+            pid,
+            comm: format!("p{pid}"),
+            state: 'S',
+            ppid,
+            flags: 0,
+        }
     }
 
     #[test]
@@ -184,7 +214,13 @@ mod tests {
         let line = "1234 (my (odd) name) S 1 1234 1234 0 -1 4194560 100 0 0 0";
         assert_eq!(
             parse_stat(line),
-            Some(ProcStat { pid: 1234, comm: "my (odd) name".into(), state: 'S', ppid: 1, flags: 4194560 })
+            Some(ProcStat {
+                pid: 1234,
+                comm: "my (odd) name".into(),
+                state: 'S',
+                ppid: 1,
+                flags: 4194560
+            })
         );
         assert_eq!(parse_stat("7 (a b) Z 0 0").unwrap().state, 'Z');
         assert_eq!(parse_stat(""), None);
@@ -220,7 +256,8 @@ mod tests {
 
     #[test]
     fn status_fields() {
-        let status = "Name:\tsh\nState:\tD (disk sleep)\nNSpid:\t812\t1\nSigPnd:\t0000000000000100\n";
+        let status =
+            "Name:\tsh\nState:\tD (disk sleep)\nNSpid:\t812\t1\nSigPnd:\t0000000000000100\n";
         assert_eq!(status_field(status, "State"), Some("D (disk sleep)"));
         assert_eq!(status_field(status, "SigPnd"), Some("0000000000000100"));
         assert_eq!(status_field(status, "Nope"), None);
@@ -231,9 +268,15 @@ mod tests {
     #[test]
     fn stacks_and_cmdlines() {
         let stack = "[<0>] request_wait_answer+0x151/0x2a0\n[<0>] __fuse_simple_request+0xd5/0x2b0\n[<0>] fuse_flush+0x9c/0x1d0\n";
-        assert_eq!(parse_stack(stack), ["request_wait_answer", "__fuse_simple_request", "fuse_flush"]);
+        assert_eq!(
+            parse_stack(stack),
+            ["request_wait_answer", "__fuse_simple_request", "fuse_flush"]
+        );
         assert_eq!(parse_stack(""), Vec::<String>::new());
-        assert_eq!(parse_cmdline(b"python3\0-c\0x y\0"), ["python3", "-c", "x y"]);
+        assert_eq!(
+            parse_cmdline(b"python3\0-c\0x y\0"),
+            ["python3", "-c", "x y"]
+        );
     }
 
     #[test]
@@ -249,6 +292,9 @@ mod tests {
         assert_eq!(mounts[0].fuse_connection(), Some(41));
         assert_eq!(mounts[1].fuse_connection(), Some((8 << 20) | 1));
         assert_eq!(mounts[2].fuse_connection(), None);
-        assert_eq!(fdinfo_mnt_id("pos:\t0\nflags:\t0100000\nmnt_id:\t91\nino:\t2\n"), Some(91));
+        assert_eq!(
+            fdinfo_mnt_id("pos:\t0\nflags:\t0100000\nmnt_id:\t91\nino:\t2\n"),
+            Some(91)
+        );
     }
 }
