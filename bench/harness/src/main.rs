@@ -30,7 +30,10 @@ fn main() {
 }
 
 fn mono_ns() -> u64 {
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
     // SAFETY: a valid timespec to fill.
     unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
     ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
@@ -112,8 +115,10 @@ fn zombies(own: i32) -> usize {
     others(own)
         .iter()
         .filter(|p| {
-            std::fs::read_to_string(format!("/proc/{p}/stat"))
-                .is_ok_and(|s| s.rsplit_once(')').is_some_and(|(_, r)| r.trim_start().starts_with('Z')))
+            std::fs::read_to_string(format!("/proc/{p}/stat")).is_ok_and(|s| {
+                s.rsplit_once(')')
+                    .is_some_and(|(_, r)| r.trim_start().starts_with('Z'))
+            })
         })
         .count()
 }
@@ -180,7 +185,12 @@ fn storm(count: usize) -> ! {
     }
     // The init is asleep again by now, so its run time is up to date.
     let cpu = (runtime_ns(1) - cpu_before) as f64 / 1e9;
-    println!("RESULT {:.0} {} {:.0}", count as f64 / took.as_secs_f64(), zombies(own), count as f64 / cpu);
+    println!(
+        "RESULT {:.0} {} {:.0}",
+        count as f64 / took.as_secs_f64(),
+        zombies(own),
+        count as f64 / cpu
+    );
     std::process::exit(0);
 }
 
@@ -213,7 +223,10 @@ struct Init {
 /// group so it can be ended whole.
 fn in_pidns(init: &Init, command: &[&str]) -> Command {
     let mut cmd = Command::new("unshare");
-    cmd.args(["--pid", "--fork", "--mount-proc", "--kill-child"]).arg(&init.path).arg("--").args(command);
+    cmd.args(["--pid", "--fork", "--mount-proc", "--kill-child"])
+        .arg(&init.path)
+        .arg("--")
+        .args(command);
     cmd.process_group(0);
     cmd
 }
@@ -229,10 +242,15 @@ fn init_pid(unshare: u32) -> i32 {
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
         for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-            let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else { continue };
-            let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else { continue };
-            let ppid =
-                stat.rsplit_once(')').and_then(|(_, r)| r.split_whitespace().nth(1)?.parse::<u32>().ok());
+            let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
+                continue;
+            };
+            let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+                continue;
+            };
+            let ppid = stat
+                .rsplit_once(')')
+                .and_then(|(_, r)| r.split_whitespace().nth(1)?.parse::<u32>().ok());
             if ppid == Some(unshare) {
                 return pid;
             }
@@ -253,15 +271,24 @@ fn status_value(pid: i32, key: &str) -> u64 {
 fn median(mut v: Vec<f64>) -> f64 {
     v.retain(|x| x.is_finite());
     v.sort_by(f64::total_cmp);
-    if v.is_empty() { f64::NAN } else { v[v.len() / 2] }
+    if v.is_empty() {
+        f64::NAN
+    } else {
+        v[v.len() / 2]
+    }
 }
 
 /// CPU time (user + system) a process has used, in milliseconds.
 fn cpu_ms(pid: i32) -> f64 {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let fields: Vec<&str> = stat.rsplit_once(')').map_or(vec![], |(_, r)| r.split_whitespace().collect());
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map_or(vec![], |(_, r)| r.split_whitespace().collect());
     // utime and stime are fields 14 and 15 of stat (11 and 12 after ')').
-    let ticks: f64 = [11, 12].iter().filter_map(|&i| fields.get(i)?.parse::<f64>().ok()).sum();
+    let ticks: f64 = [11, 12]
+        .iter()
+        .filter_map(|&i| fields.get(i)?.parse::<f64>().ok())
+        .sum();
     // SAFETY: sysconf has no memory arguments.
     let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
     ticks * 1000.0 / hz
@@ -271,13 +298,18 @@ fn cpu_ms(pid: i32) -> f64 {
 /// over `sleep`. CPU time exposes an init that busy-polls: it has almost no
 /// context switches because it never sleeps.
 fn idle(init: &Init) -> (f64, u64, f64) {
-    let mut child =
-        in_pidns(init, &["sleep", "60"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let mut child = in_pidns(init, &["sleep", "60"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
     let pid = init_pid(child.id());
     std::thread::sleep(Duration::from_millis(500));
     let rss = status_value(pid, "VmRSS") as f64;
-    let switches =
-        || status_value(pid, "voluntary_ctxt_switches") + status_value(pid, "nonvoluntary_ctxt_switches");
+    let switches = || {
+        status_value(pid, "voluntary_ctxt_switches")
+            + status_value(pid, "nonvoluntary_ctxt_switches")
+    };
     let (before, cpu_before) = (switches(), cpu_ms(pid));
     std::thread::sleep(Duration::from_secs(2));
     let wakeups = switches() - before;
@@ -297,12 +329,19 @@ fn signal_round_trip(init: &Init, exe: &str, rounds: usize) -> (f64, f64) {
         libc::fcntl(fds[0], libc::F_SETFD, libc::FD_CLOEXEC);
     }
     let fd = fds[1].to_string();
-    let mut child = in_pidns(init, &[exe, "responder", &fd]).stdout(Stdio::null()).spawn().unwrap();
+    let mut child = in_pidns(init, &[exe, "responder", &fd])
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
     // SAFETY: the child has its copy.
     unsafe { libc::close(fds[1]) };
     let pid = init_pid(child.id());
     let read_one = || -> bool {
-        let mut pfd = libc::pollfd { fd: fds[0], events: libc::POLLIN, revents: 0 };
+        let mut pfd = libc::pollfd {
+            fd: fds[0],
+            events: libc::POLLIN,
+            revents: 0,
+        };
         // SAFETY: one valid pollfd; a one-byte read into a local.
         unsafe {
             if libc::poll(&mut pfd, 1, 2000) != 1 {
@@ -374,9 +413,15 @@ fn reaping(init: &Init, exe: &str, count: usize) -> (f64, u64, f64) {
     kill_group(&mut child);
     let mut parts = result.split(' ');
     (
-        parts.next().and_then(|p| p.parse().ok()).unwrap_or(f64::NAN),
+        parts
+            .next()
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(f64::NAN),
         parts.next().and_then(|p| p.parse().ok()).unwrap_or(0),
-        parts.next().and_then(|p| p.parse().ok()).unwrap_or(f64::NAN),
+        parts
+            .next()
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(f64::NAN),
     )
 }
 
@@ -384,15 +429,26 @@ fn reaping(init: &Init, exe: &str, count: usize) -> (f64, u64, f64) {
 /// processes left that exit on SIGTERM.
 fn teardown_time(init: &Init, exe: &str, count: usize) -> f64 {
     let n = count.to_string();
-    let mut child =
-        in_pidns(init, &[exe, "teardown", &n]).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
+    let mut child = in_pidns(init, &[exe, "teardown", &n])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
     let mut out = String::new();
-    child.stdout.take().unwrap().read_to_string(&mut out).unwrap();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
     // stdout closes when the last process holding it is gone; wait for the
     // init itself.
     let _ = child.wait();
     let end = mono_ns();
-    let exited: u64 = out.lines().find_map(|l| l.strip_prefix("EXIT ")?.parse().ok()).unwrap_or(end);
+    let exited: u64 = out
+        .lines()
+        .find_map(|l| l.strip_prefix("EXIT ")?.parse().ok())
+        .unwrap_or(end);
     (end - exited) as f64 / 1e6
 }
 
@@ -401,11 +457,21 @@ fn teardown_time(init: &Init, exe: &str, count: usize) -> f64 {
 fn startup(inits: &[Init], runs: usize) -> BTreeMap<String, f64> {
     let csv = std::env::temp_dir().join(format!("rinit-bench-{}.csv", std::process::id()));
     let mut cmd = Command::new("hyperfine");
-    cmd.args(["-N", "--warmup", "20", "--runs", &runs.to_string(), "--style", "none", "--export-csv"])
-        .arg(&csv)
-        .args(["-n", "true", "/bin/true"]);
+    cmd.args([
+        "-N",
+        "--warmup",
+        "20",
+        "--runs",
+        &runs.to_string(),
+        "--style",
+        "none",
+        "--export-csv",
+    ])
+    .arg(&csv)
+    .args(["-n", "true", "/bin/true"]);
     for init in inits {
-        cmd.args(["-n", &init.name]).arg(format!("{} -- /bin/true", init.path.display()));
+        cmd.args(["-n", &init.name])
+            .arg(format!("{} -- /bin/true", init.path.display()));
     }
     let status = cmd.stdout(Stdio::null()).status().expect("hyperfine");
     assert!(status.success(), "hyperfine failed");
@@ -415,10 +481,16 @@ fn startup(inits: &[Init], runs: usize) -> BTreeMap<String, f64> {
     for line in text.lines().skip(1) {
         let fields: Vec<&str> = line.split(',').collect();
         // command,mean,stddev,median,user,system,min,max
-        medians.insert(fields[0].to_string(), fields[3].parse::<f64>().unwrap() * 1000.0);
+        medians.insert(
+            fields[0].to_string(),
+            fields[3].parse::<f64>().unwrap() * 1000.0,
+        );
     }
     let base = medians["true"];
-    inits.iter().map(|i| (i.name.clone(), medians[&i.name] - base)).collect()
+    inits
+        .iter()
+        .map(|i| (i.name.clone(), medians[&i.name] - base))
+        .collect()
 }
 
 /// One init's figures, as printed and as written to the JSON file.
@@ -454,7 +526,11 @@ fn machine() -> String {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .unwrap_or_default()
         .lines()
-        .find_map(|l| l.strip_prefix("model name")?.split_once(':').map(|(_, v)| v.trim().to_string()))
+        .find_map(|l| {
+            l.strip_prefix("model name")?
+                .split_once(':')
+                .map(|(_, v)| v.trim().to_string())
+        })
         .unwrap_or_default();
     let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
@@ -471,7 +547,10 @@ fn measure(args: &[String]) {
             "--init" => {
                 let spec = it.next().expect("--init NAME=PATH");
                 let (name, path) = spec.split_once('=').expect("--init NAME=PATH");
-                inits.push(Init { name: name.into(), path: path.into() });
+                inits.push(Init {
+                    name: name.into(),
+                    path: path.into(),
+                });
             }
             "--out" => out = it.next().expect("--out FILE").into(),
             "--repeats" => repeats = it.next().expect("--repeats N").parse().unwrap(),
@@ -488,25 +567,38 @@ fn measure(args: &[String]) {
     let mut reaps: BTreeMap<&str, Vec<(f64, u64, f64)>> = BTreeMap::new();
     let mut teardowns: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
     for round in 0..repeats {
-        eprintln!("round {}/{repeats}: idle, signals, reaping, teardown...", round + 1);
+        eprintln!(
+            "round {}/{repeats}: idle, signals, reaping, teardown...",
+            round + 1
+        );
         // A different init goes first in each round.
-        let order: Vec<&Init> = (0..inits.len()).map(|i| &inits[(i + round) % inits.len()]).collect();
+        let order: Vec<&Init> = (0..inits.len())
+            .map(|i| &inits[(i + round) % inits.len()])
+            .collect();
         let inits = &order;
         for init in inits {
             idles.entry(&init.name).or_default().push(idle(init));
         }
         for _ in 0..2 {
             for init in inits {
-                rtts.entry(&init.name).or_default().push(signal_round_trip(init, &exe, 2000));
+                rtts.entry(&init.name)
+                    .or_default()
+                    .push(signal_round_trip(init, &exe, 2000));
             }
         }
         for _ in 0..2 {
             for init in inits {
-                reaps.entry(&init.name).or_default().push(reaping(init, &exe, 5000));
+                reaps
+                    .entry(&init.name)
+                    .or_default()
+                    .push(reaping(init, &exe, 5000));
             }
         }
         for init in inits {
-            teardowns.entry(&init.name).or_default().push(teardown_time(init, &exe, 1000));
+            teardowns
+                .entry(&init.name)
+                .or_default()
+                .push(teardown_time(init, &exe, 1000));
         }
     }
     let mut rows: BTreeMap<String, Row> = BTreeMap::new();
@@ -540,7 +632,10 @@ fn print_table(inits: &[Init], rows: &BTreeMap<String, Row>) {
         t,
         "| init | static size (B) | idle RSS (KiB) | start-up overhead (ms) | idle wake-ups / 2 s | idle CPU (ms / 2 s) | signal round trip median / p99 (µs) | reaped / s | reaped / CPU-s | zombies left | teardown, 1000 left (ms) |"
     );
-    let _ = writeln!(t, "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+    let _ = writeln!(
+        t,
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+    );
     for init in inits {
         let r = &rows[&init.name];
         let _ = writeln!(
@@ -562,7 +657,11 @@ fn print_table(inits: &[Init], rows: &BTreeMap<String, Row>) {
     }
     // rinit against the best peer, with the targets of issue 6.
     if let Some(me) = rows.get("rinit") {
-        let peers: Vec<&Row> = rows.iter().filter(|(n, _)| *n != "rinit").map(|(_, r)| r).collect();
+        let peers: Vec<&Row> = rows
+            .iter()
+            .filter(|(n, _)| *n != "rinit")
+            .map(|(_, r)| r)
+            .collect();
         if !peers.is_empty() {
             let best = |f: fn(&Row) -> f64, lower: bool| {
                 peers.iter().map(|r| f(r)).filter(|v| v.is_finite()).fold(
@@ -577,11 +676,21 @@ fn print_table(inits: &[Init], rows: &BTreeMap<String, Row>) {
             let rtt = best(|r| r.rtt_us, true);
             // Peers that busy-poll (over 100 ms of CPU in 2 idle seconds)
             // buy their latency with a whole core.
-            let sleeping: Vec<&Row> = peers.iter().copied().filter(|r| r.idle_cpu_ms < 100.0).collect();
-            let rtt_sleeping =
-                sleeping.iter().map(|r| r.rtt_us).filter(|v| v.is_finite()).fold(f64::INFINITY, f64::min);
-            let reap_sleeping =
-                sleeping.iter().map(|r| r.reap_per_s).filter(|v| v.is_finite()).fold(0.0, f64::max);
+            let sleeping: Vec<&Row> = peers
+                .iter()
+                .copied()
+                .filter(|r| r.idle_cpu_ms < 100.0)
+                .collect();
+            let rtt_sleeping = sleeping
+                .iter()
+                .map(|r| r.rtt_us)
+                .filter(|v| v.is_finite())
+                .fold(f64::INFINITY, f64::min);
+            let reap_sleeping = sleeping
+                .iter()
+                .map(|r| r.reap_per_s)
+                .filter(|v| v.is_finite())
+                .fold(0.0, f64::max);
             let reap = best(|r| r.reap_per_s, false);
             let reap_cpu = best(|r| r.reap_per_cpu_s, false);
             let check = |ok: bool| if ok { "met" } else { "MISSED" };
@@ -605,7 +714,12 @@ fn print_table(inits: &[Init], rows: &BTreeMap<String, Row>) {
                 0.9 * start,
                 check(me.startup_ms <= 0.9 * start)
             );
-            let _ = writeln!(t, "- idle wake-ups {} = 0: {}", me.wakeups, check(me.wakeups == 0));
+            let _ = writeln!(
+                t,
+                "- idle wake-ups {} = 0: {}",
+                me.wakeups,
+                check(me.wakeups == 0)
+            );
             let _ = writeln!(
                 t,
                 "- signal round trip {:.1} µs <= 1.1 x best peer [{rtt:.1}] = {:.1}: {}",
@@ -658,8 +772,11 @@ fn write_json(path: &Path, inits: &[Init], rows: &BTreeMap<String, Row>) {
         .output()
         .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
         .unwrap_or_default();
-    let doc =
-        JsonDoc { machine: machine(), date, results: inits.iter().map(|init| &rows[&init.name]).collect() };
+    let doc = JsonDoc {
+        machine: machine(),
+        date,
+        results: inits.iter().map(|init| &rows[&init.name]).collect(),
+    };
     std::fs::write(path, miniserde::json::to_string(&doc)).unwrap();
     eprintln!("wrote {}", path.display());
 }
