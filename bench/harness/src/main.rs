@@ -1,11 +1,16 @@
 //! Measures container inits side by side: binary size, idle RSS and
 //! wake-ups as PID 1, start-up overhead (hyperfine), signal round trip,
-//! orphan reaping rate, and teardown time with 1000 processes left.
+//! orphan reaping rate, teardown time with 1000 processes left, and
+//! syscalls per forwarded signal and per reaped orphan (strace).
 //!
-//! `rinit-bench measure --out FILE --init NAME=PATH ...` runs everything and
-//! prints a table; the other modes are the workloads it runs under each
-//! init (`responder`, `storm`, `teardown`). Every init is run as
+//! `rinit-bench measure --out FILE --init NAME=PATH ... [--extra NAME=PATH ...]`
+//! runs everything and prints a table; `rinit-bench syscalls --init ...`
+//! only counts syscalls (deterministic, so it can run on a busy machine) and
+//! writes nothing. The other modes are the workloads it runs under each init
+//! (`responder`, `storm`, `orphans`, `teardown`). Every init is run as
 //! `PATH -- COMMAND`, as PID 1 of a fresh PID namespace where it matters.
+//! `--extra` inits (another rinit build, say) are measured alongside but are
+//! not peers in the comparison with the targets.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -15,15 +20,24 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+mod syscalls;
+
+/// Events per syscall-count window (and twice as many in the other).
+const SYSCALL_EVENTS: u64 = 1000;
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
         Some("responder") => responder(args[1].parse().expect("fd")),
         Some("storm") => storm(args[1].parse().expect("count")),
+        Some("orphans") => orphans(args[1].parse().expect("count")),
         Some("teardown") => teardown(args[1].parse().expect("count")),
-        Some("measure") => measure(&args[1..]),
+        Some("measure") => measure(&args[1..], false),
+        Some("syscalls") => measure(&args[1..], true),
         _ => {
-            eprintln!("usage: rinit-bench measure --out FILE [--runs N] --init NAME=PATH...");
+            eprintln!(
+                "usage: rinit-bench measure --out FILE [--repeats N] --init NAME=PATH... [--extra NAME=PATH...]\n       rinit-bench syscalls --init NAME=PATH... [--extra NAME=PATH...]"
+            );
             std::process::exit(2);
         }
     }
@@ -194,6 +208,61 @@ fn storm(count: usize) -> ! {
     std::process::exit(0);
 }
 
+/// Makes `count` orphans of the init, on the orchestrator's word (a line
+/// on stdin, sent once strace is attached to the init), one at a time: each
+/// exits at once, and the next is made only once the init has reaped it and
+/// is asleep again, so every orphan costs the init one whole wake-up. Prints
+/// "DONE slept", or "DONE polled" if the init never went to sleep, then
+/// stays until ended, so that the init has nothing else to do meanwhile.
+fn orphans(count: usize) -> ! {
+    println!("READY");
+    let mut line = String::new();
+    let _ = std::io::stdin().read_line(&mut line);
+    let mut slept = true;
+    for _ in 0..count {
+        let pid = orphan();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        // SAFETY: kill with signal 0 only checks that the pid exists.
+        while unsafe { libc::kill(pid, 0) } == 0 {
+            assert!(Instant::now() < deadline, "orphan {pid} not reaped");
+            std::thread::sleep(Duration::from_micros(20));
+        }
+        slept = slept && syscalls::wait_asleep("/proc/1/stat");
+    }
+    println!("DONE {}", if slept { "slept" } else { "polled" });
+    let _ = std::io::stdin().read_to_string(&mut line);
+    loop {
+        // SAFETY: no arguments.
+        unsafe { libc::pause() };
+    }
+}
+
+/// Forks a process that forks one that exits at once, and exits itself: the
+/// grandchild, exited or not, goes to the init. Returns its pid.
+fn orphan() -> i32 {
+    let mut fds = [0; 2];
+    // SAFETY: fork in a single-threaded process; the children only fork,
+    // write and _exit.
+    unsafe {
+        libc::pipe(fds.as_mut_ptr());
+        let middle = libc::fork();
+        if middle == 0 {
+            let grandchild = libc::fork();
+            if grandchild == 0 {
+                libc::_exit(0);
+            }
+            libc::write(fds[1], (&grandchild as *const i32).cast(), 4);
+            libc::_exit(0);
+        }
+        let mut grandchild = 0i32;
+        libc::read(fds[0], (&mut grandchild as *mut i32).cast(), 4);
+        libc::waitpid(middle, std::ptr::null_mut(), 0);
+        libc::close(fds[0]);
+        libc::close(fds[1]);
+        grandchild
+    }
+}
+
 /// Leaves `count` children that die on SIGTERM, prints the moment it exits.
 fn teardown(count: usize) -> ! {
     for _ in 0..count {
@@ -217,6 +286,22 @@ fn teardown(count: usize) -> ! {
 struct Init {
     name: String,
     path: PathBuf,
+    /// A peer of rinit in the comparison with the targets (not rinit
+    /// itself, nor an `--extra`).
+    peer: bool,
+}
+
+/// How results name a binary: its path relative to `top` (the rinit
+/// checkout) if it is in there, else its file name, so that the results
+/// hold no build directory.
+fn shown_path(path: &Path, top: &Path) -> String {
+    match path.strip_prefix(top) {
+        Ok(relative) => relative.display().to_string(),
+        Err(_) => path.file_name().map_or_else(
+            || path.display().to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        ),
+    }
 }
 
 /// `unshare --pid --fork --mount-proc INIT -- COMMAND`, in its own process
@@ -520,6 +605,14 @@ struct Row {
     zombies: u64,
     #[serde(rename = "teardown_1000_ms")]
     teardown_ms: f64,
+    #[serde(rename = "syscalls_per_signal")]
+    signal_syscalls: f64,
+    #[serde(rename = "syscalls_per_signal_breakdown")]
+    signal_breakdown: String,
+    #[serde(rename = "syscalls_per_orphan")]
+    orphan_syscalls: f64,
+    #[serde(rename = "syscalls_per_orphan_breakdown")]
+    orphan_breakdown: String,
 }
 
 fn machine() -> String {
@@ -537,19 +630,21 @@ fn machine() -> String {
     format!("{cpu}, {cores} cores, Linux {}", kernel.trim())
 }
 
-fn measure(args: &[String]) {
+fn measure(args: &[String], syscalls_only: bool) {
     let mut inits = Vec::new();
     let mut out = PathBuf::from("bench/results.json");
     let mut repeats = 5;
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
-            "--init" => {
-                let spec = it.next().expect("--init NAME=PATH");
-                let (name, path) = spec.split_once('=').expect("--init NAME=PATH");
+            "--init" | "--extra" => {
+                let spec = it.next().expect("--init/--extra NAME=PATH");
+                let (name, path) = spec.split_once('=').expect("--init/--extra NAME=PATH");
+                let peer = a == "--init" && name != "rinit";
                 inits.push(Init {
                     name: name.into(),
                     path: path.into(),
+                    peer,
                 });
             }
             "--out" => out = it.next().expect("--out FILE").into(),
@@ -558,6 +653,24 @@ fn measure(args: &[String]) {
         }
     }
     let exe = std::env::current_exe().unwrap().display().to_string();
+    // Deterministic, so once per init is enough, and first: strace is the
+    // only thing here that would disturb a timing run.
+    let mut counted = BTreeMap::new();
+    for init in &inits {
+        eprintln!(
+            "{}: syscalls per event (strace, {SYSCALL_EVENTS} and {} events)...",
+            init.name,
+            2 * SYSCALL_EVENTS
+        );
+        counted.insert(
+            init.name.as_str(),
+            syscalls::measure(init, &exe, SYSCALL_EVENTS),
+        );
+    }
+    if syscalls_only {
+        print_syscalls(&inits, &counted);
+        return;
+    }
     eprintln!("start-up (hyperfine, 300 runs each)...");
     let startups = startup(&inits, 300);
     // Every measurement goes round the inits in turn, `repeats` times, so
@@ -601,12 +714,14 @@ fn measure(args: &[String]) {
                 .push(teardown_time(init, &exe, 1000));
         }
     }
+    let top = std::env::current_dir().unwrap();
     let mut rows: BTreeMap<String, Row> = BTreeMap::new();
     for init in &inits {
         let name = init.name.as_str();
+        let (signal, orphan) = &counted[name];
         let row = Row {
             init: init.name.clone(),
-            path: init.path.display().to_string(),
+            path: shown_path(&init.path, &top),
             size: std::fs::metadata(&init.path).map_or(0, |m| m.len()),
             startup_ms: startups[name],
             rss_kib: median(idles[name].iter().map(|i| i.0).collect()),
@@ -618,6 +733,10 @@ fn measure(args: &[String]) {
             reap_per_cpu_s: median(reaps[name].iter().map(|r| r.2).collect()),
             zombies: reaps[name].iter().map(|r| r.1).max().unwrap_or(0),
             teardown_ms: median(teardowns[name].clone()),
+            signal_syscalls: hundredths(signal.total()),
+            signal_breakdown: signal.breakdown(),
+            orphan_syscalls: hundredths(orphan.total()),
+            orphan_breakdown: orphan.breakdown(),
         };
         rows.insert(init.name.clone(), row);
     }
@@ -625,22 +744,39 @@ fn measure(args: &[String]) {
     write_json(&out, &inits, &rows);
 }
 
+/// Per-event figures are exact to 1/100 (see `syscalls::per_event`).
+fn hundredths(v: f64) -> f64 {
+    (v * 100.0).round() / 100.0
+}
+
+fn print_syscalls(
+    inits: &[Init],
+    counted: &BTreeMap<&str, (syscalls::PerEvent, syscalls::PerEvent)>,
+) {
+    println!("| init | syscalls / forwarded signal | syscalls / reaped orphan |");
+    println!("| --- | --- | --- |");
+    for init in inits {
+        let (signal, orphan) = &counted[init.name.as_str()];
+        println!("| {} | {} | {} |", init.name, signal.cell(), orphan.cell());
+    }
+}
+
 fn print_table(inits: &[Init], rows: &BTreeMap<String, Row>) {
     let mut t = String::new();
     let _ = writeln!(t, "machine: {}", machine());
     let _ = writeln!(
         t,
-        "| init | static size (B) | idle RSS (KiB) | start-up overhead (ms) | idle wake-ups / 2 s | idle CPU (ms / 2 s) | signal round trip median / p99 (µs) | reaped / s | reaped / CPU-s | zombies left | teardown, 1000 left (ms) |"
+        "| init | static size (B) | idle RSS (KiB) | start-up overhead (ms) | idle wake-ups / 2 s | idle CPU (ms / 2 s) | signal round trip median / p99 (µs) | reaped / s | reaped / CPU-s | zombies left | teardown, 1000 left (ms) | syscalls / forwarded signal | syscalls / reaped orphan |"
     );
     let _ = writeln!(
         t,
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |"
     );
     for init in inits {
         let r = &rows[&init.name];
         let _ = writeln!(
             t,
-            "| {} | {} | {:.0} | {:.3} | {} | {:.0} | {:.1} / {:.1} | {:.0} | {:.0} | {} | {:.1} |",
+            "| {} | {} | {:.0} | {:.3} | {} | {:.0} | {:.1} / {:.1} | {:.0} | {:.0} | {} | {:.1} | {}: {} | {}: {} |",
             init.name,
             r.size,
             r.rss_kib,
@@ -652,15 +788,19 @@ fn print_table(inits: &[Init], rows: &BTreeMap<String, Row>) {
             r.reap_per_s,
             r.reap_per_cpu_s,
             r.zombies,
-            r.teardown_ms
+            r.teardown_ms,
+            r.signal_syscalls,
+            r.signal_breakdown,
+            r.orphan_syscalls,
+            r.orphan_breakdown
         );
     }
     // rinit against the best peer, with the targets of issue 6.
     if let Some(me) = rows.get("rinit") {
-        let peers: Vec<&Row> = rows
+        let peers: Vec<&Row> = inits
             .iter()
-            .filter(|(n, _)| *n != "rinit")
-            .map(|(_, r)| r)
+            .filter(|i| i.peer)
+            .map(|i| &rows[&i.name])
             .collect();
         if !peers.is_empty() {
             let best = |f: fn(&Row) -> f64, lower: bool| {
@@ -779,4 +919,33 @@ fn write_json(path: &Path, inits: &[Init], rows: &BTreeMap<String, Row>) {
     };
     std::fs::write(path, miniserde::json::to_string(&doc)).unwrap();
     eprintln!("wrote {}", path.display());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn results_name_binaries_without_build_directories() {
+        let top = Path::new("/work/main");
+        let built = Path::new("/work/main/target/small/x86_64-unknown-linux-musl/release/rinit");
+        assert_eq!(
+            shown_path(built, top),
+            "target/small/x86_64-unknown-linux-musl/release/rinit"
+        );
+        assert_eq!(
+            shown_path(Path::new("/work/baseline/rinit-9df4e0b"), top),
+            "rinit-9df4e0b"
+        );
+        assert_eq!(
+            shown_path(Path::new("/usr/bin/tini-static"), top),
+            "tini-static"
+        );
+    }
+
+    #[test]
+    fn per_event_figures_keep_hundredths() {
+        assert_eq!(hundredths(3.0009), 3.0);
+        assert_eq!(hundredths(2.496), 2.5);
+    }
 }
