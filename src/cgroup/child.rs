@@ -115,7 +115,16 @@ impl ChildCgroup {
         }
         let v2_memory = match v2 {
             Some(h) if v1_memory.is_none() => {
-                let path = h.own_dir.join("cgroup.controllers");
+                // A limit needs memory available, and rinit enables it for
+                // the child. Without a limit, only the OOM counter is at
+                // stake: it is worth having when children get the
+                // controller already, not worth a move into a leaf, and
+                // otherwise the child's cgroup has no memory.events.
+                let path = h.own_dir.join(if limit.is_some() {
+                    "cgroup.controllers"
+                } else {
+                    "cgroup.subtree_control"
+                });
                 let text = fs::read_to_string(&path).map_err(|e| op_error("read", &path, e))?;
                 text.split_whitespace().any(|c| c == "memory")
             }
@@ -975,6 +984,34 @@ mod tests {
         cg.remove();
         assert!(!fx.dir("freezer/app/job").exists() && !job.exists());
         assert_eq!(pids(&fx.dir("memory/app")), [RINIT]);
+    }
+
+    #[test]
+    fn v2_without_a_limit_leaves_subtree_control_alone() {
+        let fx = Fixture::new();
+        let h = fx.v2(&[], "");
+        let mut cg = fx.create(&[h], None).unwrap();
+        assert!(!fx.dir("unified/app/job.rinit").exists());
+        assert_eq!(pids(&fx.dir("unified/app")), [RINIT]);
+        assert_eq!(read(&fx.dir("unified/app/cgroup.subtree_control")), "");
+        assert_eq!(cg.memory_limit(), None);
+        assert_eq!(cg.oom_kills(), 0);
+        assert_eq!(cg.poll_fds().len(), 1);
+    }
+
+    #[test]
+    fn v2_without_a_limit_counts_ooms_when_memory_is_on_for_children() {
+        let fx = Fixture::new();
+        let h = fx.v2(&[], "memory");
+        let mut cg = fx.create(&[h], None).unwrap();
+        fs::write(
+            fx.dir("unified/app/job/memory.events"),
+            "low 0\nhigh 0\nmax 1\noom 1\noom_kill 1\n",
+        )
+        .unwrap();
+        assert_eq!(cg.oom_kills(), 1);
+        assert_eq!(cg.memory_limit(), None);
+        assert_eq!(cg.poll_fds().len(), 2);
     }
 
     #[test]
