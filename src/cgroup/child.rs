@@ -6,13 +6,12 @@
 //! undoes what was done, so a degraded run leaves nothing behind.
 
 use super::discover::{self as cgroup, Hierarchy, Kind};
-use crate::os::sys;
+use crate::os::{describe_error, sys, write_control};
 use crate::signals::{self, Signo};
 use log::{debug, warn};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom};
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -21,20 +20,39 @@ use std::time::{Duration, Instant};
 pub struct SetupError(pub String);
 
 fn op_error(op: &str, path: &Path, err: io::Error) -> SetupError {
-    SetupError(format!("cannot {op} {}: {}", path.display(), plain(&err)))
+    SetupError(format!(
+        "cannot {op} {}: {}",
+        path.display(),
+        describe_error(&err)
+    ))
 }
 
-/// "Read-only file system" rather than "Read-only file system (os error 30)".
-pub fn plain(err: &io::Error) -> String {
-    let text = err.to_string();
-    match text.find(" (os error") {
-        Some(i) => text[..i].to_string(),
-        None => text,
+/// The operations on a cgroup filesystem whose effect is the kernel's:
+/// making and removing a cgroup (the kernel fills and empties the
+/// directory) and writing a control file (which moves processes, enables
+/// controllers, kills). Reads are plain file reads. Unit tests put a fake
+/// that applies the kernel's rules to a fixture tree in its place.
+pub trait CgroupFs {
+    fn create_dir(&self, dir: &Path) -> io::Result<()>;
+    fn write(&self, file: &Path, text: &str) -> io::Result<()>;
+    fn remove_dir(&self, dir: &Path) -> io::Result<()>;
+}
+
+/// The real cgroup filesystems.
+pub struct Kernel;
+
+impl CgroupFs for Kernel {
+    fn create_dir(&self, dir: &Path) -> io::Result<()> {
+        fs::create_dir(dir)
     }
-}
 
-fn write(path: &Path, text: &str) -> io::Result<()> {
-    fs::write(path, text)
+    fn write(&self, file: &Path, text: &str) -> io::Result<()> {
+        write_control(file, text)
+    }
+
+    fn remove_dir(&self, dir: &Path) -> io::Result<()> {
+        fs::remove_dir(dir)
+    }
 }
 
 /// Where the memory limit and OOM counter live, and how rinit hears of OOM.
@@ -59,6 +77,7 @@ struct Leaf {
 }
 
 pub struct ChildCgroup {
+    fs: Box<dyn CgroupFs>,
     name: String,
     dirs: Vec<(Kind, PathBuf)>,
     join: Vec<OwnedFd>,
@@ -75,6 +94,16 @@ impl ChildCgroup {
         name: &str,
         limit: Option<u64>,
     ) -> Result<ChildCgroup, SetupError> {
+        ChildCgroup::create_on(Box::new(Kernel), hierarchies, name, limit)
+    }
+
+    /// `create`, on the cgroup filesystem `fs`.
+    pub fn create_on(
+        fs: Box<dyn CgroupFs>,
+        hierarchies: &[Hierarchy],
+        name: &str,
+        limit: Option<u64>,
+    ) -> Result<ChildCgroup, SetupError> {
         let find = |kind| hierarchies.iter().find(|h| h.kind == kind);
         let v2 = find(Kind::V2);
         let freezer = find(Kind::V1Freezer);
@@ -86,7 +115,16 @@ impl ChildCgroup {
         }
         let v2_memory = match v2 {
             Some(h) if v1_memory.is_none() => {
-                let path = h.own_dir.join("cgroup.controllers");
+                // A limit needs memory available, and rinit enables it for
+                // the child. Without a limit, only the OOM counter is at
+                // stake: it is worth having when children get the
+                // controller already, not worth a move into a leaf, and
+                // otherwise the child's cgroup has no memory.events.
+                let path = h.own_dir.join(if limit.is_some() {
+                    "cgroup.controllers"
+                } else {
+                    "cgroup.subtree_control"
+                });
                 let text = fs::read_to_string(&path).map_err(|e| op_error("read", &path, e))?;
                 text.split_whitespace().any(|c| c == "memory")
             }
@@ -98,6 +136,7 @@ impl ChildCgroup {
             ));
         }
         let mut cg = ChildCgroup {
+            fs,
             name: name.to_string(),
             dirs: Vec::new(),
             join: Vec::new(),
@@ -109,7 +148,9 @@ impl ChildCgroup {
         // On failure, `cg` is dropped unfinished and removes what it made.
         for h in [freezer, v1_memory, v2].into_iter().flatten() {
             let dir = h.own_dir.join(name);
-            fs::create_dir(&dir).map_err(|e| op_error("create", &dir, e))?;
+            cg.fs
+                .create_dir(&dir)
+                .map_err(|e| op_error("create", &dir, e))?;
             cg.dirs.push((h.kind, dir));
         }
         if let Some(h) = v2
@@ -123,6 +164,7 @@ impl ChildCgroup {
             .or_else(|| v2_memory.then(|| cg.dir(Kind::V2)).flatten());
         if let Some(dir) = memory_dir {
             cg.memory = Some(Memory::open(
+                cg.fs.as_ref(),
                 dir.to_path_buf(),
                 cg.dir(Kind::V1Memory).is_none(),
                 limit,
@@ -132,7 +174,6 @@ impl ChildCgroup {
             let path = dir.join("cgroup.procs");
             let file = OpenOptions::new()
                 .write(true)
-                .custom_flags(libc::O_CLOEXEC)
                 .open(&path)
                 .map_err(|e| op_error("open", &path, e))?;
             cg.join.push(file.into());
@@ -160,15 +201,21 @@ impl ChildCgroup {
             )));
         }
         let leaf_dir = own_dir.join(format!("{}.rinit", self.name));
-        fs::create_dir(&leaf_dir).map_err(|e| op_error("create", &leaf_dir, e))?;
+        self.fs
+            .create_dir(&leaf_dir)
+            .map_err(|e| op_error("create", &leaf_dir, e))?;
         self.leaf = Some(Leaf {
             own_dir: own_dir.to_path_buf(),
             leaf_dir: leaf_dir.clone(),
             enabled: String::new(),
         });
         let procs = leaf_dir.join("cgroup.procs");
-        write(&procs, "0").map_err(|e| op_error("move rinit into", &procs, e))?;
-        write(&control, &format!("+{controller}")).map_err(|e| op_error("write", &control, e))?;
+        self.fs
+            .write(&procs, "0")
+            .map_err(|e| op_error("move rinit into", &procs, e))?;
+        self.fs
+            .write(&control, &format!("+{controller}"))
+            .map_err(|e| op_error("write", &control, e))?;
         if let Some(leaf) = &mut self.leaf {
             leaf.enabled = controller.to_string();
         }
@@ -213,14 +260,14 @@ impl ChildCgroup {
         let mut fds = Vec::new();
         if let Some(notify) = self.memory.as_ref().and_then(|m| m.notify.as_ref()) {
             let events = if self.memory.as_ref().is_some_and(|m| m.v2) {
-                libc::POLLPRI
+                sys::POLLPRI
             } else {
-                libc::POLLIN
+                sys::POLLIN
             };
             fds.push((notify.as_raw_fd(), events));
         }
         if let Some(events) = &self.events {
-            fds.push((events.as_raw_fd(), libc::POLLPRI));
+            fds.push((events.as_raw_fd(), sys::POLLPRI));
         }
         fds
     }
@@ -264,7 +311,7 @@ impl ChildCgroup {
     pub fn signal_members(&self, sig: Signo) {
         for pid in self.members() {
             if let Err(e) = sys::kill(pid, sig)
-                && e.raw_os_error() != Some(libc::ESRCH)
+                && !sys::is_no_such_process(&e)
             {
                 warn!(
                     "cannot send {sig} to pid {pid} in cgroup {}: {e}",
@@ -282,7 +329,7 @@ impl ChildCgroup {
         }
         if let Some(dir) = self.dir(Kind::V2) {
             let path = dir.join("cgroup.kill");
-            match write(&path, "1") {
+            match self.fs.write(&path, "1") {
                 Ok(()) => {
                     debug!("wrote 1 to {}", path.display());
                     return;
@@ -290,14 +337,14 @@ impl ChildCgroup {
                 Err(e) => debug!(
                     "cannot write {}: {} (no cgroup.kill before Linux 5.14)",
                     path.display(),
-                    plain(&e)
+                    describe_error(&e)
                 ),
             }
         }
         if let Some(dir) = self.dir(Kind::V1Freezer).map(Path::to_path_buf) {
             let state = dir.join("freezer.state");
-            let frozen =
-                write(&state, "FROZEN").is_ok() && wait_frozen(&state, Duration::from_secs(1));
+            let frozen = self.fs.write(&state, "FROZEN").is_ok()
+                && wait_frozen(&state, Duration::from_secs(1));
             if !frozen {
                 debug!(
                     "{} did not reach FROZEN; killing members unfrozen",
@@ -306,8 +353,8 @@ impl ChildCgroup {
             }
             let members = self.members();
             self.signal_members(signals::SIGKILL);
-            if let Err(e) = write(&state, "THAWED") {
-                warn!("cannot write {}: {}", state.display(), plain(&e));
+            if let Err(e) = self.fs.write(&state, "THAWED") {
+                warn!("cannot write {}: {}", state.display(), describe_error(&e));
             }
             debug!(
                 "froze {}, sent SIGKILL to {} member(s), thawed",
@@ -330,24 +377,24 @@ impl ChildCgroup {
         self.events = None;
         self.join.clear();
         for (_, dir) in self.dirs.drain(..).rev() {
-            remove_dir_retrying(&dir);
+            remove_dir_retrying(self.fs.as_ref(), &dir);
         }
         if let Some(leaf) = self.leaf.take() {
             if !leaf.enabled.is_empty() {
                 let control = leaf.own_dir.join("cgroup.subtree_control");
-                if let Err(e) = write(&control, &format!("-{}", leaf.enabled)) {
-                    warn!("cannot write {}: {}", control.display(), plain(&e));
+                if let Err(e) = self.fs.write(&control, &format!("-{}", leaf.enabled)) {
+                    warn!("cannot write {}: {}", control.display(), describe_error(&e));
                 }
             }
             let procs = leaf.own_dir.join("cgroup.procs");
-            if let Err(e) = write(&procs, "0") {
+            if let Err(e) = self.fs.write(&procs, "0") {
                 warn!(
                     "cannot move rinit back into {}: {}",
                     procs.display(),
-                    plain(&e)
+                    describe_error(&e)
                 );
             }
-            remove_dir_retrying(&leaf.leaf_dir);
+            remove_dir_retrying(self.fs.as_ref(), &leaf.leaf_dir);
         }
     }
 }
@@ -372,22 +419,22 @@ fn wait_frozen(state: &Path, limit: Duration) -> bool {
     }
 }
 
-fn remove_dir_retrying(dir: &Path) {
+fn remove_dir_retrying(fs: &dyn CgroupFs, dir: &Path) {
     // rmdir can fail with EBUSY for a moment after the last task exited.
     for attempt in 0..20 {
-        match fs::remove_dir(dir) {
+        match fs.remove_dir(dir) {
             Ok(()) => return,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return,
-            Err(e) if e.raw_os_error() == Some(libc::EBUSY) && attempt < 19 => {
+            Err(e) if e.kind() == io::ErrorKind::ResourceBusy && attempt < 19 => {
                 std::thread::sleep(Duration::from_millis(10));
             }
             Err(e) => {
-                let pids = fs::read_to_string(dir.join("cgroup.procs")).unwrap_or_default();
+                let pids = std::fs::read_to_string(dir.join("cgroup.procs")).unwrap_or_default();
                 let pids = cgroup::parse_pids(&pids);
                 warn!(
                     "cannot remove {}: {}{}",
                     dir.display(),
-                    plain(&e),
+                    describe_error(&e),
                     if pids.is_empty() {
                         String::new()
                     } else {
@@ -401,14 +448,20 @@ fn remove_dir_retrying(dir: &Path) {
 }
 
 impl Memory {
-    fn open(dir: PathBuf, v2: bool, limit: Option<u64>) -> Result<Memory, SetupError> {
+    fn open(
+        fs: &dyn CgroupFs,
+        dir: PathBuf,
+        v2: bool,
+        limit: Option<u64>,
+    ) -> Result<Memory, SetupError> {
         if let Some(bytes) = limit {
             let path = dir.join(if v2 {
                 "memory.max"
             } else {
                 "memory.limit_in_bytes"
             });
-            write(&path, &bytes.to_string()).map_err(|e| op_error("write", &path, e))?;
+            fs.write(&path, &bytes.to_string())
+                .map_err(|e| op_error("write", &path, e))?;
         }
         let mut memory = Memory {
             dir,
@@ -427,10 +480,11 @@ impl Memory {
             // cgroup.event_control: "<eventfd> <fd of memory.oom_control>".
             let control = memory.dir.join("memory.oom_control");
             let oom_control = File::open(&control).map_err(|e| op_error("open", &control, e))?;
-            let efd = sys::eventfd()
-                .map_err(|e| SetupError(format!("cannot create an eventfd: {}", plain(&e))))?;
+            let efd = sys::eventfd().map_err(|e| {
+                SetupError(format!("cannot create an eventfd: {}", describe_error(&e)))
+            })?;
             let registration = memory.dir.join("cgroup.event_control");
-            match write(
+            match fs.write(
                 &registration,
                 &format!("{} {}", efd.as_raw_fd(), oom_control.as_raw_fd()),
             ) {
@@ -439,7 +493,11 @@ impl Memory {
                     memory.oom_control = Some(oom_control);
                 }
                 // Without notification the counter is still read at exit.
-                Err(e) => debug!("cannot write {}: {}", registration.display(), plain(&e)),
+                Err(e) => debug!(
+                    "cannot write {}: {}",
+                    registration.display(),
+                    describe_error(&e)
+                ),
             }
         }
         Ok(memory)
@@ -462,5 +520,515 @@ impl Memory {
             let _ = file.seek(SeekFrom::Start(0));
         }
         let _ = file.read(&mut buf);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::os::TempDir;
+
+    /// rinit's pid in the fixtures; "0" written to cgroup.procs means it.
+    const RINIT: i32 = 100;
+    /// The child's pid: above the kernel's PID_MAX_LIMIT (4194304), so the
+    /// real kill(2) of the freezer path can only fail with ESRCH.
+    const CHILD: i32 = 1_999_999_999;
+
+    const V1_OOM_CONTROL: &str = "oom_kill_disable 0\nunder_oom 0\noom_kill 0\n";
+    const V2_MEMORY_EVENTS: &str = "low 0\nhigh 0\nmax 0\noom 0\noom_kill 0\n";
+
+    /// The kernel's side of a cgroup filesystem, on a fixture tree whose
+    /// top-level directories are the hierarchies: mkdir fills a cgroup with
+    /// its control files (v2 memory ones only when the parent enables
+    /// memory for its children), a pid written to `cgroup.procs` leaves its
+    /// old cgroup in that hierarchy, the no-internal-process rule makes
+    /// `subtree_control` EBUSY, rmdir of a populated cgroup is EBUSY.
+    struct FakeKernel {
+        root: PathBuf,
+    }
+
+    fn read(path: &Path) -> String {
+        fs::read_to_string(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
+    }
+
+    fn pids(dir: &Path) -> Vec<i32> {
+        cgroup::parse_pids(&fs::read_to_string(dir.join("cgroup.procs")).unwrap_or_default())
+    }
+
+    fn busy() -> io::Error {
+        io::Error::from(io::ErrorKind::ResourceBusy)
+    }
+
+    fn set_pids(dir: &Path, list: &[i32]) {
+        let text: String = list.iter().map(|p| format!("{p}\n")).collect();
+        fs::write(dir.join("cgroup.procs"), text).unwrap();
+        let events = dir.join("cgroup.events");
+        if events.exists() {
+            let populated = u8::from(!list.is_empty());
+            fs::write(events, format!("populated {populated}\nfrozen 0\n")).unwrap();
+        }
+    }
+
+    fn cgroups_under(dir: &Path, out: &mut Vec<PathBuf>) {
+        out.push(dir.to_path_buf());
+        for entry in fs::read_dir(dir).unwrap().flatten() {
+            if entry.file_type().unwrap().is_dir() {
+                cgroups_under(&entry.path(), out);
+            }
+        }
+    }
+
+    fn memory_files_v2(dir: &Path, on: bool) {
+        for (name, text) in [("memory.max", "max\n"), ("memory.events", V2_MEMORY_EVENTS)] {
+            if on {
+                fs::write(dir.join(name), text).unwrap();
+            } else {
+                let _ = fs::remove_file(dir.join(name));
+            }
+        }
+    }
+
+    impl FakeKernel {
+        fn hierarchy_of(&self, dir: &Path) -> PathBuf {
+            let rel = dir.strip_prefix(&self.root).expect("inside the fixture");
+            self.root
+                .join(rel.components().next().expect("below a hierarchy"))
+        }
+
+        fn move_pid(&self, into: &Path, pid: i32) {
+            let mut all = Vec::new();
+            cgroups_under(&self.hierarchy_of(into), &mut all);
+            for dir in all.iter().filter(|d| d.join("cgroup.procs").exists()) {
+                let mut list = pids(dir);
+                if dir == into {
+                    list.push(pid);
+                } else if list.contains(&pid) {
+                    list.retain(|&p| p != pid);
+                } else {
+                    continue;
+                }
+                set_pids(dir, &list);
+            }
+        }
+
+        fn subtree_control(&self, dir: &Path, text: &str) -> io::Result<()> {
+            let control = dir.join("cgroup.subtree_control");
+            let mut enabled: Vec<String> = read(&control)
+                .split_whitespace()
+                .map(String::from)
+                .collect();
+            let is_root = dir == self.hierarchy_of(dir);
+            for change in text.split_whitespace() {
+                let (on, controller) = change.split_at(1);
+                if on == "+" {
+                    if !read(&dir.join("cgroup.controllers"))
+                        .split_whitespace()
+                        .any(|c| c == controller)
+                    {
+                        return Err(io::ErrorKind::NotFound.into());
+                    }
+                    if !is_root && !pids(dir).is_empty() {
+                        return Err(busy());
+                    }
+                    if !enabled.iter().any(|c| c == controller) {
+                        enabled.push(controller.to_string());
+                    }
+                } else {
+                    enabled.retain(|c| c != controller);
+                }
+            }
+            fs::write(&control, enabled.join(" "))?;
+            let memory = enabled.iter().any(|c| c == "memory");
+            for child in fs::read_dir(dir)?.flatten() {
+                if child.file_type()?.is_dir() {
+                    fs::write(child.path().join("cgroup.controllers"), enabled.join(" "))?;
+                    memory_files_v2(&child.path(), memory);
+                }
+            }
+            Ok(())
+        }
+    }
+
+    impl CgroupFs for FakeKernel {
+        fn create_dir(&self, dir: &Path) -> io::Result<()> {
+            fs::create_dir(dir)?;
+            let parent = dir.parent().expect("a cgroup has a parent");
+            let mut files: Vec<(&str, String)> = vec![("cgroup.procs", String::new())];
+            if parent.join("cgroup.controllers").exists() {
+                let enabled = read(&parent.join("cgroup.subtree_control"));
+                memory_files_v2(dir, enabled.split_whitespace().any(|c| c == "memory"));
+                files.extend([
+                    ("cgroup.controllers", enabled),
+                    ("cgroup.subtree_control", String::new()),
+                    ("cgroup.events", "populated 0\nfrozen 0\n".into()),
+                    ("cgroup.kill", String::new()),
+                ]);
+            }
+            if parent.join("freezer.state").exists() {
+                files.push(("freezer.state", "THAWED\n".into()));
+            }
+            if parent.join("memory.limit_in_bytes").exists() {
+                files.extend([
+                    ("memory.limit_in_bytes", "9223372036854771712\n".into()),
+                    ("memory.oom_control", V1_OOM_CONTROL.into()),
+                    ("cgroup.event_control", String::new()),
+                ]);
+            }
+            for (name, text) in files {
+                fs::write(dir.join(name), text)?;
+            }
+            Ok(())
+        }
+
+        fn write(&self, file: &Path, text: &str) -> io::Result<()> {
+            if !file.is_file() {
+                return write_control(file, text);
+            }
+            let dir = file.parent().expect("a file has a directory");
+            match file.file_name().and_then(|n| n.to_str()) {
+                Some("cgroup.procs") => {
+                    let pid = if text == "0" {
+                        RINIT
+                    } else {
+                        text.trim()
+                            .parse()
+                            .map_err(|_| io::ErrorKind::InvalidInput)?
+                    };
+                    self.move_pid(dir, pid);
+                    Ok(())
+                }
+                Some("cgroup.subtree_control") => self.subtree_control(dir, text),
+                Some("cgroup.kill") => {
+                    let mut all = Vec::new();
+                    cgroups_under(dir, &mut all);
+                    all.iter().for_each(|d| set_pids(d, &[]));
+                    Ok(())
+                }
+                // The real freezer passes through FREEZING, seen on read.
+                Some("freezer.state") => write_control(file, &format!("{text}\n")),
+                _ => write_control(file, text),
+            }
+        }
+
+        fn remove_dir(&self, dir: &Path) -> io::Result<()> {
+            if !dir.is_dir() {
+                return Err(io::ErrorKind::NotFound.into());
+            }
+            let mut all = Vec::new();
+            cgroups_under(dir, &mut all);
+            if all.len() > 1 || !pids(dir).is_empty() {
+                return Err(busy());
+            }
+            fs::remove_dir_all(dir)
+        }
+    }
+
+    struct Fixture {
+        tmp: TempDir,
+    }
+
+    impl Fixture {
+        fn new() -> Fixture {
+            Fixture {
+                tmp: TempDir::new(),
+            }
+        }
+
+        fn dir(&self, rel: &str) -> PathBuf {
+            self.tmp.path().join(rel)
+        }
+
+        fn file(&self, rel: &str, text: &str) {
+            self.tmp.file(rel, text);
+        }
+
+        fn kernel(&self) -> Box<dyn CgroupFs> {
+            Box::new(FakeKernel {
+                root: self.tmp.path().to_path_buf(),
+            })
+        }
+
+        /// A cgroup2 hierarchy with rinit in `app` (alongside `others`),
+        /// `subtree_control` of `app` as given.
+        fn v2(&self, others: &[i32], subtree_control: &str) -> Hierarchy {
+            self.file("unified/cgroup.controllers", "cpu memory pids\n");
+            self.file("unified/cgroup.subtree_control", "cpu memory pids\n");
+            self.file("unified/cgroup.procs", "1\n");
+            self.file("unified/app/cgroup.controllers", "cpu memory pids\n");
+            self.file("unified/app/cgroup.subtree_control", subtree_control);
+            self.file("unified/app/cgroup.events", "populated 1\nfrozen 0\n");
+            let mut procs = vec![RINIT];
+            procs.extend(others);
+            set_pids(&self.dir("unified/app"), &procs);
+            Hierarchy {
+                kind: Kind::V2,
+                own_dir: self.dir("unified/app"),
+            }
+        }
+
+        /// v1 freezer and memory hierarchies with rinit in `app` of each.
+        fn v1(&self) -> [Hierarchy; 2] {
+            self.file("freezer/cgroup.procs", "1\n");
+            self.file("freezer/app/freezer.state", "THAWED\n");
+            self.file("freezer/app/cgroup.procs", &format!("{RINIT}\n"));
+            self.file("memory/cgroup.procs", "1\n");
+            self.file("memory/app/memory.limit_in_bytes", "9223372036854771712\n");
+            self.file("memory/app/memory.oom_control", V1_OOM_CONTROL);
+            self.file("memory/app/cgroup.event_control", "");
+            self.file("memory/app/cgroup.procs", &format!("{RINIT}\n"));
+            [
+                Hierarchy {
+                    kind: Kind::V1Freezer,
+                    own_dir: self.dir("freezer/app"),
+                },
+                Hierarchy {
+                    kind: Kind::V1Memory,
+                    own_dir: self.dir("memory/app"),
+                },
+            ]
+        }
+
+        fn create(
+            &self,
+            hierarchies: &[Hierarchy],
+            limit: Option<u64>,
+        ) -> Result<ChildCgroup, String> {
+            ChildCgroup::create_on(self.kernel(), hierarchies, "job", limit).map_err(|e| e.0)
+        }
+
+        /// The child joins its cgroups, as its `join_fds` writes do.
+        fn child_joins(&self, cg: &ChildCgroup) {
+            for (_, dir) in &cg.dirs {
+                self.kernel()
+                    .write(&dir.join("cgroup.procs"), &CHILD.to_string())
+                    .unwrap();
+            }
+        }
+    }
+
+    #[test]
+    fn v2_moves_rinit_into_a_leaf_to_enable_memory() {
+        let fx = Fixture::new();
+        let h = fx.v2(&[], "");
+        let mut cg = fx.create(&[h], Some(64 << 20)).unwrap();
+        let (app, job, leaf) = (
+            fx.dir("unified/app"),
+            fx.dir("unified/app/job"),
+            fx.dir("unified/app/job.rinit"),
+        );
+        assert_eq!(pids(&app), Vec::<i32>::new());
+        assert_eq!(pids(&leaf), [RINIT]);
+        assert_eq!(read(&app.join("cgroup.subtree_control")), "memory");
+        assert_eq!(read(&job.join("memory.max")), "67108864");
+        assert_eq!(cg.memory_limit(), Some(64 << 20));
+        assert_eq!(cg.join_fds().len(), 1);
+        let events: Vec<i16> = cg.poll_fds().iter().map(|&(_, e)| e).collect();
+        assert_eq!(events, [sys::POLLPRI, sys::POLLPRI]);
+        assert_eq!(cg.own_fds().len(), 3);
+        assert_eq!(cg.populated(), Some(false));
+
+        fx.child_joins(&cg);
+        cg.child_joined();
+        assert_eq!(cg.join_fds(), Vec::<RawFd>::new());
+        assert_eq!(cg.members(), [CHILD]);
+        assert_eq!(cg.populated(), Some(true));
+        fs::write(
+            job.join("memory.events"),
+            "low 0\nhigh 0\nmax 4\noom 2\noom_kill 2\n",
+        )
+        .unwrap();
+        assert_eq!(cg.oom_kills(), 2);
+
+        cg.kill_all();
+        assert_eq!(cg.members(), Vec::<i32>::new());
+        assert_eq!(cg.populated(), Some(false));
+        cg.remove();
+        assert!(!job.exists() && !leaf.exists());
+        assert_eq!(pids(&app), [RINIT]);
+        assert_eq!(read(&app.join("cgroup.subtree_control")), "");
+    }
+
+    #[test]
+    fn v2_leaf_move_fails_when_rinit_is_not_alone_and_is_undone() {
+        let fx = Fixture::new();
+        let h = fx.v2(&[300], "");
+        let err = fx.create(&[h], Some(64 << 20)).err().expect("refused");
+        let app = fx.dir("unified/app");
+        let control = app.join("cgroup.subtree_control");
+        assert_eq!(
+            err,
+            format!(
+                "cannot write {}: {}",
+                control.display(),
+                describe_error(&busy())
+            )
+        );
+        assert!(!app.join("job").exists() && !app.join("job.rinit").exists());
+        assert_eq!(pids(&app), [300, RINIT]);
+        assert_eq!(read(&control), "");
+    }
+
+    #[test]
+    fn v2_memory_already_enabled_needs_no_leaf() {
+        let fx = Fixture::new();
+        let h = fx.v2(&[], "memory");
+        let cg = fx.create(&[h], Some(1 << 30)).unwrap();
+        assert!(!fx.dir("unified/app/job.rinit").exists());
+        assert_eq!(pids(&fx.dir("unified/app")), [RINIT]);
+        assert_eq!(read(&fx.dir("unified/app/job/memory.max")), "1073741824");
+        drop(cg);
+        assert!(!fx.dir("unified/app/job").exists());
+        assert_eq!(
+            read(&fx.dir("unified/app/cgroup.subtree_control")),
+            "memory"
+        );
+    }
+
+    #[test]
+    fn v2_root_cgroup_is_left_alone() {
+        let fx = Fixture::new();
+        fx.v2(&[], "");
+        fs::write(fx.dir("unified/cgroup.subtree_control"), "cpu").unwrap();
+        let root = Hierarchy {
+            kind: Kind::V2,
+            own_dir: fx.dir("unified"),
+        };
+        let err = fx.create(&[root], Some(64 << 20)).err().expect("refused");
+        assert_eq!(
+            err,
+            format!(
+                "memory is not enabled in {} (the root cgroup; rinit does not change it)",
+                fx.dir("unified/cgroup.subtree_control").display()
+            )
+        );
+        assert!(!fx.dir("unified/job").exists());
+        assert!(!fx.dir("unified/job.rinit").exists());
+    }
+
+    #[test]
+    fn refuses_what_it_cannot_do_before_touching_anything() {
+        let fx = Fixture::new();
+        assert_eq!(
+            fx.create(&[], None).err().expect("refused"),
+            "no cgroup v2 hierarchy and no v1 freezer is mounted"
+        );
+        let h = fx.v2(&[], "");
+        fs::write(fx.dir("unified/app/cgroup.controllers"), "cpu pids\n").unwrap();
+        assert_eq!(
+            fx.create(&[h], Some(64 << 20)).err().expect("refused"),
+            "no memory controller is available for a memory limit"
+        );
+        assert!(!fx.dir("unified/app/job").exists());
+        let [freezer, _] = fx.v1();
+        assert_eq!(
+            fx.create(&[freezer], Some(64 << 20))
+                .err()
+                .expect("refused"),
+            "no memory controller is available for a memory limit"
+        );
+        assert!(!fx.dir("freezer/app/job").exists());
+    }
+
+    #[test]
+    fn an_existing_name_is_an_error_and_not_removed() {
+        let fx = Fixture::new();
+        let h = fx.v2(&[], "");
+        fx.file("unified/app/job/cgroup.procs", "");
+        let err = fx.create(&[h], None).err().expect("refused");
+        assert!(
+            err.starts_with(&format!(
+                "cannot create {}: ",
+                fx.dir("unified/app/job").display()
+            )),
+            "{err}"
+        );
+        assert!(fx.dir("unified/app/job").exists());
+    }
+
+    #[test]
+    fn v1_limit_oom_counter_and_freezer_kill() {
+        let fx = Fixture::new();
+        let [freezer, memory] = fx.v1();
+        let mut cg = fx.create(&[memory, freezer], Some(32 << 20)).unwrap();
+        let job = fx.dir("memory/app/job");
+        assert_eq!(read(&job.join("memory.limit_in_bytes")), "33554432");
+        // "<eventfd> <fd of memory.oom_control>", both open in this process.
+        let registration = read(&job.join("cgroup.event_control"));
+        let fds: Vec<RawFd> = registration
+            .split(' ')
+            .map(|f| f.parse().unwrap())
+            .collect();
+        assert_eq!(fds.len(), 2);
+        assert!(fds.iter().all(|fd| cg.own_fds().contains(fd)));
+        let events: Vec<i16> = cg.poll_fds().iter().map(|&(_, e)| e).collect();
+        assert_eq!(events, [sys::POLLIN]);
+        assert_eq!(cg.join_fds().len(), 2);
+        assert_eq!(cg.populated(), None);
+        assert!(!fx.dir("memory/app/job.rinit").exists());
+
+        fx.child_joins(&cg);
+        assert_eq!(cg.members(), [CHILD]);
+        assert_eq!(pids(&fx.dir("freezer/app/job")), [CHILD]);
+        fs::write(
+            job.join("memory.oom_control"),
+            "oom_kill_disable 0\nunder_oom 0\noom_kill 1\n",
+        )
+        .unwrap();
+        assert_eq!(cg.oom_kills(), 1);
+
+        cg.kill_all();
+        // Frozen, killed (ESRCH: CHILD cannot exist), thawed.
+        assert_eq!(read(&fx.dir("freezer/app/job/freezer.state")), "THAWED\n");
+        set_pids(&fx.dir("freezer/app/job"), &[]);
+        set_pids(&job, &[]);
+        cg.remove();
+        assert!(!fx.dir("freezer/app/job").exists() && !job.exists());
+        assert_eq!(pids(&fx.dir("memory/app")), [RINIT]);
+    }
+
+    #[test]
+    fn v2_without_a_limit_leaves_subtree_control_alone() {
+        let fx = Fixture::new();
+        let h = fx.v2(&[], "");
+        let mut cg = fx.create(&[h], None).unwrap();
+        assert!(!fx.dir("unified/app/job.rinit").exists());
+        assert_eq!(pids(&fx.dir("unified/app")), [RINIT]);
+        assert_eq!(read(&fx.dir("unified/app/cgroup.subtree_control")), "");
+        assert_eq!(cg.memory_limit(), None);
+        assert_eq!(cg.oom_kills(), 0);
+        assert_eq!(cg.poll_fds().len(), 1);
+    }
+
+    #[test]
+    fn v2_without_a_limit_counts_ooms_when_memory_is_on_for_children() {
+        let fx = Fixture::new();
+        let h = fx.v2(&[], "memory");
+        let mut cg = fx.create(&[h], None).unwrap();
+        fs::write(
+            fx.dir("unified/app/job/memory.events"),
+            "low 0\nhigh 0\nmax 1\noom 1\noom_kill 1\n",
+        )
+        .unwrap();
+        assert_eq!(cg.oom_kills(), 1);
+        assert_eq!(cg.memory_limit(), None);
+        assert_eq!(cg.poll_fds().len(), 2);
+    }
+
+    #[test]
+    fn a_missing_control_file_is_an_error_not_a_new_file() {
+        let fx = Fixture::new();
+        let [freezer, memory] = fx.v1();
+        fs::remove_file(fx.dir("memory/app/memory.limit_in_bytes")).unwrap();
+        let err = fx.create(&[freezer, memory], Some(64 << 20));
+        let limit = fx.dir("memory/app/job/memory.limit_in_bytes");
+        assert_eq!(
+            err.err(),
+            Some(format!(
+                "cannot write {}: No such file or directory",
+                limit.display()
+            ))
+        );
+        assert!(!fx.dir("memory/app/job").exists());
+        assert!(!fx.dir("freezer/app/job").exists());
     }
 }

@@ -1,9 +1,11 @@
-//! Reading `/proc`: pure parsers for its text, and the one function that
-//! walks the directory. Parsers split `stat` at the *last* `)`, since a
+//! Reading `/proc`: pure parsers for its text, and `Proc`, the one place
+//! that knows its paths. Parsers split `stat` at the *last* `)`, since a
 //! command name may itself contain `)` and spaces.
 
+use crate::os::describe_error;
 use std::fs;
-use std::path::Path;
+use std::io;
+use std::path::{Path, PathBuf};
 
 /// One process (or thread) as `/proc/PID/stat` describes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -195,6 +197,117 @@ pub fn shows_own_namespace(proc_root: &Path, own_pid: i32) -> bool {
         == Some(own_pid)
 }
 
+/// A `/proc` mount: `Proc::system()`, or a fake tree in tests. Every path
+/// under /proc is spelled here; a file that cannot be read (the process
+/// exited meanwhile, no permission) reads as `None` unless the caller
+/// needs to say why.
+#[derive(Clone, Debug)]
+pub struct Proc {
+    root: PathBuf,
+}
+
+impl Proc {
+    pub fn system() -> Proc {
+        Proc::at("/proc")
+    }
+
+    pub fn at(root: impl Into<PathBuf>) -> Proc {
+        Proc { root: root.into() }
+    }
+
+    /// Every process, with entries that vanish meanwhile skipped.
+    #[allow(dead_code)] // for runtime.rs and main.rs, which still spell /proc themselves
+    pub fn table(&self) -> Vec<ProcStat> {
+        read_table(&self.root)
+    }
+
+    /// Whether this mount shows the PID namespace in which rinit is
+    /// `own_pid`.
+    #[allow(dead_code)] // for runtime.rs and main.rs, which still spell /proc themselves
+    pub fn shows_own_namespace(&self, own_pid: i32) -> bool {
+        shows_own_namespace(&self.root, own_pid)
+    }
+
+    fn process(&self, pid: i32) -> PathBuf {
+        self.root.join(pid.to_string())
+    }
+
+    fn thread(&self, pid: i32, tid: i32) -> PathBuf {
+        self.process(pid).join("task").join(tid.to_string())
+    }
+
+    #[allow(dead_code)] // for runtime.rs and main.rs, which still spell /proc themselves
+    pub fn stat(&self, pid: i32) -> Option<ProcStat> {
+        parse_stat(&fs::read_to_string(self.process(pid).join("stat")).ok()?)
+    }
+
+    #[allow(dead_code)] // for runtime.rs and main.rs, which still spell /proc themselves
+    pub fn status(&self, pid: i32) -> Option<String> {
+        fs::read_to_string(self.process(pid).join("status")).ok()
+    }
+
+    /// The arguments; empty for a kernel thread, a zombie, or a process
+    /// that is gone.
+    pub fn cmdline(&self, pid: i32) -> Vec<String> {
+        fs::read(self.process(pid).join("cmdline"))
+            .map(|raw| parse_cmdline(&raw))
+            .unwrap_or_default()
+    }
+
+    /// The thread ids of a process, in order; `None` when it is gone.
+    pub fn thread_ids(&self, pid: i32) -> Option<Vec<i32>> {
+        let entries = fs::read_dir(self.process(pid).join("task")).ok()?;
+        let mut tids: Vec<i32> = entries
+            .flatten()
+            .filter_map(|e| e.file_name().to_str()?.parse().ok())
+            .collect();
+        tids.sort_unstable();
+        Some(tids)
+    }
+
+    pub fn thread_stat(&self, pid: i32, tid: i32) -> Option<ProcStat> {
+        parse_stat(&self.thread_file(pid, tid, "stat")?)
+    }
+
+    /// `status`, `wchan`, `cgroup` or `mountinfo` of one thread.
+    pub fn thread_file(&self, pid: i32, tid: i32, name: &str) -> Option<String> {
+        fs::read_to_string(self.thread(pid, tid).join(name)).ok()
+    }
+
+    /// The kernel stack of one thread: the error matters, since reading it
+    /// needs CAP_SYS_ADMIN.
+    pub fn thread_stack(&self, pid: i32, tid: i32) -> io::Result<Vec<String>> {
+        fs::read_to_string(self.thread(pid, tid).join("stack")).map(|text| parse_stack(&text))
+    }
+
+    /// The mount ids of the files a thread has open (`fdinfo` `mnt_id`).
+    pub fn thread_open_mounts(&self, pid: i32, tid: i32) -> Vec<u32> {
+        let Ok(fds) = fs::read_dir(self.thread(pid, tid).join("fdinfo")) else {
+            return Vec::new();
+        };
+        fds.flatten()
+            .filter_map(|fd| fdinfo_mnt_id(&fs::read_to_string(fd.path()).ok()?))
+            .collect()
+    }
+
+    /// rinit's own mount table; the error names the file.
+    pub fn self_mountinfo(&self) -> Result<String, String> {
+        self.read_self("mountinfo")
+    }
+
+    /// rinit's own cgroups; the error names the file.
+    #[allow(dead_code)] // for runtime.rs and main.rs, which still spell /proc themselves
+    pub fn self_cgroup(&self) -> Result<String, String> {
+        self.read_self("cgroup")
+    }
+
+    fn read_self(&self, name: &str) -> Result<String, String> {
+        let path = self.root.join("self").join(name);
+        fs::read_to_string(&path)
+            .map_err(|e| format!("cannot read {}: {}", path.display(), describe_error(&e)))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -296,5 +409,41 @@ mod tests {
             fdinfo_mnt_id("pos:\t0\nflags:\t0100000\nmnt_id:\t91\nino:\t2\n"),
             Some(91)
         );
+    }
+
+    #[test]
+    fn proc_reads_a_fake_tree() {
+        let tmp = crate::os::TempDir::new();
+        tmp.file("proc/1/stat", "1 (rinit) S 0 1 1 0 -1 4194560 0 0");
+        tmp.file("proc/7/stat", "7 (sh) Z 1 7 7 0 -1 4194316 0 0");
+        tmp.file("proc/7/status", "Name:\tsh\nSigPnd:\t0000000000000100\n");
+        tmp.file("proc/7/task/7/stat", "7 (sh) Z 1 7 7 0 -1 4194316 0 0");
+        tmp.file("proc/7/task/9/stat", "9 (sh) D 1 7 7 0 -1 4194368 0 0");
+        tmp.file("proc/self/cgroup", "0::/app\n");
+        let proc = Proc::at(tmp.path().join("proc"));
+        let mut pids: Vec<i32> = proc.table().iter().map(|p| p.pid).collect();
+        pids.sort_unstable();
+        assert_eq!(pids, [1, 7]);
+        assert_eq!(proc.stat(7).map(|s| s.state), Some('Z'));
+        assert_eq!(proc.stat(8), None);
+        assert!(proc.status(7).unwrap().contains("SigPnd"));
+        assert_eq!(proc.thread_ids(7), Some(vec![7, 9]));
+        assert_eq!(proc.thread_ids(8), None);
+        assert_eq!(proc.thread_stat(7, 9).map(|s| s.state), Some('D'));
+        assert_eq!(proc.cmdline(7), Vec::<String>::new());
+        assert_eq!(proc.self_cgroup(), Ok("0::/app\n".into()));
+        let missing = tmp.path().join("proc/self/mountinfo");
+        assert_eq!(
+            proc.self_mountinfo(),
+            Err(format!(
+                "cannot read {}: No such file or directory",
+                missing.display()
+            ))
+        );
+        assert!(!proc.shows_own_namespace(1), "no self link");
+        std::fs::remove_dir_all(tmp.path().join("proc/self")).unwrap();
+        std::os::unix::fs::symlink("1", tmp.path().join("proc/self")).unwrap();
+        assert!(proc.shows_own_namespace(1));
+        assert!(!proc.shows_own_namespace(2));
     }
 }

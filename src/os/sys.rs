@@ -11,6 +11,7 @@ use crate::signals::{SigSet, Signo};
 use std::ffi::{CString, c_char, c_int};
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::path::Path;
 use std::time::Duration;
 
 /// The arguments the C runtime handed to `main`, as Rust strings.
@@ -233,6 +234,34 @@ pub fn getpid() -> i32 {
 
 pub fn getppid() -> i32 {
     nix::unistd::getppid().as_raw()
+}
+
+/// poll(2) event bits for `poll`'s (descriptor, events) pairs.
+pub const POLLIN: i16 = libc::POLLIN;
+pub const POLLPRI: i16 = libc::POLLPRI;
+
+/// ESRCH: the process is gone (exited and reaped meanwhile), which for a
+/// signal sent to it is no failure.
+pub fn is_no_such_process(err: &io::Error) -> bool {
+    err.raw_os_error() == Some(libc::ESRCH)
+}
+
+/// Mounts the fusectl filesystem on `dir`.
+pub fn mount_fusectl(dir: &Path) -> io::Result<()> {
+    nix::mount::mount(
+        Some("fusectl"),
+        dir,
+        Some("fusectl"),
+        nix::mount::MsFlags::empty(),
+        None::<&str>,
+    )
+    .map_err(io::Error::from)
+}
+
+/// Unmounts `dir` lazily (MNT_DETACH), so a busy mount still goes away
+/// once its last user does, instead of failing.
+pub fn unmount_detached(dir: &Path) -> io::Result<()> {
+    nix::mount::umount2(dir, nix::mount::MntFlags::MNT_DETACH).map_err(io::Error::from)
 }
 
 /// Whether standard input is the controlling terminal and this process's

@@ -5,12 +5,14 @@
 //! /sys/fs/fuse/connections.
 
 use super::task::{AbortOutcome, Freezer, FuseConnection, Task};
-use crate::cgroup::plain;
 use crate::cgroup::{self, Kind};
-use crate::os::procfs::{self, Mount};
+use crate::os::procfs::{self, Mount, Proc};
+use crate::os::sys;
+use crate::os::{describe_error, write_control};
 use crate::signals::SigSet;
 use log::{debug, warn};
 use std::fs;
+use std::io;
 use std::path::{Path, PathBuf};
 
 const FUSECTL: &str = "/sys/fs/fuse/connections";
@@ -24,34 +26,38 @@ pub struct Fusectl {
 
 impl Fusectl {
     pub fn open() -> Fusectl {
-        let dir = PathBuf::from(FUSECTL);
-        let mounted = fs::read_to_string("/proc/self/mountinfo").is_ok_and(|m| {
+        Fusectl::open_at(&Proc::system(), Path::new(FUSECTL))
+    }
+
+    /// fusectl on `dir`, as `proc`'s mount table shows it, mounting it
+    /// there when it is not.
+    fn open_at(proc: &Proc, dir: &Path) -> Fusectl {
+        let point = dir.to_string_lossy();
+        let mounted = proc.self_mountinfo().is_ok_and(|m| {
             procfs::parse_mountinfo(&m)
                 .iter()
-                .any(|m| m.fstype == "fusectl" && m.point == FUSECTL)
+                .any(|m| m.fstype == "fusectl" && m.point == point)
         });
         if mounted {
             return Fusectl {
-                dir: Some(dir),
+                dir: Some(dir.to_path_buf()),
                 mounted_by_us: false,
             };
         }
-        match nix::mount::mount(
-            Some("fusectl"),
-            FUSECTL,
-            Some("fusectl"),
-            nix::mount::MsFlags::empty(),
-            None::<&str>,
-        ) {
+        match sys::mount_fusectl(dir) {
             Ok(()) => {
-                debug!("mounted fusectl on {FUSECTL}");
+                debug!("mounted fusectl on {}", dir.display());
                 Fusectl {
-                    dir: Some(dir),
+                    dir: Some(dir.to_path_buf()),
                     mounted_by_us: true,
                 }
             }
             Err(e) => {
-                debug!("cannot mount fusectl on {FUSECTL}: {e}");
+                debug!(
+                    "cannot mount fusectl on {}: {}",
+                    dir.display(),
+                    describe_error(&e)
+                );
                 Fusectl {
                     dir: None,
                     mounted_by_us: false,
@@ -80,13 +86,13 @@ impl Fusectl {
         };
         for &connection in connections {
             let path = dir.join(connection.to_string()).join("abort");
-            match fs::write(&path, "1") {
+            match write_control(&path, "1") {
                 Ok(()) => outcome.aborted.push(connection),
-                Err(e) => {
-                    outcome
-                        .errors
-                        .push(format!("cannot write {}: {}", path.display(), plain(&e)))
-                }
+                Err(e) => outcome.errors.push(format!(
+                    "cannot write {}: {}",
+                    path.display(),
+                    describe_error(&e)
+                )),
             }
         }
         outcome
@@ -96,15 +102,16 @@ impl Fusectl {
 impl Drop for Fusectl {
     fn drop(&mut self) {
         if self.mounted_by_us
-            && let Err(e) = nix::mount::umount2(FUSECTL, nix::mount::MntFlags::MNT_DETACH)
+            && let Some(dir) = &self.dir
+            && let Err(e) = sys::unmount_detached(dir)
         {
-            warn!("cannot unmount fusectl from {FUSECTL}: {e}");
+            warn!(
+                "cannot unmount fusectl from {}: {}",
+                dir.display(),
+                describe_error(&e)
+            );
         }
     }
-}
-
-fn read(path: &Path) -> Option<String> {
-    fs::read_to_string(path).ok()
 }
 
 /// Every thread of every process in `pids`, as the report needs it.
@@ -115,31 +122,33 @@ pub fn gather(
     table: &[procfs::ProcStat],
     fusectl: &mut Option<Fusectl>,
 ) -> Vec<Task> {
-    let own_mounts = read(Path::new("/proc/self/mountinfo"))
+    gather_from(&Proc::system(), pids, table, fusectl)
+}
+
+fn gather_from(
+    proc: &Proc,
+    pids: &[i32],
+    table: &[procfs::ProcStat],
+    fusectl: &mut Option<Fusectl>,
+) -> Vec<Task> {
+    let own_mounts = proc
+        .self_mountinfo()
         .map(|m| procfs::parse_mountinfo(&m))
         .unwrap_or_default();
     let mut tasks = Vec::new();
     for &pid in pids {
-        let base = PathBuf::from(format!("/proc/{pid}"));
-        let cmdline = fs::read(base.join("cmdline"))
-            .map(|raw| procfs::parse_cmdline(&raw))
-            .unwrap_or_default();
+        let cmdline = proc.cmdline(pid);
         let children: Vec<i32> = table
             .iter()
             .filter(|p| p.ppid == pid)
             .map(|p| p.pid)
             .collect();
-        let Ok(entries) = fs::read_dir(base.join("task")) else {
+        let Some(tids) = proc.thread_ids(pid) else {
             continue;
         };
-        let mut tids: Vec<i32> = entries
-            .flatten()
-            .filter_map(|e| e.file_name().to_str()?.parse().ok())
-            .collect();
-        tids.sort_unstable();
         let mut threads: Vec<Task> = tids
             .iter()
-            .filter_map(|&tid| thread(pid, tid, &cmdline, &children, &own_mounts))
+            .filter_map(|&tid| thread(proc, pid, tid, &cmdline, &children, &own_mounts))
             .collect();
         let live: Vec<i32> = threads
             .iter()
@@ -151,7 +160,7 @@ pub fn gather(
         }
         if threads.iter().any(Task::waits_on_fuse) {
             let fusectl = fusectl.get_or_insert_with(Fusectl::open);
-            let connections = fuse_connections(pid, &tids, fusectl);
+            let connections = fuse_connections(proc, pid, &tids, fusectl);
             for t in threads.iter_mut().filter(|t| t.waits_on_fuse()) {
                 t.fuse = connections.clone();
             }
@@ -162,43 +171,42 @@ pub fn gather(
 }
 
 fn thread(
+    proc: &Proc,
     pid: i32,
     tid: i32,
     cmdline: &[String],
     children: &[i32],
     own_mounts: &[Mount],
 ) -> Option<Task> {
-    let base = PathBuf::from(format!("/proc/{pid}/task/{tid}"));
-    let stat = procfs::parse_stat(&read(&base.join("stat"))?)?;
-    let status = read(&base.join("status")).unwrap_or_default();
+    let stat = proc.thread_stat(pid, tid)?;
+    let status = proc.thread_file(pid, tid, "status").unwrap_or_default();
     let sigset = |key| {
         procfs::status_field(&status, key)
             .and_then(SigSet::from_proc_hex)
             .unwrap_or_default()
     };
     // wchan reads "0" when running, for a zombie, or without ptrace access.
-    let wchan = read(&base.join("wchan"))
+    let wchan = proc
+        .thread_file(pid, tid, "wchan")
         .map(|w| w.trim().to_string())
         .filter(|w| !w.is_empty() && w != "0");
-    let stack = match fs::read_to_string(base.join("stack")) {
-        Ok(text) => Ok(procfs::parse_stack(&text)),
-        Err(e)
-            if e.raw_os_error() == Some(libc::EACCES) || e.raw_os_error() == Some(libc::EPERM) =>
-        {
-            Err(format!(
+    let stack = proc.thread_stack(pid, tid).map_err(|e| {
+        if e.kind() == io::ErrorKind::PermissionDenied {
+            format!(
                 "{}: needs CAP_SYS_ADMIN in the initial user namespace",
-                plain(&e)
-            ))
+                describe_error(&e)
+            )
+        } else {
+            describe_error(&e)
         }
-        Err(e) => Err(plain(&e)),
-    };
-    let cgroup_text = read(&base.join("cgroup")).unwrap_or_default();
+    });
+    let cgroup_text = proc.thread_file(pid, tid, "cgroup").unwrap_or_default();
     let freezer = cgroup::memberships(&cgroup_text)
         .into_iter()
         .find(|(k, _)| *k == Kind::V1Freezer)
         .and_then(|(_, path)| {
             let file = cgroup::dir_in(own_mounts, Kind::V1Freezer, &path)?.join("freezer.state");
-            let state = read(&file)?.trim().to_string();
+            let state = fs::read_to_string(&file).ok()?.trim().to_string();
             Some(Freezer {
                 cgroup: path,
                 state_file: file.display().to_string(),
@@ -229,24 +237,20 @@ fn thread(
 /// flushed has already left the fd table (and an exiting process has none),
 /// so: the FUSE mounts its threads still have files open on, plus those
 /// with unanswered requests; failing both, every FUSE mount it can see.
-fn fuse_connections(pid: i32, tids: &[i32], fusectl: &Fusectl) -> Vec<FuseConnection> {
+fn fuse_connections(proc: &Proc, pid: i32, tids: &[i32], fusectl: &Fusectl) -> Vec<FuseConnection> {
     let mounts = tids
         .iter()
-        .find_map(|tid| {
-            read(Path::new(&format!("/proc/{pid}/task/{tid}/mountinfo"))).filter(|m| !m.is_empty())
+        .find_map(|&tid| {
+            proc.thread_file(pid, tid, "mountinfo")
+                .filter(|m| !m.is_empty())
         })
         .map(|m| procfs::parse_mountinfo(&m))
         .unwrap_or_default();
     let fuse: Vec<&Mount> = mounts.iter().filter(|m| m.is_fuse()).collect();
     let mut open_on = Vec::new();
-    for tid in tids {
-        let Ok(fds) = fs::read_dir(format!("/proc/{pid}/task/{tid}/fdinfo")) else {
-            continue;
-        };
-        for fd in fds.flatten() {
-            if let Some(id) = read(&fd.path()).and_then(|t| procfs::fdinfo_mnt_id(&t))
-                && !open_on.contains(&id)
-            {
+    for &tid in tids {
+        for id in proc.thread_open_mounts(pid, tid) {
+            if !open_on.contains(&id) {
                 open_on.push(id);
             }
         }
@@ -270,4 +274,124 @@ fn fuse_connections(pid: i32, tids: &[i32], fusectl: &Fusectl) -> Vec<FuseConnec
     let mut chosen = if chosen.is_empty() { all } else { chosen };
     chosen.dedup_by_key(|c| c.connection);
     chosen
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::os::TempDir;
+    use crate::signals::SIGKILL;
+
+    /// Process 10 of a fake /proc: a zombie leader (tid 10) and a thread
+    /// (tid 11) stuck in a FUSE request, with a file open on the FUSE
+    /// mount, in a frozen freezer cgroup; 12 is its child.
+    fn fake_host(tmp: &TempDir) -> Proc {
+        let root = tmp.path().display();
+        tmp.file(
+            "proc/self/mountinfo",
+            &format!(
+                "30 1 0:30 / {root}/fusectl rw - fusectl fusectl rw\n\
+                 37 1 0:34 / {root}/freezer rw - cgroup cgroup rw,freezer\n"
+            ),
+        );
+        tmp.file("freezer/app/freezer.state", "FROZEN\n");
+        tmp.file("fusectl/41/waiting", "1\n");
+        tmp.file("fusectl/41/abort", "");
+        tmp.file("proc/10/cmdline", "python3\0-c\0x\0");
+        tmp.file(
+            "proc/10/task/10/stat",
+            "10 (python3) Z 1 10 10 0 -1 4194316 0 0",
+        );
+        tmp.file("proc/10/task/10/status", "Name:\tpython3\nNSpid:\t10\t1\n");
+        tmp.file("proc/10/task/10/wchan", "0");
+        tmp.file("proc/10/task/10/stack", "");
+        tmp.file("proc/10/task/10/mountinfo", "");
+        let task = "proc/10/task/11";
+        tmp.file(
+            &format!("{task}/stat"),
+            "11 (python3) D 1 10 10 0 -1 4194368 0 0",
+        );
+        tmp.file(
+            &format!("{task}/status"),
+            "Name:\tpython3\nNSpid:\t11\t2\nSigPnd:\t0000000000000100\nShdPnd:\t0000000000000000\n",
+        );
+        tmp.file(&format!("{task}/wchan"), "request_wait_answer");
+        tmp.file(&format!("{task}/cgroup"), "6:freezer:/app\n0::/\n");
+        tmp.file(
+            &format!("{task}/mountinfo"),
+            "91 80 0:41 / /mnt/hang rw - fuse hangfs rw\n93 80 0:5 / /proc rw - proc proc rw\n",
+        );
+        tmp.file(
+            &format!("{task}/fdinfo/3"),
+            "pos:\t0\nflags:\t0100000\nmnt_id:\t91\n",
+        );
+        Proc::at(tmp.path().join("proc"))
+    }
+
+    #[test]
+    fn gathers_threads_fuse_and_freezer_from_a_proc_tree() {
+        let tmp = TempDir::new();
+        let proc = fake_host(&tmp);
+        let mut fusectl = Some(Fusectl::open_at(&proc, &tmp.path().join("fusectl")));
+        let table = vec![procfs::parse_stat("12 (sleep) S 10 10 10 0 -1 0 0 0").unwrap()];
+        let tasks = gather_from(&proc, &[10, 99], &table, &mut fusectl);
+        assert_eq!(tasks.len(), 2, "99 does not exist and is skipped");
+        let (leader, stuck) = (&tasks[0], &tasks[1]);
+        assert_eq!((leader.tid, leader.state), (10, 'Z'));
+        assert_eq!(leader.nspid, [10, 1]);
+        assert_eq!(leader.live_siblings, [11]);
+        assert_eq!(leader.wchan, None);
+        assert_eq!(leader.cmdline, ["python3", "-c", "x"]);
+        assert_eq!(leader.children, [12]);
+        assert!(leader.fuse.is_empty());
+
+        assert_eq!((stuck.pid, stuck.tid, stuck.state), (10, 11, 'D'));
+        assert_eq!(stuck.wchan.as_deref(), Some("request_wait_answer"));
+        assert_eq!(stuck.stack, Err("No such file or directory".into()));
+        assert!(stuck.pending.contains(SIGKILL));
+        assert_eq!(stuck.cgroups, ["6:freezer:/app", "0::/"]);
+        assert_eq!(
+            stuck.freezer,
+            Some(Freezer {
+                cgroup: "/app".into(),
+                state_file: tmp
+                    .path()
+                    .join("freezer/app/freezer.state")
+                    .display()
+                    .to_string(),
+                state: "FROZEN".into(),
+            })
+        );
+        assert_eq!(
+            stuck.fuse,
+            [FuseConnection {
+                connection: 41,
+                mountpoint: "/mnt/hang".into(),
+                fstype: "fuse".into(),
+                waiting: Some(1),
+            }]
+        );
+    }
+
+    #[test]
+    fn aborts_through_existing_connection_files_only() {
+        let tmp = TempDir::new();
+        let proc = fake_host(&tmp);
+        let fusectl = Fusectl::open_at(&proc, &tmp.path().join("fusectl"));
+        assert!(!fusectl.mounted_by_us);
+        let outcome = fusectl.abort(&[41, 42]);
+        assert_eq!(outcome.aborted, [41]);
+        assert_eq!(
+            fs::read_to_string(tmp.path().join("fusectl/41/abort")).unwrap(),
+            "1"
+        );
+        let gone = tmp.path().join("fusectl/42/abort");
+        assert_eq!(
+            outcome.errors,
+            [format!(
+                "cannot write {}: No such file or directory",
+                gone.display()
+            )]
+        );
+    }
 }
