@@ -10,6 +10,7 @@
 use crate::cgroup;
 use crate::exit_status::Remap;
 use crate::signals::{Rewrites, Signo};
+use crate::supervisor::Policy;
 use std::ffi::OsString;
 use std::time::Duration;
 
@@ -63,12 +64,9 @@ pub struct Config {
     pub command: Vec<OsString>,
     pub log: LogSpec,
     pub signal_child_only: bool,
-    pub rewrites: Rewrites,
-    pub remap: Remap,
+    /// --rewrite, --remap-exit, --grace, --kill-after and --stuck-timeout.
+    pub policy: Policy,
     pub pdeathsig: Option<Signo>,
-    pub grace: Duration,
-    pub kill_after: Option<Duration>,
-    pub stuck_timeout: Duration,
     /// The child's cgroup name, when asked for by --cgroup (a
     /// --memory-limit alone leaves it to the caller to pick a name).
     pub cgroup: Option<String>,
@@ -100,46 +98,6 @@ fn usage(msg: impl Into<String>) -> UsageError {
     UsageError(msg.into())
 }
 
-#[derive(Clone, Copy, PartialEq)]
-enum Opt {
-    Help,
-    Version,
-    Verbose,
-    Quiet,
-    SignalChildOnly,
-    Rewrite,
-    RemapExit,
-    Pdeathsig,
-    Grace,
-    KillAfter,
-    StuckTimeout,
-    Cgroup,
-    MemoryLimit,
-    CgroupRequired,
-    Report,
-    FuseAbort,
-}
-
-/// (short, long, option, takes a value)
-const OPTIONS: [(Option<char>, &str, Opt, bool); 16] = [
-    (Some('h'), "help", Opt::Help, false),
-    (Some('V'), "version", Opt::Version, false),
-    (Some('v'), "verbose", Opt::Verbose, false),
-    (Some('q'), "quiet", Opt::Quiet, false),
-    (None, "signal-child-only", Opt::SignalChildOnly, false),
-    (Some('r'), "rewrite", Opt::Rewrite, true),
-    (Some('e'), "remap-exit", Opt::RemapExit, true),
-    (Some('p'), "pdeathsig", Opt::Pdeathsig, true),
-    (None, "grace", Opt::Grace, true),
-    (None, "kill-after", Opt::KillAfter, true),
-    (None, "stuck-timeout", Opt::StuckTimeout, true),
-    (None, "cgroup", Opt::Cgroup, true),
-    (None, "memory-limit", Opt::MemoryLimit, true),
-    (None, "cgroup-required", Opt::CgroupRequired, false),
-    (None, "report", Opt::Report, true),
-    (None, "fuse-abort", Opt::FuseAbort, false),
-];
-
 /// Raw occurrences, before defaults and the environment are applied.
 #[derive(Default)]
 struct Seen {
@@ -165,107 +123,81 @@ pub fn parse<I>(args: I, env: impl Fn(&str) -> Option<OsString>) -> Result<Reque
 where
     I: IntoIterator<Item = OsString>,
 {
-    let mut args = args.into_iter();
+    use lexopt::Arg::{Long, Short, Value};
+    let mut parser = lexopt::Parser::from_args(args);
+    // getopt's reading: in `-e=3` the value is `=3`, refused like any other
+    // bad value, rather than a second spelling of `-e3`.
+    parser.set_short_equals(false);
     let mut seen = Seen::default();
-    let mut command = Vec::new();
-    while let Some(arg) = args.next() {
-        let bytes = arg.as_encoded_bytes();
-        if bytes == b"--" {
-            break;
-        }
-        if bytes.len() < 2 || bytes[0] != b'-' {
-            command.push(arg);
-            break;
-        }
-        let text = arg
-            .to_str()
-            .ok_or_else(|| usage(format!("option {} is not valid UTF-8", arg.display())))?;
-        if let Some(long) = text.strip_prefix("--") {
-            let (name, inline) = match long.split_once('=') {
-                Some((name, value)) => (name, Some(value.to_string())),
-                None => (long, None),
-            };
-            let &(_, _, opt, takes_value) = OPTIONS
-                .iter()
-                .find(|o| o.1 == name)
-                .ok_or_else(|| usage(format!("unknown option --{name}")))?;
-            let value = match (takes_value, inline) {
-                (false, Some(_)) => return Err(usage(format!("option --{name} takes no value"))),
-                (false, None) => None,
-                (true, Some(v)) => Some(v),
-                (true, None) => Some(next_value(&mut args, &format!("--{name}"))?),
-            };
-            if let Some(done) = record(&mut seen, opt, value) {
-                return Ok(done);
+    let command = loop {
+        match parser.next().map_err(lex_error)? {
+            None => return Err(usage("no command given")),
+            Some(Short('h') | Long("help")) => return Ok(Request::Help),
+            Some(Short('V') | Long("version")) => return Ok(Request::Version),
+            Some(Short('v') | Long("verbose")) => seen.verbose = seen.verbose.saturating_add(1),
+            Some(Short('q') | Long("quiet")) => seen.quiet = true,
+            Some(Long("signal-child-only")) => seen.signal_child_only = true,
+            Some(Short('r') | Long("rewrite")) => {
+                seen.rewrite.push(value(&mut parser, "--rewrite")?);
             }
-        } else {
-            let cluster: Vec<char> = text[1..].chars().collect();
-            let mut i = 0;
-            while i < cluster.len() {
-                let c = cluster[i];
-                let &(_, _, opt, takes_value) = OPTIONS
-                    .iter()
-                    .find(|o| o.0 == Some(c))
-                    .ok_or_else(|| usage(format!("unknown option -{c}")))?;
-                let value = if takes_value {
-                    let rest: String = cluster[i + 1..].iter().collect();
-                    i = cluster.len();
-                    Some(if rest.is_empty() {
-                        next_value(&mut args, &format!("-{c}"))?
-                    } else {
-                        rest
-                    })
-                } else {
-                    i += 1;
-                    None
-                };
-                if let Some(done) = record(&mut seen, opt, value) {
-                    return Ok(done);
-                }
+            Some(Short('e') | Long("remap-exit")) => {
+                seen.remap_exit.push(value(&mut parser, "--remap-exit")?);
+            }
+            Some(Short('p') | Long("pdeathsig")) => {
+                seen.pdeathsig = Some(value(&mut parser, "--pdeathsig")?);
+            }
+            Some(Long("grace")) => seen.grace = Some(value(&mut parser, "--grace")?),
+            Some(Long("kill-after")) => {
+                seen.kill_after = Some(value(&mut parser, "--kill-after")?);
+            }
+            Some(Long("stuck-timeout")) => {
+                seen.stuck_timeout = Some(value(&mut parser, "--stuck-timeout")?);
+            }
+            Some(Long("cgroup")) => seen.cgroup = Some(value(&mut parser, "--cgroup")?),
+            Some(Long("memory-limit")) => {
+                seen.memory_limit = Some(value(&mut parser, "--memory-limit")?);
+            }
+            Some(Long("cgroup-required")) => seen.cgroup_required = true,
+            Some(Long("report")) => seen.report = Some(value(&mut parser, "--report")?),
+            Some(Long("fuse-abort")) => seen.fuse_abort = true,
+            Some(Short(c)) => return Err(usage(format!("unknown option -{c}"))),
+            Some(Long(name)) => return Err(usage(format!("unknown option --{name}"))),
+            // The first word that is not an option starts the command; the
+            // rest is its own, options or not.
+            Some(Value(first)) => {
+                let mut command = vec![first];
+                command.extend(parser.raw_args().map_err(lex_error)?);
+                break command;
             }
         }
-    }
-    command.extend(args);
-    if command.is_empty() {
-        return Err(usage("no command given"));
-    }
+    };
     build(seen, command, &env).map(|config| Request::Run(Box::new(config)))
 }
 
-fn next_value(args: &mut impl Iterator<Item = OsString>, flag: &str) -> Result<String, UsageError> {
-    let value = args
-        .next()
-        .ok_or_else(|| usage(format!("option {flag} needs a value")))?;
-    value.into_string().map_err(|v| {
-        usage(format!(
-            "value {} for {flag} is not valid UTF-8",
-            v.display()
-        ))
-    })
+/// The value of the option just read; `flag` names it in the error.
+fn value(parser: &mut lexopt::Parser, flag: &str) -> Result<String, UsageError> {
+    parser
+        .value()
+        .map_err(lex_error)?
+        .into_string()
+        .map_err(|v| {
+            usage(format!(
+                "value {} for {flag} is not valid UTF-8",
+                v.display()
+            ))
+        })
 }
 
-/// Stores one occurrence; returns a finished request for --help/--version.
-fn record(seen: &mut Seen, opt: Opt, value: Option<String>) -> Option<Request> {
-    let value = || value.clone().unwrap_or_default();
-    match opt {
-        Opt::Help => return Some(Request::Help),
-        Opt::Version => return Some(Request::Version),
-        Opt::Verbose => seen.verbose = seen.verbose.saturating_add(1),
-        Opt::Quiet => seen.quiet = true,
-        Opt::SignalChildOnly => seen.signal_child_only = true,
-        Opt::Rewrite => seen.rewrite.push(value()),
-        Opt::RemapExit => seen.remap_exit.push(value()),
-        Opt::Pdeathsig => seen.pdeathsig = Some(value()),
-        Opt::Grace => seen.grace = Some(value()),
-        Opt::KillAfter => seen.kill_after = Some(value()),
-        Opt::StuckTimeout => seen.stuck_timeout = Some(value()),
-        Opt::Cgroup => seen.cgroup = Some(value()),
-        Opt::MemoryLimit => seen.memory_limit = Some(value()),
-        Opt::CgroupRequired => seen.cgroup_required = true,
-        Opt::Report => seen.report = Some(value()),
-        Opt::FuseAbort => seen.fuse_abort = true,
+fn lex_error(e: lexopt::Error) -> UsageError {
+    match e {
+        lexopt::Error::MissingValue {
+            option: Some(option),
+        } => usage(format!("option {option} needs a value")),
+        lexopt::Error::UnexpectedValue { option, .. } => {
+            usage(format!("option {option} takes no value"))
+        }
+        other => usage(other.to_string()),
     }
-    None
 }
 
 /// An environment variable as UTF-8 text; unset and empty are the same, so
@@ -326,8 +258,14 @@ fn build(
     let log = if seen.quiet {
         LogSpec::Level(0)
     } else if seen.verbose > 0 {
-        LogSpec::Level(1 + seen.verbose)
+        LogSpec::Level(seen.verbose.saturating_add(1))
     } else if let Some(filter) = env_text(env, "RINIT_LOG")? {
+        // env_logger would only print a warning and drop the bad directive.
+        if let Err(e) = env_filter::Builder::new().try_parse(&filter) {
+            return Err(usage(format!(
+                "invalid value '{filter}' for RINIT_LOG ({e}): expected a filter such as debug, warn,rinit::cgroup=trace or info/text"
+            )));
+        }
         LogSpec::Filter(filter)
     } else {
         LogSpec::Level(1)
@@ -425,12 +363,14 @@ fn build(
         command,
         log,
         signal_child_only,
-        rewrites,
-        remap,
+        policy: Policy {
+            rewrites,
+            remap,
+            grace,
+            kill_after,
+            stuck_timeout,
+        },
         pdeathsig,
-        grace,
-        kill_after,
-        stuck_timeout,
         cgroup,
         memory_limit,
         cgroup_required,
@@ -506,6 +446,18 @@ mod tests {
         }
     }
 
+    fn run_with(list: &[&str], env: &[(&str, &str)]) -> Config {
+        let lookup = |name: &str| {
+            env.iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| OsString::from(v))
+        };
+        match parse(args(list), lookup) {
+            Ok(Request::Run(cfg)) => *cfg,
+            other => panic!("{list:?}: {other:?}"),
+        }
+    }
+
     fn err(list: &[&str], env: &[(&str, &str)]) -> String {
         let env: Vec<(String, String)> = env
             .iter()
@@ -528,12 +480,12 @@ mod tests {
         assert_eq!(cfg.command, args(&["sleep", "1"]));
         assert_eq!(cfg.log, LogSpec::Level(1));
         assert!(!cfg.signal_child_only);
-        assert_eq!(cfg.rewrites, Rewrites::default());
-        assert_eq!(cfg.remap, Remap::default());
+        assert_eq!(cfg.policy.rewrites, Rewrites::default());
+        assert_eq!(cfg.policy.remap, Remap::default());
         assert_eq!(cfg.pdeathsig, None);
-        assert_eq!(cfg.grace, Duration::from_secs(5));
-        assert_eq!(cfg.kill_after, None);
-        assert_eq!(cfg.stuck_timeout, Duration::from_secs(10));
+        assert_eq!(cfg.policy.grace, Duration::from_secs(5));
+        assert_eq!(cfg.policy.kill_after, None);
+        assert_eq!(cfg.policy.stuck_timeout, Duration::from_secs(10));
         assert_eq!(cfg.cgroup, None);
         assert_eq!(cfg.memory_limit, None);
         assert!(!cfg.cgroup_required);
@@ -639,6 +591,66 @@ mod tests {
     }
 
     #[test]
+    fn log_filter_is_checked_when_used() {
+        let lookup =
+            |n: &str| (n == "RINIT_LOG").then(|| OsString::from("warn,rinit::cgroup=trace/oom"));
+        match parse(args(&["x"]), lookup) {
+            Ok(Request::Run(cfg)) => {
+                assert_eq!(
+                    cfg.log,
+                    LogSpec::Filter("warn,rinit::cgroup=trace/oom".into())
+                )
+            }
+            other => panic!("{other:?}"),
+        }
+        for bad in ["rinit=loud", "info,a=b=c", "info/a/b"] {
+            let msg = err(&["x"], &[("RINIT_LOG", bad)]);
+            assert!(
+                msg.starts_with(&format!("invalid value '{bad}' for RINIT_LOG")),
+                "{msg}"
+            );
+            assert_eq!(msg.lines().count(), 1, "{msg}");
+        }
+        // A flag wins, so the variable is not read at all.
+        assert_eq!(
+            run_with(&["-v", "x"], &[("RINIT_LOG", "rinit=loud")]).log,
+            LogSpec::Level(2)
+        );
+        assert_eq!(
+            run_with(&["-q", "x"], &[("RINIT_LOG", "rinit=loud")]).log,
+            LogSpec::Level(0)
+        );
+    }
+
+    #[test]
+    fn verbosity_saturates() {
+        let many = format!("-{}", "v".repeat(300));
+        assert_eq!(run(&[&many, "x"]).log, LogSpec::Level(u8::MAX));
+    }
+
+    #[test]
+    fn short_values_keep_an_equals_sign() {
+        assert!(err(&["-e=3", "x"], &[]).contains("'=3' for --remap-exit"));
+        assert_eq!(err(&["-q=1", "x"], &[]), "unknown option -=");
+    }
+
+    #[test]
+    fn values_and_commands_need_not_be_utf8() {
+        use std::os::unix::ffi::OsStringExt;
+        let latin1 = || OsString::from_vec(b"caf\xe9".to_vec());
+        let Err(UsageError(msg)) = parse([OsString::from("-r"), latin1(), "x".into()], no_env)
+        else {
+            panic!()
+        };
+        assert_eq!(msg, "value caf\u{FFFD} for --rewrite is not valid UTF-8");
+        let command = vec![latin1(), latin1()];
+        match parse(command.clone(), no_env) {
+            Ok(Request::Run(cfg)) => assert_eq!(cfg.command, command),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
     fn values_in_every_spelling() {
         for spelling in [
             &["-r", "TERM:QUIT", "x"][..],
@@ -649,7 +661,7 @@ mod tests {
         ] {
             let cfg = run(spelling);
             assert_eq!(
-                cfg.rewrites.apply(crate::signals::SIGTERM),
+                cfg.policy.rewrites.apply(crate::signals::SIGTERM),
                 Signo::new(3),
                 "{spelling:?}"
             );
@@ -669,13 +681,17 @@ mod tests {
             "3",
             "x",
         ]);
-        assert!(cfg.remap.contains(143) && cfg.remap.contains(130) && !cfg.remap.contains(0));
+        assert!(
+            cfg.policy.remap.contains(143)
+                && cfg.policy.remap.contains(130)
+                && !cfg.policy.remap.contains(0)
+        );
         assert_eq!(cfg.pdeathsig, Signo::new(1));
-        assert_eq!(cfg.grace, Duration::from_millis(500));
-        assert_eq!(cfg.kill_after, Some(Duration::from_secs(120)));
-        assert_eq!(cfg.stuck_timeout, Duration::from_secs(3));
+        assert_eq!(cfg.policy.grace, Duration::from_millis(500));
+        assert_eq!(cfg.policy.kill_after, Some(Duration::from_secs(120)));
+        assert_eq!(cfg.policy.stuck_timeout, Duration::from_secs(3));
         assert!(run(&["--signal-child-only", "x"]).signal_child_only);
-        assert_eq!(run(&["--kill-after=off", "x"]).kill_after, None);
+        assert_eq!(run(&["--kill-after=off", "x"]).policy.kill_after, None);
     }
 
     #[test]
@@ -698,13 +714,16 @@ mod tests {
             panic!()
         };
         assert!(cfg.signal_child_only);
-        assert_eq!(cfg.rewrites.apply(crate::signals::SIGTERM), Signo::new(3));
-        assert_eq!(cfg.rewrites.apply(Signo::new(10).unwrap()), None);
-        assert!(cfg.remap.contains(3) && cfg.remap.contains(4));
+        assert_eq!(
+            cfg.policy.rewrites.apply(crate::signals::SIGTERM),
+            Signo::new(3)
+        );
+        assert_eq!(cfg.policy.rewrites.apply(Signo::new(10).unwrap()), None);
+        assert!(cfg.policy.remap.contains(3) && cfg.policy.remap.contains(4));
         assert_eq!(cfg.pdeathsig, Some(crate::signals::SIGKILL));
-        assert_eq!(cfg.grace, Duration::from_secs(2));
-        assert_eq!(cfg.kill_after, Some(Duration::from_secs(1)));
-        assert_eq!(cfg.stuck_timeout, Duration::from_secs(60));
+        assert_eq!(cfg.policy.grace, Duration::from_secs(2));
+        assert_eq!(cfg.policy.kill_after, Some(Duration::from_secs(1)));
+        assert_eq!(cfg.policy.stuck_timeout, Duration::from_secs(60));
 
         let Ok(Request::Run(cfg)) = parse(
             args(&[
@@ -722,17 +741,17 @@ mod tests {
         ) else {
             panic!()
         };
-        assert!(cfg.remap.contains(5) && !cfg.remap.contains(3));
+        assert!(cfg.policy.remap.contains(5) && !cfg.policy.remap.contains(3));
         assert_eq!(
-            cfg.rewrites.apply(crate::signals::SIGTERM),
+            cfg.policy.rewrites.apply(crate::signals::SIGTERM),
             Some(crate::signals::SIGTERM)
         );
         assert_eq!(
-            cfg.rewrites.apply(Signo::new(1).unwrap()),
+            cfg.policy.rewrites.apply(Signo::new(1).unwrap()),
             Some(crate::signals::SIGINT)
         );
-        assert_eq!(cfg.grace, Duration::from_secs(1));
-        assert_eq!(cfg.kill_after, None);
+        assert_eq!(cfg.policy.grace, Duration::from_secs(1));
+        assert_eq!(cfg.policy.kill_after, None);
     }
 
     #[test]
@@ -741,7 +760,7 @@ mod tests {
         let Ok(Request::Run(cfg)) = parse(args(&["x"]), lookup) else {
             panic!()
         };
-        assert_eq!(cfg.grace, Duration::from_secs(5));
+        assert_eq!(cfg.policy.grace, Duration::from_secs(5));
         assert!(!cfg.signal_child_only);
     }
 

@@ -1,183 +1,175 @@
 //! Logs go to stderr only, as `rinit: LEVEL message`: no colour, no
 //! timestamps (the container runtime adds its own), nothing on a clean run.
 //!
-//! A small `log::Log` of our own instead of env_logger (as ripgrep does): it
-//! ships in every container, and env_logger with its filter crate cost
-//! 25 KB of binary, and as much resident memory, for features an init does
-//! not use. `RINIT_LOG` keeps env_logger's filter syntax: comma-separated
-//! `LEVEL`, `MODULE` (everything from it) or `MODULE=LEVEL`, the longest
-//! matching module wins, and a `/TEXT` suffix keeps only messages containing
-//! TEXT (env_logger's behaviour without its regex feature).
+//! env_logger with its default features off: no colour, timestamp or regex
+//! code in the binary, and `RINIT_LOG` is its filter syntax exactly (cli.rs
+//! has already checked it parses). A failed write (stderr a closed pipe) is
+//! dropped by env_logger's `Log::log`, so it cannot take PID 1 down; that
+//! holds for its `Pipe` target used here, not for `is_test`, which prints
+//! with `eprint!` and panics.
 
 use crate::cli::LogSpec;
-use log::{LevelFilter, Log, Metadata, Record};
-use std::io::Write;
+use crate::os::sys;
+use log::LevelFilter;
+use std::io::{self, Write};
 
-#[derive(Debug, PartialEq)]
-struct Filter {
-    default: LevelFilter,
-    modules: Vec<(String, LevelFilter)>,
-    text: Option<String>,
-}
+/// stderr, minus the SIGPIPE that a write to a closed pipe raises: rinit
+/// blocks that signal and forwards whatever arrives, so the child would get
+/// it, and logging the forwarding would raise another, without end.
+struct Stderr;
 
-fn parse_level(text: &str) -> Option<LevelFilter> {
-    match text.trim().to_ascii_lowercase().as_str() {
-        "off" => Some(LevelFilter::Off),
-        "error" => Some(LevelFilter::Error),
-        "warn" => Some(LevelFilter::Warn),
-        "info" => Some(LevelFilter::Info),
-        "debug" => Some(LevelFilter::Debug),
-        "trace" => Some(LevelFilter::Trace),
-        _ => None,
-    }
-}
-
-impl Filter {
-    fn parse(spec: &str) -> Filter {
-        let (directives, text) = match spec.split_once('/') {
-            Some((d, t)) => (d, Some(t.to_string())),
-            None => (spec, None),
-        };
-        let mut filter = Filter {
-            default: LevelFilter::Off,
-            modules: Vec::new(),
-            text,
-        };
-        for directive in directives
-            .split(',')
-            .map(str::trim)
-            .filter(|d| !d.is_empty())
-        {
-            match directive.split_once('=') {
-                Some((module, level)) => {
-                    if let Some(level) = parse_level(level) {
-                        filter.modules.push((module.trim().to_string(), level));
-                    }
-                }
-                None => match parse_level(directive) {
-                    Some(level) => filter.default = level,
-                    None => filter
-                        .modules
-                        .push((directive.to_string(), LevelFilter::Trace)),
-                },
-            }
-        }
-        filter
-    }
-
-    fn level_for(&self, target: &str) -> LevelFilter {
-        self.modules
-            .iter()
-            .filter(|(m, _)| {
-                target == m
-                    || target
-                        .strip_prefix(m.as_str())
-                        .is_some_and(|r| r.starts_with("::"))
-            })
-            .max_by_key(|(m, _)| m.len())
-            .map_or(self.default, |(_, level)| *level)
-    }
-
-    fn max(&self) -> LevelFilter {
-        self.modules
-            .iter()
-            .map(|(_, l)| *l)
-            .fold(self.default, Ord::max)
-    }
-}
-
-struct Logger(Filter);
-
-impl Log for Logger {
-    fn enabled(&self, metadata: &Metadata) -> bool {
-        metadata.level() <= self.0.level_for(metadata.target())
-    }
-
-    fn log(&self, record: &Record) {
-        if !self.enabled(record.metadata()) {
-            return;
-        }
-        let message = record.args().to_string();
-        if self
-            .0
-            .text
+impl Write for Stderr {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let written = io::stderr().write(buf);
+        if written
             .as_ref()
-            .is_some_and(|t| !message.contains(t.as_str()))
+            .is_err_and(|e| e.kind() == io::ErrorKind::BrokenPipe)
         {
-            return;
+            let _ = sys::take_own_sigpipe();
         }
-        // A failed write (stderr closed) must never take PID 1 down.
-        let _ = writeln!(
-            std::io::stderr().lock(),
-            "rinit: {} {message}",
-            record.level()
-        );
+        written
     }
 
-    fn flush(&self) {}
+    fn flush(&mut self) -> io::Result<()> {
+        io::stderr().flush()
+    }
+}
+
+fn builder(spec: &LogSpec) -> env_logger::Builder {
+    let mut builder = env_logger::Builder::new();
+    match spec {
+        LogSpec::Level(n) => builder.filter_level(match n {
+            0 => LevelFilter::Error,
+            1 => LevelFilter::Warn,
+            2 => LevelFilter::Info,
+            3 => LevelFilter::Debug,
+            _ => LevelFilter::Trace,
+        }),
+        LogSpec::Filter(text) => builder.parse_filters(text),
+    };
+    builder.format(|out, record| writeln!(out, "rinit: {} {}", record.level(), record.args()));
+    builder
 }
 
 pub fn init(spec: &LogSpec) {
-    let filter = match spec {
-        LogSpec::Level(n) => Filter {
-            default: match n {
-                0 => LevelFilter::Error,
-                1 => LevelFilter::Warn,
-                2 => LevelFilter::Info,
-                3 => LevelFilter::Debug,
-                _ => LevelFilter::Trace,
-            },
-            modules: Vec::new(),
-            text: None,
-        },
-        LogSpec::Filter(text) => Filter::parse(text),
-    };
-    let max = filter.max();
     // Only fails if a logger is already set, which cannot happen here.
-    if log::set_logger(Box::leak(Box::new(Logger(filter)))).is_ok() {
-        log::set_max_level(max);
-    }
+    let _ = builder(spec)
+        .target(env_logger::Target::Pipe(Box::new(Stderr)))
+        .try_init();
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use log::{Level, Log, Record};
+    use std::io;
+    use std::sync::{Arc, Mutex};
 
-    #[test]
-    fn bare_levels() {
-        let f = Filter::parse("debug");
-        assert_eq!(f.default, LevelFilter::Debug);
-        assert_eq!(f.level_for("rinit::runtime"), LevelFilter::Debug);
-        assert_eq!(Filter::parse("OFF").default, LevelFilter::Off);
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// What the logger for `spec` prints for these (level, target, message).
+    fn printed(spec: LogSpec, records: &[(Level, &str, &str)]) -> String {
+        let out = Captured::default();
+        let logger = builder(&spec)
+            .target(env_logger::Target::Pipe(Box::new(out.clone())))
+            .build();
+        for &(level, target, message) in records {
+            logger.log(
+                &Record::builder()
+                    .level(level)
+                    .target(target)
+                    .module_path(Some(target))
+                    .args(format_args!("{message}"))
+                    .build(),
+            );
+        }
+        String::from_utf8(out.0.lock().unwrap().clone()).unwrap()
     }
 
     #[test]
-    fn modules_longest_match_wins() {
-        let f = Filter::parse("warn,rinit::runtime=trace,rinit::cgroupfs");
-        assert_eq!(f.level_for("rinit::runtime"), LevelFilter::Trace);
-        assert_eq!(f.level_for("rinit::runtimex"), LevelFilter::Warn);
-        assert_eq!(f.level_for("rinit::cgroupfs"), LevelFilter::Trace);
-        assert_eq!(f.level_for("rinit"), LevelFilter::Warn);
-        assert_eq!(f.max(), LevelFilter::Trace);
-        let f = Filter::parse("rinit=info,rinit::sys=error");
-        assert_eq!(f.level_for("rinit::sys"), LevelFilter::Error);
-        assert_eq!(f.level_for("rinit::main"), LevelFilter::Info);
-        assert_eq!(f.level_for("other"), LevelFilter::Off);
-    }
-
-    #[test]
-    fn text_suffix_and_junk() {
-        let f = Filter::parse("info/cgroup");
-        assert_eq!(f.default, LevelFilter::Info);
-        assert_eq!(f.text.as_deref(), Some("cgroup"));
-        let f = Filter::parse(" ,rinit=loud, ");
+    fn one_plain_line_per_record() {
         assert_eq!(
-            f,
-            Filter {
-                default: LevelFilter::Off,
-                modules: vec![],
-                text: None
-            }
+            printed(
+                LogSpec::Level(2),
+                &[
+                    (Level::Warn, "rinit::runtime", "careful"),
+                    (Level::Info, "rinit::cgroup::child", "made app"),
+                    (Level::Debug, "rinit::runtime", "hidden"),
+                ]
+            ),
+            "rinit: WARN careful\nrinit: INFO made app\n"
         );
+    }
+
+    #[test]
+    fn levels_from_the_flags() {
+        let all = [
+            (Level::Error, "rinit", "e"),
+            (Level::Warn, "rinit", "w"),
+            (Level::Info, "rinit", "i"),
+            (Level::Debug, "rinit", "d"),
+            (Level::Trace, "rinit", "t"),
+        ];
+        let count = |n| printed(LogSpec::Level(n), &all).lines().count();
+        assert_eq!(
+            [0, 1, 2, 3, 4, 255].map(count),
+            [1, 2, 3, 4, 5, 5],
+            "-q, default, -v, -vv, -vvv, more"
+        );
+    }
+
+    #[test]
+    fn env_logger_filter_syntax() {
+        let records = [
+            (Level::Debug, "rinit::runtime", "loop woke"),
+            (Level::Debug, "rinit::cgroup", "cgroup made"),
+            (Level::Trace, "rinit::cgroup::child", "wrote 0"),
+            (Level::Info, "rinit::spawn", "spawned"),
+        ];
+        let filtered = |spec: &str| printed(LogSpec::Filter(spec.into()), &records);
+        assert_eq!(filtered("debug").lines().count(), 3);
+        assert_eq!(
+            filtered("warn,rinit::cgroup=trace"),
+            "rinit: DEBUG cgroup made\nrinit: TRACE wrote 0\n"
+        );
+        assert_eq!(filtered("trace/made"), "rinit: DEBUG cgroup made\n");
+        assert_eq!(filtered("rinit::runtime=debug"), "rinit: DEBUG loop woke\n");
+    }
+
+    struct Broken;
+
+    impl Write for Broken {
+        fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+            Err(io::ErrorKind::BrokenPipe.into())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Err(io::ErrorKind::BrokenPipe.into())
+        }
+    }
+
+    #[test]
+    fn a_failed_write_is_dropped() {
+        let logger = builder(&LogSpec::Level(1))
+            .target(env_logger::Target::Pipe(Box::new(Broken)))
+            .build();
+        for _ in 0..2 {
+            logger.log(
+                &Record::builder()
+                    .level(Level::Error)
+                    .args(format_args!("lost"))
+                    .build(),
+            );
+        }
     }
 }

@@ -147,18 +147,11 @@ fn main_with_args(args: Vec<OsString>) -> u8 {
         }
     };
 
-    let policy = supervisor::Policy {
-        rewrites: config.rewrites,
-        remap: config.remap,
-        grace: config.grace,
-        kill_after: config.kill_after,
-        stuck_timeout: config.stuck_timeout,
-    };
     runtime::Runtime::new(
         main_pid,
         config.signal_child_only,
         scope,
-        supervisor::Supervisor::new(policy),
+        supervisor::Supervisor::new(config.policy),
         signal_fd,
         cgroup,
         runtime::ReportConfig {

@@ -12,7 +12,7 @@ use crate::exit_status::{ChildExit, Remap};
 use crate::signals::{self, Signo};
 use std::time::{Duration, Instant};
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Policy {
     pub rewrites: signals::Rewrites,
     pub remap: Remap,

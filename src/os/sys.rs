@@ -62,6 +62,35 @@ pub fn block_signals(set: SigSet) -> io::Result<SigSet> {
     sigprocmask(libc::SIG_BLOCK, Some(set))
 }
 
+/// Takes a pending SIGPIPE off the calling thread without waiting; false if
+/// none was pending. A write that fails with EPIPE raises SIGPIPE at the
+/// writing thread itself, and the kernel hands out a thread's own pending
+/// signals before the process's, so after such a write this takes that one
+/// and leaves a SIGPIPE another process sent to be forwarded.
+pub fn take_own_sigpipe() -> io::Result<bool> {
+    let set: u64 = 1 << (libc::SIGPIPE - 1);
+    let no_wait = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: the set points to a live u64 (the kernel sigset size on Linux
+    // is 8 bytes), the timeout to a live timespec; a NULL siginfo is allowed.
+    let taken = check(unsafe {
+        libc::syscall(
+            libc::SYS_rt_sigtimedwait,
+            &set as *const u64,
+            std::ptr::null_mut::<libc::siginfo_t>(),
+            &no_wait as *const libc::timespec,
+            8usize,
+        )
+    });
+    match taken {
+        Ok(_) => Ok(true),
+        Err(e) if e.raw_os_error() == Some(libc::EAGAIN) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
 /// A blocking, close-on-exec signalfd for `set`.
 pub struct SignalFd(OwnedFd);
 
@@ -437,4 +466,27 @@ pub fn spawn(spec: &SpawnSpec) -> Result<i32, ChildFailure> {
     } else {
         ChildFailure::Exec(err)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    #[test]
+    fn takes_the_sigpipe_of_a_failed_write() {
+        // A thread of its own: the mask and the pending signal stay with it.
+        std::thread::spawn(|| {
+            block_signals(SigSet(1 << (libc::SIGPIPE - 1))).unwrap();
+            let (reader, mut writer) = std::io::pipe().unwrap();
+            drop(reader);
+            assert!(!take_own_sigpipe().unwrap());
+            let e = writer.write(b"x").unwrap_err();
+            assert_eq!(e.kind(), io::ErrorKind::BrokenPipe);
+            assert!(take_own_sigpipe().unwrap());
+            assert!(!take_own_sigpipe().unwrap());
+        })
+        .join()
+        .unwrap();
+    }
 }

@@ -99,6 +99,11 @@ fn usage_errors_are_one_line_and_run_nothing() {
             "RINIT_REWRITE",
         ),
         (vec![], vec![("RINIT_PDEATHSIG", "NOPE")], "RINIT_PDEATHSIG"),
+        (
+            vec![],
+            vec![("RINIT_LOG", "rinit=loud")],
+            "'rinit=loud' for RINIT_LOG",
+        ),
     ];
     for (args, env, needle) in cases {
         let mut all: Vec<&str> = args.clone();
@@ -171,6 +176,31 @@ fn verbose_logs_go_to_stderr_with_level() {
     let mut cmd = pid1(&["-q", "sh", "-c", "exit 0"]);
     cmd.env("RINIT_LOG", "debug");
     assert_eq!(run(cmd, secs(10.0)).stderr, "");
+}
+
+/// stderr a pipe nobody reads: every log write fails with EPIPE. rinit must
+/// neither die of it nor pass the SIGPIPE it raises on to the child (which
+/// would kill it, and each forwarding is logged again).
+#[test]
+fn a_closed_stderr_changes_nothing() {
+    require_pidns();
+    let script = "import os, subprocess, sys\n\
+                  r, w = os.pipe()\n\
+                  os.close(r)\n\
+                  print(subprocess.run(sys.argv[1:], stderr=w).returncode)";
+    let mut cmd = Command::new("python3");
+    cmd.args([
+        "-c",
+        script,
+        "unshare",
+        "--pid",
+        "--fork",
+        "--mount-proc",
+        "--kill-child",
+    ])
+    .args([rinit(), "-vvv", "sh", "-c", "sleep 0.3; exit 3"]);
+    let out = run(cmd, secs(10.0));
+    assert_eq!(out.stdout, "3\n", "{out:?}");
 }
 
 /// A flag wins over its variable; a repeatable flag replaces the list.
