@@ -53,10 +53,11 @@ scenario_reap() {
 }
 
 scenario_signals() {
-    rm -f /tmp/sig
+    rm -f /tmp/sig /tmp/sig-job-ready
     trap 'echo command >> /tmp/sig' USR1
-    sh -c 'trap "echo job >> /tmp/sig; exit 0" USR1; while :; do sleep 0.05; done' &
-    sleep 0.3
+    # The job says when its trap is set: a USR1 before that would kill it.
+    sh -c 'trap "echo job >> /tmp/sig; exit 0" USR1; touch /tmp/sig-job-ready; while :; do sleep 0.05; done' &
+    wait_for 50 '[ -e /tmp/sig-job-ready ]' || { echo "the job never set its trap"; return 1; }
     kill -USR1 1
     wait_for 50 'grep -q job /tmp/sig 2>/dev/null && grep -q command /tmp/sig' || {
         echo "USR1 sent to PID 1 reached: $(cat /tmp/sig 2>/dev/null | tr '\n' ' ')"

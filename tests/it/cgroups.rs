@@ -1,37 +1,36 @@
 //! The child's cgroup: placement in v1 freezer + memory and v2, teardown
 //! through cgroup.kill or freeze-kill-thaw, OOM reports, and degrading on a
-//! read-only cgroup filesystem. Needs root and this host's hybrid cgroups
-//! (CI has them); every test checks that no cgroup directory of its is left.
+//! read-only cgroup filesystem. Every test checks that no cgroup directory
+//! of its is left.
 
 use crate::common::*;
+use crate::needs::Need::*;
+use crate::needs::{Place, cgroups};
 use std::path::PathBuf;
 use std::process::Command;
 
-/// The directories NAME would have under this process's own cgroups: v1
-/// freezer, v1 memory and the unified hierarchy.
+/// The three hierarchies, in the order freezer, memory, v2 (each test here
+/// declares all three needs).
+fn places() -> [&'static Place; 3] {
+    let found = cgroups();
+    [&found.freezer, &found.memory, &found.unified]
+        .map(|p| p.as_ref().expect("a cgroup test declares its hierarchies"))
+}
+
+/// The directories NAME would have under this process's own cgroups.
 fn cgroup_dirs(name: &str) -> Vec<PathBuf> {
-    let own = std::fs::read_to_string("/proc/self/cgroup").unwrap();
-    let mut dirs = Vec::new();
-    for line in own.lines() {
-        let mut parts = line.splitn(3, ':');
-        let (Some(_), Some(controllers), Some(path)) = (parts.next(), parts.next(), parts.next())
-        else {
-            continue;
-        };
-        let mount = match controllers {
-            "" => "/sys/fs/cgroup/unified",
-            c if c.split(',').any(|c| c == "freezer") => "/sys/fs/cgroup/freezer",
-            c if c.split(',').any(|c| c == "memory") => "/sys/fs/cgroup/memory",
-            _ => continue,
-        };
-        dirs.push(PathBuf::from(format!("{mount}{path}")).join(name));
-    }
-    assert_eq!(
-        dirs.len(),
-        3,
-        "this test needs v1 freezer, v1 memory and cgroup2 (CI has them): {own}"
-    );
-    dirs
+    places().iter().map(|p| p.own.join(name)).collect()
+}
+
+/// Shell code that unmounts the hierarchies at `which` (indexes into
+/// `places`) in a private mount namespace, or exits 99.
+fn umount(which: &[usize]) -> String {
+    let places = places();
+    let mounts: Vec<String> = which
+        .iter()
+        .map(|i| format!("umount -l {}", places[*i].mount.display()))
+        .collect();
+    format!("{} || exit 99", mounts.join(" && "))
 }
 
 /// A unique name, and a check at the end that nothing of it remains.
@@ -82,11 +81,19 @@ fn in_mount_ns(setup: &str, args: &[&str]) -> Command {
     cmd
 }
 
-const READ_ONLY: &str = "for m in /sys/fs/cgroup/freezer /sys/fs/cgroup/memory /sys/fs/cgroup/unified; do mount -o remount,bind,ro $m || exit 99; done";
+/// Remounts every hierarchy read-only (in a private mount namespace).
+fn read_only() -> String {
+    let mounts: Vec<String> = places()
+        .iter()
+        .map(|p| p.mount.display().to_string())
+        .collect();
+    format!(
+        "for m in {}; do mount -o remount,bind,ro $m || exit 99; done",
+        mounts.join(" ")
+    )
+}
 
-#[test]
 fn child_is_placed_in_freezer_memory_and_v2() {
-    require_pidns();
     let name = Name::new("place");
     for cmd in [
         pid1(&["--cgroup", &name.0, "cat", "/proc/self/cgroup"]),
@@ -118,9 +125,7 @@ fn child_is_placed_in_freezer_memory_and_v2() {
 /// Teardown through cgroup v2: SIGTERM to every member, the grace, then
 /// cgroup.kill, which also gets a daemon that left with setsid and a double
 /// fork and ignores SIGTERM.
-#[test]
 fn escaped_daemon_is_killed_through_cgroup_kill() {
-    require_pidns();
     let name = Name::new("v2kill");
     let script = &daemon_script("", true, 4);
     let out = run(
@@ -133,8 +138,8 @@ fn escaped_daemon_is_killed_through_cgroup_kill() {
     assert!(out.stdout.contains("daemon-ready"), "{out:?}");
     assert!(
         out.stderr.contains(&format!(
-            "wrote 1 to /sys/fs/cgroup/unified/{}/cgroup.kill",
-            name.0
+            "wrote 1 to {}/cgroup.kill",
+            cgroup_dirs(&name.0)[2].display()
         )),
         "{out:?}"
     );
@@ -144,13 +149,11 @@ fn escaped_daemon_is_killed_through_cgroup_kill() {
 
 /// Without cgroup v2 (unmounted in a private mount namespace, as on a pure
 /// v1 host): freeze, SIGKILL every member, thaw.
-#[test]
 fn v1_teardown_freezes_kills_and_thaws() {
-    require_pidns();
     let name = Name::new("v1kill");
     let script = &daemon_script("", false, 4);
     let cmd = in_mount_ns(
-        "umount -l /sys/fs/cgroup/unified || exit 99",
+        &umount(&[2]),
         &[
             "-vv", "--grace", "500ms", "--cgroup", &name.0, "sh", "-c", script,
         ],
@@ -159,8 +162,8 @@ fn v1_teardown_freezes_kills_and_thaws() {
     assert_eq!(out.code, Some(4), "{out:?}");
     assert!(
         out.stderr.contains(&format!(
-            "froze /sys/fs/cgroup/freezer/{}, sent SIGKILL to",
-            name.0
+            "froze {}, sent SIGKILL to",
+            cgroup_dirs(&name.0)[0].display()
         )),
         "{out:?}"
     );
@@ -170,9 +173,7 @@ fn v1_teardown_freezes_kills_and_thaws() {
 
 /// A small allocator under a 32M limit: the kernel OOM-kills it, rinit says
 /// so plainly, naming the limit, and exits 137.
-#[test]
 fn oom_kill_of_the_main_child_is_reported() {
-    require_pidns();
     let name = Name::new("oom");
     let alloc = "x = b'x' * (256 << 20)";
     let out = run(
@@ -203,9 +204,7 @@ fn oom_kill_of_the_main_child_is_reported() {
 
 /// --memory-limit alone implies a cgroup with a default name; an OOM kill
 /// of some other process in it is reported too.
-#[test]
 fn oom_kill_of_another_process_is_reported() {
-    require_pidns();
     let script = "python3 -c \"x = b'x' * (256 << 20)\"; echo alloc=$?; exit 3";
     let out = run(
         subreaper(&["--memory-limit", "48M", "sh", "-c", script]),
@@ -231,13 +230,11 @@ fn oom_kill_of_another_process_is_reported() {
 
 /// A read-only cgroup filesystem (the default in Docker, Podman and
 /// Kubernetes): one warning naming the reason, and the command runs.
-#[test]
 fn read_only_cgroupfs_degrades_with_one_warning() {
-    require_pidns();
     let name = Name::new("ro");
     let out = run(
         in_mount_ns(
-            READ_ONLY,
+            &read_only(),
             &["--cgroup", &name.0, "sh", "-c", "echo ran; exit 5"],
         ),
         secs(20.0),
@@ -256,15 +253,13 @@ fn read_only_cgroupfs_degrades_with_one_warning() {
 }
 
 /// --cgroup-required turns the same into an error: exit 1, command not run.
-#[test]
 fn cgroup_required_fails_clearly() {
-    require_pidns();
     let name = Name::new("req");
     let dir = TempDir::new("req");
     let marker = dir.file("ran");
     let out = run(
         in_mount_ns(
-            READ_ONLY,
+            &read_only(),
             &["--cgroup-required", "--cgroup", &name.0, "touch", &marker],
         ),
         secs(20.0),
@@ -281,22 +276,17 @@ fn cgroup_required_fails_clearly() {
     assert!(out.stderr.contains("Read-only file system"), "{out:?}");
     assert!(!std::path::Path::new(&marker).exists(), "the command ran");
 
-    let mut cmd = in_mount_ns(READ_ONLY, &["--cgroup", &name.0, "true"]);
+    let mut cmd = in_mount_ns(&read_only(), &["--cgroup", &name.0, "true"]);
     cmd.env("RINIT_CGROUP_REQUIRED", "1");
     assert_eq!(run(cmd, secs(20.0)).code, Some(1));
     name.assert_removed();
 }
 
 /// Missing controllers degrade the same way, naming what is missing.
-#[test]
 fn missing_controllers_degrade() {
-    require_pidns();
     let name = Name::new("missing");
     let out = run(
-        in_mount_ns(
-            "umount -l /sys/fs/cgroup/unified && umount -l /sys/fs/cgroup/freezer || exit 99",
-            &["--cgroup", &name.0, "true"],
-        ),
+        in_mount_ns(&umount(&[2, 0]), &["--cgroup", &name.0, "true"]),
         secs(20.0),
     );
     assert_eq!(out.code, Some(0), "{out:?}");
@@ -309,7 +299,7 @@ fn missing_controllers_degrade() {
     );
     let out = run(
         in_mount_ns(
-            "umount -l /sys/fs/cgroup/memory || exit 99",
+            &umount(&[1]),
             &["--cgroup", &name.0, "--memory-limit", "64M", "true"],
         ),
         secs(20.0),
@@ -324,9 +314,7 @@ fn missing_controllers_degrade() {
 }
 
 /// A cgroup that already exists is not taken over.
-#[test]
 fn existing_cgroup_is_not_reused() {
-    require_pidns();
     let name = Name::new("exists");
     let dir = &cgroup_dirs(&name.0)[0];
     std::fs::create_dir(dir).unwrap();
@@ -343,9 +331,7 @@ fn existing_cgroup_is_not_reused() {
 /// Teardown sends each process one SIGTERM, even when it is both a cgroup
 /// member and a descendant (or, as PID 1, reached by kill(-1)): an app may
 /// take a second SIGTERM as "quit now, skip the clean-up".
-#[test]
 fn teardown_sends_one_sigterm_per_process() {
-    require_pidns();
     let name = Name::new("oneterm");
     let dir = TempDir::new("oneterm");
     let log = dir.file("terms");
@@ -361,4 +347,21 @@ fn teardown_sends_one_sigterm_per_process() {
         assert_eq!(terms.lines().count(), 1, "SIGTERMs received: {terms:?}");
         name.assert_removed();
     }
+}
+
+tests! {
+    &[Root, PidNs, Freezer, Memory, Cgroup2] => [
+        child_is_placed_in_freezer_memory_and_v2,
+        escaped_daemon_is_killed_through_cgroup_kill,
+        v1_teardown_freezes_kills_and_thaws,
+        read_only_cgroupfs_degrades_with_one_warning,
+        cgroup_required_fails_clearly,
+        missing_controllers_degrade,
+        existing_cgroup_is_not_reused,
+        teardown_sends_one_sigterm_per_process,
+    ];
+    &[Root, PidNs, Freezer, Memory, Cgroup2, Python] => [
+        oom_kill_of_the_main_child_is_reported,
+        oom_kill_of_another_process_is_reported,
+    ];
 }

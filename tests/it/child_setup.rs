@@ -1,13 +1,12 @@
 use crate::common::*;
+use crate::needs::Need::*;
 use std::process::Command;
 
 const PGRP_PY: &str =
     "import os; print('PGRP', os.getpid(), os.getpgrp(), os.getpgid(os.getppid()))";
 
 /// The child leads a process group of its own, separate from rinit's.
-#[test]
 fn child_has_its_own_process_group() {
-    require_pidns();
     for cmd in [
         pid1(&["python3", "-c", PGRP_PY]),
         subreaper(&["python3", "-c", PGRP_PY]),
@@ -33,9 +32,7 @@ fn in_pty(command: &str) -> Command {
 
 /// When stdin is the controlling terminal, the child's group becomes the
 /// foreground group.
-#[test]
 fn child_gets_the_terminal() {
-    require_pidns();
     let py = "import os; print('TTY', os.getpgrp(), os.tcgetpgrp(0))";
     let out = run(
         in_pty(&format!("{} python3 -c \"{py}\"", rinit())),
@@ -52,9 +49,7 @@ fn child_gets_the_terminal() {
 }
 
 /// An interactive bash under rinit has working job control.
-#[test]
 fn interactive_bash_has_job_control() {
-    require_pidns();
     let script = "sleep 0.2 & fg %1 >/dev/null; echo fg-status=$?";
     let command = format!("{} bash --norc --noprofile -i -c '{script}'", rinit());
     let out = run(in_pty(&command), secs(20.0));
@@ -82,9 +77,7 @@ fn sig_lines(text: &str, prefix: &str) -> (String, String) {
 /// rinit's caller had, whatever rinit blocked for itself (tini's sigconf
 /// test). Both with SIGPIPE ignored and with it at its default: Rust
 /// programs normally ignore SIGPIPE before main, rinit must not.
-#[test]
 fn child_gets_the_callers_signal_state() {
-    require_pidns();
     for pipe in ["pipe-default", "pipe-ignored"] {
         let caller = [
             "python3",
@@ -122,9 +115,7 @@ fn child_gets_the_callers_signal_state() {
 
 /// No rinit-private descriptor reaches the child, the child keeps what the
 /// caller passed, and rinit itself lets go of those and of its cwd.
-#[test]
 fn descriptors_and_cwd() {
-    require_pidns();
     let dir = TempDir::new("fds");
     let caller = [
         "python3",
@@ -174,4 +165,14 @@ fn descriptors_and_cwd() {
             "{mode}"
         );
     }
+}
+
+tests! {
+    &[Root, PidNs, Python] => [
+        child_has_its_own_process_group,
+        child_gets_the_callers_signal_state,
+        descriptors_and_cwd,
+    ];
+    &[Pty, Python] => [child_gets_the_terminal];
+    &[Pty] => [interactive_bash_has_job_control];
 }

@@ -1,4 +1,5 @@
 use crate::common::*;
+use crate::needs::Need::*;
 use std::process::Command;
 
 fn rinit_cmd(args: &[&str]) -> Command {
@@ -7,7 +8,6 @@ fn rinit_cmd(args: &[&str]) -> Command {
     cmd
 }
 
-#[test]
 fn help_goes_to_stdout() {
     let out = run(rinit_cmd(&["--help"]), secs(10.0));
     assert_eq!(out.code, Some(0), "{out:?}");
@@ -36,7 +36,6 @@ fn help_goes_to_stdout() {
     assert_eq!(out.stderr, "");
 }
 
-#[test]
 fn version_has_the_form_dockerd_parses() {
     let out = run(rinit_cmd(&["--version"]), secs(10.0));
     assert_eq!(out.code, Some(0));
@@ -57,7 +56,6 @@ fn version_has_the_form_dockerd_parses() {
 }
 
 /// Usage errors: exit 2, one line naming the problem, command not run.
-#[test]
 fn usage_errors_are_one_line_and_run_nothing() {
     let dir = TempDir::new("usage");
     let marker = dir.file("ran");
@@ -128,7 +126,6 @@ fn usage_errors_are_one_line_and_run_nothing() {
     }
 }
 
-#[test]
 fn options_stop_at_the_first_non_option() {
     let out = run(rinit_cmd(&["echo", "-v", "--grace", "x"]), secs(10.0));
     assert_eq!(out.code, Some(0), "{out:?}");
@@ -137,9 +134,7 @@ fn options_stop_at_the_first_non_option() {
     assert_eq!(out.stdout, "-- -q\n");
 }
 
-#[test]
 fn a_clean_run_prints_nothing() {
-    require_pidns();
     for cmd in [pid1(&["true"]), subreaper(&["true"])] {
         let out = run(cmd, secs(10.0));
         assert_eq!(out.code, Some(0), "{out:?}");
@@ -148,9 +143,7 @@ fn a_clean_run_prints_nothing() {
     }
 }
 
-#[test]
 fn verbose_logs_go_to_stderr_with_level() {
-    require_pidns();
     let out = run(pid1(&["-vv", "sh", "-c", "echo out; exit 3"]), secs(10.0));
     assert_eq!(out.code, Some(3));
     assert_eq!(out.stdout, "out\n");
@@ -181,9 +174,7 @@ fn verbose_logs_go_to_stderr_with_level() {
 /// stderr a pipe nobody reads: every log write fails with EPIPE. rinit must
 /// neither die of it nor pass the SIGPIPE it raises on to the child (which
 /// would kill it, and each forwarding is logged again).
-#[test]
 fn a_closed_stderr_changes_nothing() {
-    require_pidns();
     let script = "import os, subprocess, sys\n\
                   r, w = os.pipe()\n\
                   os.close(r)\n\
@@ -204,7 +195,6 @@ fn a_closed_stderr_changes_nothing() {
 }
 
 /// A flag wins over its variable; a repeatable flag replaces the list.
-#[test]
 fn flags_win_over_environment() {
     let mut cmd = rinit_cmd(&["-e", "4", "sh", "-c", "exit 3"]);
     cmd.env("RINIT_REMAP_EXIT", "3");
@@ -216,4 +206,16 @@ fn flags_win_over_environment() {
     let mut cmd = rinit_cmd(&["--grace", "1s", "true"]);
     cmd.env("RINIT_GRACE", "bad");
     assert_eq!(run(cmd, secs(10.0)).code, Some(0));
+}
+
+tests! {
+    &[] => [
+        help_goes_to_stdout,
+        version_has_the_form_dockerd_parses,
+        usage_errors_are_one_line_and_run_nothing,
+        options_stop_at_the_first_non_option,
+        flags_win_over_environment,
+    ];
+    &[Root, PidNs] => [a_clean_run_prints_nothing, verbose_logs_go_to_stderr_with_level];
+    &[Root, PidNs, Python] => [a_closed_stderr_changes_nothing];
 }

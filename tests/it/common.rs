@@ -372,6 +372,33 @@ pub fn status_field(pid: i32, field: &str) -> Option<String> {
     })
 }
 
+/// The signals pending for `pid`, sent to the thread or to the process, as
+/// a bit set (bit n-1 for signal n).
+pub fn pending_signals(pid: i32) -> u64 {
+    ["SigPnd", "ShdPnd"]
+        .iter()
+        .filter_map(|f| u64::from_str_radix(&status_field(pid, f)?, 16).ok())
+        .fold(0, |all, set| all | set)
+}
+
+/// Whether rinit `pid` is asleep waiting for its next event (in read(2) on
+/// its signalfd, or in poll(2) when it also watches a cgroup) with no
+/// signal pending: it has handled everything sent to it so far.
+pub fn is_idle(pid: i32) -> bool {
+    let wchan = std::fs::read_to_string(format!("/proc/{pid}/wchan")).unwrap_or_default();
+    status_field(pid, "State").is_some_and(|s| s.starts_with('S'))
+        && (wchan.starts_with("signalfd_read") || wchan.contains("poll"))
+        && pending_signals(pid) == 0
+}
+
+/// Waits until `pid` has taken `sig` off its pending set (rinit reads
+/// signals from a signalfd, so until then it has not seen it).
+pub fn wait_taken(pid: i32, sig: i32) {
+    wait_until(&format!("{pid} to take signal {sig}"), secs(5.0), || {
+        pending_signals(pid) & (1 << (sig - 1)) == 0
+    });
+}
+
 /// Waits until `cond` holds, polling; fails the test after `timeout`.
 pub fn wait_until(what: &str, timeout: Duration, mut cond: impl FnMut() -> bool) {
     let deadline = Instant::now() + timeout;
@@ -411,21 +438,6 @@ impl Drop for TempDir {
     }
 }
 
-/// Whether this host can run the namespace tests; they need root and
-/// unshare. CI runs as root, so a missing capability is reported loudly.
-pub fn require_pidns() {
-    let ok = Command::new("unshare")
-        .args(["--pid", "--fork", "--mount-proc", "true"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    assert!(
-        ok,
-        "unshare --pid --fork --mount-proc does not work here (need root and util-linux)"
-    );
-}
-
 /// A v1 freezer cgroup made for one test under the test's own freezer
 /// cgroup; thawed, emptied (its members are the test's own processes) and
 /// removed on drop.
@@ -433,20 +445,12 @@ pub struct FreezerCgroup(PathBuf);
 
 impl FreezerCgroup {
     pub fn new(tag: &str) -> FreezerCgroup {
-        let own = std::fs::read_to_string("/proc/self/cgroup")
-            .unwrap()
-            .lines()
-            .find_map(|l| {
-                let mut parts = l.splitn(3, ':');
-                let (_, controllers, path) = (parts.next()?, parts.next()?, parts.next()?);
-                controllers
-                    .split(',')
-                    .any(|c| c == "freezer")
-                    .then(|| path.to_string())
-            })
-            .expect("this test needs the cgroup v1 freezer (CI has it)");
-        let path = PathBuf::from(format!("/sys/fs/cgroup/freezer{own}"))
-            .join(format!("rinit-test-{}-{tag}", std::process::id()));
+        let own = &crate::needs::cgroups()
+            .freezer
+            .as_ref()
+            .expect("a test that makes a freezer cgroup declares the freezer need")
+            .own;
+        let path = own.join(format!("rinit-test-{}-{tag}", std::process::id()));
         std::fs::create_dir(&path)
             .unwrap_or_else(|e| panic!("cannot create {}: {e}", path.display()));
         FreezerCgroup(path)

@@ -1,8 +1,8 @@
-//! rinit in real containers: podman with runc. Run when podman is present
-//! (.ci/run installs podman, runc and busybox-static); otherwise each test
-//! says it was skipped and why.
+//! rinit in real containers: podman with runc (.ci/run installs podman,
+//! runc and busybox-static).
 
 use crate::common::*;
+use crate::needs::{Need::*, busybox};
 use std::process::Command;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -16,19 +16,6 @@ const RUN_FLAGS: [&str; 4] = [
     "--ulimit",
     "nproc=4096:4096",
 ];
-
-fn podman_available() -> bool {
-    let found = Command::new("podman")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !found {
-        eprintln!(
-            "skipped: podman is not installed (.ci/run installs podman, runc and busybox-static)"
-        );
-    }
-    found
-}
 
 fn podman() -> Command {
     let mut cmd = Command::new("podman");
@@ -44,10 +31,6 @@ fn podman_ok(args: &[&str]) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn busybox() -> String {
-    std::env::var("BUSYBOX").unwrap_or_else(|_| "/bin/busybox".to_string())
 }
 
 /// An image built for one test, removed with it, along with any container
@@ -189,11 +172,7 @@ fn exit_code(name: &str) -> i32 {
 
 /// Dockerfile.test builds FROM scratch and every scenario passes inside it,
 /// through the project's own script (as a user would run it).
-#[test]
 fn dockerfile_test_scenarios_pass() {
-    if !podman_available() {
-        return;
-    }
     let _lock = PODMAN.lock().unwrap_or_else(|e| e.into_inner());
     let mut cmd = Command::new(format!(
         "{}/scripts/container-test.sh",
@@ -215,11 +194,7 @@ fn dockerfile_test_scenarios_pass() {
 /// `--init --init-path rinit` on an image with no init: podman runs it as
 /// `/run/podman-init -- CMD`; it reaps, forwards, and the container's exit
 /// code is the command's.
-#[test]
 fn init_path_drop_in() {
-    if !podman_available() {
-        return;
-    }
     let _lock = PODMAN.lock().unwrap_or_else(|e| e.into_inner());
     let image = Image::build("plain", false);
     let script = r#"
@@ -260,11 +235,7 @@ fn init_path_drop_in() {
 
 /// `podman stop -t 5`: SIGTERM reaches the command through rinit (the
 /// image's ENTRYPOINT), it exits cleanly, and that is the container's code.
-#[test]
 fn stop_forwards_term() {
-    if !podman_available() {
-        return;
-    }
     let _lock = PODMAN.lock().unwrap_or_else(|e| e.into_inner());
     let mut image = Image::build("stop", true);
     let script = "trap 'echo got-term; exit 42' TERM; echo ready; while :; do sleep 0.1; done";
@@ -279,15 +250,20 @@ fn stop_forwards_term() {
 
 /// A command that ignores SIGTERM, with RINIT_KILL_AFTER=1s: the container
 /// stops in about a second, exit 137, long before podman's own 30 s.
-#[test]
 fn kill_after_stops_a_command_that_ignores_term() {
-    if !podman_available() {
-        return;
-    }
     let _lock = PODMAN.lock().unwrap_or_else(|e| e.into_inner());
     let mut image = Image::build("killafter", true);
     let script = "trap '' TERM; echo ready; while :; do sleep 0.1; done";
     let (name, took) = image.run_and_stop(&["-e", "RINIT_KILL_AFTER=1s"], script, "30");
     assert_eq!(exit_code(&name), 137);
     assert!(took >= secs(0.9) && took < secs(4.0), "stop took {took:?}");
+}
+
+tests! {
+    &[Root, Podman] => [
+        dockerfile_test_scenarios_pass,
+        init_path_drop_in,
+        stop_forwards_term,
+        kill_after_stops_a_command_that_ignores_term,
+    ];
 }

@@ -1,9 +1,8 @@
 use crate::common::*;
+use crate::needs::Need::*;
 
 /// Every code 0..=255 passes through, as PID 1 and as a subreaper.
-#[test]
 fn exit_codes_pass_through() {
-    require_pidns();
     for code in 0..=255 {
         let script = format!("exit {code}");
         let out = run(pid1(&["sh", "-c", &script]), secs(10.0));
@@ -19,9 +18,7 @@ fn exit_codes_pass_through() {
 
 /// Death by a signal gives 128+n, real-time signals included (nix's
 /// waitpid fails on those; pid1-rs hangs, tino exits 1).
-#[test]
 fn death_by_signal_gives_128_plus_n() {
-    require_pidns();
     for sig in [15, 9, 11, 1, 34, 37] {
         let script = format!("kill -{sig} $$; sleep 5");
         for cmd in [
@@ -34,9 +31,7 @@ fn death_by_signal_gives_128_plus_n() {
     }
 }
 
-#[test]
 fn remap_exit_turns_codes_into_zero() {
-    require_pidns();
     let out = run(
         pid1(&["-e", "143", "-e", "3", "sh", "-c", "kill -TERM $$; sleep 5"]),
         secs(10.0),
@@ -51,9 +46,7 @@ fn remap_exit_turns_codes_into_zero() {
     assert_eq!(out.code, Some(4), "{out:?}");
 }
 
-#[test]
 fn missing_program_exits_127_naming_it() {
-    require_pidns();
     for cmd in [
         pid1(&["no-such-program-xyz", "a"]),
         subreaper(&["./no/such/path"]),
@@ -69,9 +62,7 @@ fn missing_program_exits_127_naming_it() {
     }
 }
 
-#[test]
 fn unexecutable_program_exits_126() {
-    require_pidns();
     use std::os::unix::fs::PermissionsExt;
     let dir = TempDir::new("exec");
     let plain = dir.file("plain");
@@ -99,4 +90,14 @@ fn unexecutable_program_exits_126() {
         !std::path::Path::new(&marker).exists(),
         "ENOEXEC fell back to a shell"
     );
+}
+
+tests! {
+    &[Root, PidNs] => [
+        exit_codes_pass_through,
+        death_by_signal_gives_128_plus_n,
+        remap_exit_turns_codes_into_zero,
+        missing_program_exits_127_naming_it,
+        unexecutable_program_exits_126,
+    ];
 }

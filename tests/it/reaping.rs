@@ -1,10 +1,9 @@
 use crate::common::*;
+use crate::needs::Need::*;
 use std::time::Duration;
 
 /// 3000 orphans exiting at once: every one is reaped, none is left a zombie.
-#[test]
 fn reaps_a_burst_of_3000_orphans() {
-    require_pidns();
     let out = run(
         pid1(&["python3", &helper("orphans.py"), "3000"]),
         secs(120.0),
@@ -16,9 +15,7 @@ fn reaps_a_burst_of_3000_orphans() {
 
 /// Not PID 1: rinit becomes a subreaper on its own, so orphans of its
 /// descendants are reparented to it and reaped.
-#[test]
 fn subreaper_adopts_and_reaps_orphans() {
-    require_pidns();
     let run = start(
         subreaper(&[
             "sh",
@@ -48,9 +45,7 @@ fn subreaper_adopts_and_reaps_orphans() {
 
 /// A stopped child is not an exited one: rinit keeps waiting, and a
 /// forwarded SIGCONT lets the child finish.
-#[test]
 fn stopped_child_is_not_exited() {
-    require_pidns();
     let run = start(
         pid1(&[
             "sh",
@@ -65,7 +60,9 @@ fn stopped_child_is_not_exited() {
     wait_until("the child to stop", secs(5.0), || {
         status_field(child, "State").is_some_and(|s| s.starts_with('T'))
     });
-    std::thread::sleep(Duration::from_millis(300));
+    // The stop sent rinit a SIGCHLD; once rinit has handled it and waits
+    // again, it has made its decision.
+    wait_until("rinit to handle the SIGCHLD", secs(5.0), || is_idle(rinit));
     assert!(
         std::path::Path::new(&format!("/proc/{rinit}")).exists(),
         "rinit exited on a stopped child"
@@ -78,14 +75,12 @@ fn stopped_child_is_not_exited() {
 }
 
 /// An idle rinit sleeps: no context switch at all over 2 s.
-#[test]
 fn idle_rinit_never_wakes_up() {
-    require_pidns();
     for cmd in [pid1(&["sleep", "30"]), subreaper(&["sleep", "30"])] {
         let run = start(cmd, secs(30.0));
         let rinit = find_descendant(run.pid(), "rinit", secs(5.0));
         find_descendant(rinit, "sleep", secs(5.0));
-        std::thread::sleep(Duration::from_millis(200));
+        wait_until("rinit to finish starting up", secs(5.0), || is_idle(rinit));
         let switches = || {
             let v: u64 = status_field(rinit, "voluntary_ctxt_switches")
                 .unwrap()
@@ -109,4 +104,13 @@ fn idle_rinit_never_wakes_up() {
         signal(rinit, libc::SIGTERM);
         assert_eq!(run.finish().code, Some(143));
     }
+}
+
+tests! {
+    &[Root, PidNs, Python] => [reaps_a_burst_of_3000_orphans];
+    &[Root, PidNs] => [
+        subreaper_adopts_and_reaps_orphans,
+        stopped_child_is_not_exited,
+        idle_rinit_never_wakes_up,
+    ];
 }

@@ -1,12 +1,11 @@
 use crate::common::*;
+use crate::needs::Need::*;
 use std::time::{Duration, Instant};
 
 /// The main child exits while a setsid daemon runs: the daemon gets SIGTERM
 /// and its trap's output is out before rinit exits, with the main child's
 /// code; rinit ends as soon as the daemon is gone, not after --grace.
-#[test]
 fn main_exit_lets_daemons_flush_and_finishes_early() {
-    require_pidns();
     let flushing = daemon_script("echo daemon-flushed; exit 0", false, 5);
     for (mode, cmd) in [
         ("pid1", pid1(&["--grace", "30s", "sh", "-c", &flushing])),
@@ -30,9 +29,7 @@ fn main_exit_lets_daemons_flush_and_finishes_early() {
 }
 
 /// A daemon that ignores SIGTERM is SIGKILLed once --grace ends.
-#[test]
 fn daemon_ignoring_term_is_killed_after_grace() {
-    require_pidns();
     let stubborn = daemon_script("", false, 5);
     for (mode, cmd) in [
         ("pid1", pid1(&["--grace", "1s", "sh", "-c", &stubborn])),
@@ -54,9 +51,7 @@ fn daemon_ignoring_term_is_killed_after_grace() {
 
 /// As a subreaper rinit signals its descendants only, never kill(-1): a
 /// process beside it survives its teardown.
-#[test]
 fn subreaper_teardown_spares_non_descendants() {
-    require_pidns();
     let flushing = daemon_script("echo daemon-flushed; exit 0", false, 5);
     let cmd = subreaper_with(
         "sleep 30 & sibling=$!",
@@ -70,9 +65,7 @@ fn subreaper_teardown_spares_non_descendants() {
 }
 
 /// The stop signal goes to the child's group; then the rest is torn down.
-#[test]
 fn stop_signal_then_teardown() {
-    require_pidns();
     let script = "trap 'echo main-term; exit 3' TERM; \
         sh -c 'trap \"echo job-term; exit 0\" TERM; echo job-ready; while :; do sleep 0.05; done' & \
         echo ready; while :; do sleep 0.05; done";
@@ -103,9 +96,7 @@ fn stop_signal_then_teardown() {
 const IGNORES_TERM: &str = "trap '' TERM INT; trap 'echo got-quit' QUIT; trap 'echo got-hup' HUP; trap 'exit 6' USR1; echo ready; while :; do sleep 0.05; done";
 
 /// Off by default: a child that ignores SIGTERM keeps running.
-#[test]
 fn without_kill_after_signals_are_only_forwarded() {
-    require_pidns();
     let run = start(pid1(&["sh", "-c", IGNORES_TERM]), secs(20.0));
     run.wait_stdout("ready", secs(10.0));
     let rinit = find_descendant(run.pid(), "rinit", secs(5.0));
@@ -118,9 +109,7 @@ fn without_kill_after_signals_are_only_forwarded() {
 }
 
 /// --kill-after: the child ignores SIGTERM and is SIGKILLed after DURATION.
-#[test]
 fn kill_after_kills_a_child_that_ignores_term() {
-    require_pidns();
     let run = start(
         pid1(&["--kill-after", "1s", "sh", "-c", IGNORES_TERM]),
         secs(20.0),
@@ -138,9 +127,7 @@ fn kill_after_kills_a_child_that_ignores_term() {
 }
 
 /// A second SIGTERM or SIGINT while the timer runs means SIGKILL now.
-#[test]
 fn kill_after_second_signal_kills_now() {
-    require_pidns();
     let run = start(
         pid1(&["--kill-after", "30s", "sh", "-c", IGNORES_TERM]),
         secs(20.0),
@@ -149,7 +136,7 @@ fn kill_after_second_signal_kills_now() {
     let rinit = find_descendant(run.pid(), "rinit", secs(5.0));
     let sent = Instant::now();
     signal(rinit, libc::SIGTERM);
-    std::thread::sleep(Duration::from_millis(200));
+    wait_taken(rinit, libc::SIGTERM);
     signal(rinit, libc::SIGINT);
     let out = run.finish();
     assert_eq!(out.code, Some(137), "{out:?}");
@@ -157,9 +144,7 @@ fn kill_after_second_signal_kills_now() {
 }
 
 /// QUIT (a JVM's thread dump) and the other signals never arm the timer.
-#[test]
 fn kill_after_is_not_armed_by_quit() {
-    require_pidns();
     let mut cmd = pid1(&["sh", "-c", IGNORES_TERM]);
     cmd.env("RINIT_KILL_AFTER", "300ms");
     let run = start(cmd, secs(20.0));
@@ -172,4 +157,17 @@ fn kill_after_is_not_armed_by_quit() {
     std::thread::sleep(Duration::from_millis(1000));
     signal(rinit, libc::SIGUSR1);
     assert_eq!(run.finish().code, Some(6));
+}
+
+tests! {
+    &[Root, PidNs] => [
+        main_exit_lets_daemons_flush_and_finishes_early,
+        daemon_ignoring_term_is_killed_after_grace,
+        subreaper_teardown_spares_non_descendants,
+        stop_signal_then_teardown,
+        without_kill_after_signals_are_only_forwarded,
+        kill_after_kills_a_child_that_ignores_term,
+        kill_after_second_signal_kills_now,
+        kill_after_is_not_armed_by_quit,
+    ];
 }

@@ -1,5 +1,5 @@
 use crate::common::*;
-use std::time::Duration;
+use crate::needs::Need::*;
 
 /// Every signal a process can catch: all but KILL, STOP, CHLD (rinit reaps
 /// on it) and the synchronous faults that rinit leaves unblocked.
@@ -19,9 +19,7 @@ fn strs(v: &[String]) -> Vec<&str> {
 
 /// Each forwardable signal sent to rinit from outside reaches the child,
 /// real-time ones included; TSTP, TTIN, TTOU and CONT never stop rinit.
-#[test]
 fn forwards_every_catchable_signal() {
-    require_pidns();
     for (mode, cmd) in [
         ("pid1", pid1(&strs(&sigcatch(15)))),
         ("subreaper", subreaper(&strs(&sigcatch(15)))),
@@ -53,9 +51,7 @@ fn forwards_every_catchable_signal() {
 }
 
 /// glibc's private signals 32 and 33 are forwarded like any other.
-#[test]
 fn forwards_signals_32_and_33() {
-    require_pidns();
     for sig in [32, 33] {
         let run = start(pid1(&["sh", "-c", "echo READY; exec sleep 30"]), secs(20.0));
         run.wait_stdout("READY", secs(10.0));
@@ -69,11 +65,9 @@ fn forwards_signals_32_and_33() {
 
 /// By default signals go to the child's whole process group; with
 /// --signal-child-only, to the child alone.
-#[test]
 fn group_or_child_only() {
-    require_pidns();
     let script = "trap 'echo main-got-usr1' USR1; \
-        sh -c 'trap \"echo grandchild-got-usr1; exit 0\" USR1; echo grandchild-ready; while :; do sleep 0.05; done' & \
+        sh -c 'trap \"echo grandchild-got-usr1; exit 0\" USR1; echo grandchild-ready; while :; do sleep 0.05; echo grandchild-tick; done' & \
         wait $!; wait $!; echo main-done";
     for (flags, grandchild_gets_it) in [(vec![], true), (vec!["--signal-child-only"], false)] {
         let mut args = flags.clone();
@@ -87,7 +81,14 @@ fn group_or_child_only() {
             run.wait_stdout("grandchild-got-usr1", secs(5.0));
             run.wait_stdout("main-done", secs(5.0));
         } else {
-            std::thread::sleep(Duration::from_millis(500));
+            // rinit signalled before the main child's trap ran; had the
+            // grandchild been signalled too, its shell would run its trap
+            // before the next command, so before its second tick from now.
+            wait_until("two ticks of the grandchild", secs(5.0), || {
+                let out = run.stdout_now();
+                let (_, after) = out.split_once("main-got-usr1").unwrap();
+                after.matches("grandchild-tick").count() >= 2
+            });
             assert!(
                 !run.stdout_now().contains("grandchild-got-usr1"),
                 "{flags:?}"
@@ -102,9 +103,7 @@ fn group_or_child_only() {
 }
 
 /// -r FROM:TO rewrites before forwarding; TO=0 drops; names like RTMIN+3.
-#[test]
 fn rewrites_and_drops_signals() {
-    require_pidns();
     let args = ["-r", "TERM:USR1", "-r", "USR2:0", "-r", "SIGRTMIN+3:HUP"];
     let mut all: Vec<String> = args.iter().map(|s| s.to_string()).collect();
     all.extend(sigcatch(libc::SIGINT));
@@ -141,9 +140,7 @@ fn rewrites_and_drops_signals() {
 }
 
 /// `kill -USR1 1` from inside the namespace reaches the child too.
-#[test]
 fn signals_from_inside_the_namespace_are_forwarded() {
-    require_pidns();
     let out = run(
         pid1(&[
             "sh",
@@ -158,9 +155,7 @@ fn signals_from_inside_the_namespace_are_forwarded() {
 
 /// 5000 signals at PID 1 in a burst: rinit survives, every queued
 /// real-time signal reaches the child, the exit code is right.
-#[test]
 fn survives_a_burst_of_5000_signals_from_outside() {
-    require_pidns();
     let run = start(
         pid1(&["python3", &helper("burst.py"), "40", "5000", "0"]),
         secs(60.0),
@@ -189,9 +184,7 @@ fn survives_a_burst_of_5000_signals_from_outside() {
     );
 }
 
-#[test]
 fn survives_a_burst_of_5000_signals_from_inside() {
-    require_pidns();
     let out = run(
         pid1(&["python3", &helper("burst.py"), "41", "5000", "1"]),
         secs(60.0),
@@ -201,9 +194,7 @@ fn survives_a_burst_of_5000_signals_from_inside() {
 }
 
 /// --pdeathsig: when rinit's parent dies, rinit acts as if it got SIGNAL.
-#[test]
 fn parent_death_signal() {
-    require_pidns();
     let dir = TempDir::new("pdeath");
     let log = dir.file("log");
     let mut cmd = std::process::Command::new("unshare");
@@ -221,4 +212,19 @@ fn parent_death_signal() {
     let text = std::fs::read_to_string(&log).unwrap_or_default();
     assert_eq!(out.code, Some(0), "{out:?}\nlog: {text}");
     assert!(text.contains("child-got-term"), "{text}");
+}
+
+tests! {
+    &[Root, PidNs, Python] => [
+        forwards_every_catchable_signal,
+        rewrites_and_drops_signals,
+        survives_a_burst_of_5000_signals_from_outside,
+        survives_a_burst_of_5000_signals_from_inside,
+    ];
+    &[Root, PidNs] => [
+        forwards_signals_32_and_33,
+        group_or_child_only,
+        signals_from_inside_the_namespace_are_forwarded,
+        parent_death_signal,
+    ];
 }

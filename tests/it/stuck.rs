@@ -7,6 +7,7 @@
 //! mount namespaces.
 
 use crate::common::*;
+use crate::needs::Need::*;
 use std::process::Command;
 use std::time::Instant;
 
@@ -74,6 +75,7 @@ struct Frozen {
     report: String,
     go: String,
     run: Run,
+    rinit: i32,
     _dir: TempDir,
 }
 
@@ -89,7 +91,7 @@ impl Frozen {
         let dir = TempDir::new(tag);
         let (go, report) = (dir.file("go"), dir.file("report.json"));
         let script = format!(
-            "{}\necho victim-started\nwhile [ ! -e {go} ]; do sleep 0.02; done\nsleep 0.2\nexit 4",
+            "{}\necho victim-started\nwhile [ ! -e {go} ]; do sleep 0.02; done\nexit 4",
             victim(&go)
         );
         let run = start(wrap(&stuck_args(&[], &report, &script)), secs(30.0));
@@ -102,14 +104,15 @@ impl Frozen {
             report,
             go,
             run,
+            rinit,
             _dir: dir,
         }
     }
 
-    /// Lets the main child exit; the moment it does (give or take 0.2 s).
+    /// Lets the main child exit; the moment it does (within its 20 ms poll).
     fn release_main(&self) -> Instant {
         std::fs::write(&self.go, "").unwrap();
-        Instant::now() + std::time::Duration::from_millis(200)
+        Instant::now()
     }
 
     fn facts(&self) -> String {
@@ -127,9 +130,7 @@ impl Frozen {
     }
 }
 
-#[test]
 fn frozen_grandchild_is_reported() {
-    require_pidns();
     let f = Frozen::start(
         "stuck-frozen",
         |_| "sh -c 'tail -f /dev/null & :'".into(),
@@ -181,9 +182,7 @@ fn frozen_grandchild_is_reported() {
 
 /// /proc/PID/stack is unreadable without CAP_SYS_ADMIN: the report says so
 /// and still classifies from the other fields.
-#[test]
 fn report_without_stack_access() {
-    require_pidns();
     let without_sys_admin = |args: &[&str]| {
         let mut cmd = Command::new("unshare");
         cmd.args(["--pid", "--fork", "--mount-proc", "--kill-child"])
@@ -217,17 +216,22 @@ fn report_without_stack_access() {
 
 /// A nested `unshare --pid` whose init exits while a member cannot die:
 /// the init waits in zap_pid_ns_processes, and is classified as such.
-#[test]
 fn nested_namespace_init_in_zap_is_reported() {
-    require_pidns();
-    // The nested init exits as soon as the main child is released (its
-    // member is frozen: zap waits); the main child follows 0.2 s later.
+    // The nested init exits first, on a go file of its own, and waits in
+    // zap_pid_ns_processes for its frozen member; then the main child.
     let nested = |go: &str| {
         format!(
-            "unshare --pid --fork sh -c 'tail -f /dev/null & while [ ! -e {go} ]; do sleep 0.02; done; exit 0' &"
+            "unshare --pid --fork sh -c 'tail -f /dev/null & while [ ! -e {go}.nested ]; do sleep 0.02; done; exit 0' &"
         )
     };
     let f = Frozen::start("stuck-zap", nested, pid1);
+    let unshare = find_descendant(f.rinit, "unshare", secs(5.0));
+    let init = find_descendant(unshare, "sh", secs(5.0));
+    std::fs::write(format!("{}.nested", f.go), "").unwrap();
+    wait_until("the nested init to wait in zap", secs(10.0), || {
+        std::fs::read_to_string(format!("/proc/{init}/stack"))
+            .is_ok_and(|stack| stack.contains("zap_pid_ns_processes"))
+    });
     f.release_main();
     let stderr = f.run.wait_stderr("remedy: thaw it", secs(10.0));
     let init = stderr
@@ -266,10 +270,6 @@ struct Fuse {
 
 impl Fuse {
     fn new() -> Fuse {
-        assert!(
-            std::path::Path::new("/dev/fuse").exists(),
-            "this test needs /dev/fuse (CI has it)"
-        );
         Fuse {
             dir: TempDir::new("fuse"),
         }
@@ -334,9 +334,7 @@ fn fuse_child(fuse: &Fuse) -> String {
     )
 }
 
-#[test]
 fn thread_blocked_in_fuse_flush_is_reported() {
-    require_pidns();
     let fuse = Fuse::new();
     let report = fuse.dir.file("report.json");
     let child = fuse_child(&fuse);
@@ -395,9 +393,7 @@ fn thread_blocked_in_fuse_flush_is_reported() {
 }
 
 /// With --fuse-abort the FUSE case ends on its own.
-#[test]
 fn fuse_abort_releases_the_task() {
-    require_pidns();
     let fuse = Fuse::new();
     let report = fuse.dir.file("report.json");
     let child = fuse_child(&fuse);
@@ -455,13 +451,7 @@ impl Drop for AbortOnDrop {
 /// (on a lower fd than /dev/fuse) and is killed; its exit flushes that file
 /// to itself and waits for an answer only it could give. The report says it
 /// is stuck while exiting, and --fuse-abort releases it.
-#[test]
 fn fuse_daemon_stuck_in_its_own_exit() {
-    require_pidns();
-    assert!(
-        std::path::Path::new("/dev/fuse").exists(),
-        "this test needs /dev/fuse (CI has it)"
-    );
     let dir = TempDir::new("netflix");
     let d = dir.path().display().to_string();
     let report = dir.file("report.json");
@@ -516,4 +506,17 @@ fn fuse_daemon_stuck_in_its_own_exit() {
         task.contains("exiting=True") && task.contains(&format!("fuse={conn}:")),
         "{task}"
     );
+}
+
+tests! {
+    &[Root, PidNs, Freezer, Python] => [
+        frozen_grandchild_is_reported,
+        report_without_stack_access,
+        nested_namespace_init_in_zap_is_reported,
+    ];
+    &[Root, PidNs, Fuse, Python] => [
+        thread_blocked_in_fuse_flush_is_reported,
+        fuse_abort_releases_the_task,
+        fuse_daemon_stuck_in_its_own_exit,
+    ];
 }

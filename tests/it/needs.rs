@@ -1,0 +1,300 @@
+//! What a test needs from the host, checked once per run. A test whose need
+//! is missing is skipped with the reason, unless RINIT_TEST_REQUIRE names
+//! that need (or is `all`): then it fails, so CI cannot pass with a group
+//! of tests silently skipped.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Need {
+    Root,
+    /// `unshare --pid --fork --mount-proc` works.
+    PidNs,
+    Python,
+    /// The v1 freezer hierarchy is mounted and this process may create
+    /// cgroups under its own cgroup there; likewise for the others.
+    Freezer,
+    Memory,
+    Cgroup2,
+    /// /dev/fuse and the fuse filesystem (the helpers mount it themselves).
+    Fuse,
+    /// podman, runc and a static busybox to build images from.
+    Podman,
+    /// `script` can run a command under a pseudo-terminal.
+    Pty,
+}
+
+use Need::*;
+
+pub const ALL: [Need; 9] = [
+    Root, PidNs, Python, Freezer, Memory, Cgroup2, Fuse, Podman, Pty,
+];
+
+impl Need {
+    /// The name RINIT_TEST_REQUIRE uses.
+    pub fn name(self) -> &'static str {
+        match self {
+            Root => "root",
+            PidNs => "pidns",
+            Python => "python3",
+            Freezer => "freezer",
+            Memory => "memory",
+            Cgroup2 => "cgroup2",
+            Fuse => "fuse",
+            Podman => "podman",
+            Pty => "pty",
+        }
+    }
+
+    /// Ok, or why the host does not offer it; checked on first use.
+    pub fn check(self) -> Result<(), &'static str> {
+        static CHECKED: [OnceLock<Result<(), String>>; ALL.len()] =
+            [const { OnceLock::new() }; ALL.len()];
+        CHECKED[self as usize]
+            .get_or_init(|| self.probe())
+            .as_ref()
+            .map(|_| ())
+            .map_err(String::as_str)
+    }
+
+    fn probe(self) -> Result<(), String> {
+        match self {
+            // SAFETY: geteuid has no arguments and cannot fail.
+            Root => match unsafe { libc::geteuid() } {
+                0 => Ok(()),
+                uid => Err(format!("running as uid {uid}, not root")),
+            },
+            PidNs => command_works("unshare", &["--pid", "--fork", "--mount-proc", "true"]),
+            Python => command_works("python3", &["-c", "import ctypes, json, threading"]),
+            Freezer => writable_cgroup(cgroups().freezer.as_ref(), "the cgroup v1 freezer"),
+            Memory => writable_cgroup(cgroups().memory.as_ref(), "the cgroup v1 memory"),
+            Cgroup2 => writable_cgroup(cgroups().unified.as_ref(), "cgroup2"),
+            Fuse => {
+                std::fs::OpenOptions::new()
+                    .read(true)
+                    .write(true)
+                    .open("/dev/fuse")
+                    .map_err(|e| format!("cannot open /dev/fuse: {e}"))?;
+                let filesystems = std::fs::read_to_string("/proc/filesystems")
+                    .map_err(|e| format!("cannot read /proc/filesystems: {e}"))?;
+                filesystems
+                    .lines()
+                    .any(|l| l.split_whitespace().last() == Some("fuse"))
+                    .then_some(())
+                    .ok_or_else(|| "no fuse in /proc/filesystems".to_string())
+            }
+            Podman => {
+                command_works("podman", &["--version"])?;
+                command_works("runc", &["--version"])?;
+                let busybox = busybox();
+                Path::new(&busybox)
+                    .is_file()
+                    .then_some(())
+                    .ok_or_else(|| format!("no static busybox at {busybox} (set BUSYBOX)"))
+            }
+            Pty => command_works("script", &["-qefc", "true", "/dev/null"]),
+        }
+    }
+}
+
+/// The static busybox the container tests put in their images.
+pub fn busybox() -> String {
+    std::env::var("BUSYBOX").unwrap_or_else(|_| "/bin/busybox".to_string())
+}
+
+fn command_works(program: &str, args: &[&str]) -> Result<(), String> {
+    let what = format!("{program} {}", args.join(" "));
+    let out = Command::new(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("cannot run {what}: {e}"))?;
+    if out.status.success() {
+        return Ok(());
+    }
+    let why = String::from_utf8_lossy(&out.stderr);
+    Err(format!("{what} failed ({}): {}", out.status, why.trim()))
+}
+
+fn writable_cgroup(place: Option<&Place>, what: &str) -> Result<(), String> {
+    let own = &place
+        .ok_or_else(|| format!("{what} is not mounted (per /proc/self/mountinfo)"))?
+        .own;
+    let c_path = std::ffi::CString::new(own.as_os_str().as_encoded_bytes()).unwrap();
+    // SAFETY: a NUL-terminated path that outlives the call.
+    if unsafe { libc::access(c_path.as_ptr(), libc::W_OK) } != 0 {
+        let e = std::io::Error::last_os_error();
+        return Err(format!("cannot create cgroups in {}: {e}", own.display()));
+    }
+    Ok(())
+}
+
+/// Where a hierarchy is mounted, and this process's own cgroup in it.
+#[derive(Debug, PartialEq)]
+pub struct Place {
+    pub mount: PathBuf,
+    pub own: PathBuf,
+}
+
+/// The hierarchies the tests use, found as rinit finds them: the first
+/// mount of each in mountinfo (v2 may be at /sys/fs/cgroup or
+/// /sys/fs/cgroup/unified), joined with the path from /proc/self/cgroup.
+#[derive(Debug, Default)]
+pub struct OwnCgroups {
+    pub freezer: Option<Place>,
+    pub memory: Option<Place>,
+    pub unified: Option<Place>,
+}
+
+pub fn cgroups() -> &'static OwnCgroups {
+    static FOUND: OnceLock<OwnCgroups> = OnceLock::new();
+    FOUND.get_or_init(|| {
+        let read = |p: &str| std::fs::read_to_string(p).unwrap_or_default();
+        own_cgroups(&read("/proc/self/mountinfo"), &read("/proc/self/cgroup"))
+    })
+}
+
+fn own_cgroups(mountinfo: &str, proc_cgroup: &str) -> OwnCgroups {
+    // (fstype, super options, mount root, mount point) of each mount.
+    let mounts: Vec<(&str, &str, &str, String)> = mountinfo
+        .lines()
+        .filter_map(|line| {
+            let (head, tail) = line.split_once(" - ")?;
+            let head: Vec<&str> = head.split(' ').collect();
+            let mut tail = tail.split(' ');
+            let (fstype, _source, options) = (tail.next()?, tail.next()?, tail.next()?);
+            Some((fstype, options, *head.get(3)?, unescape(head.get(4)?)))
+        })
+        .collect();
+    let dir = |fstype: &str, controller: Option<&str>, path: &str| {
+        mounts.iter().find_map(|(t, options, root, point)| {
+            let matches =
+                *t == fstype && controller.is_none_or(|c| options.split(',').any(|o| o == c));
+            let rel = if *root == "/" {
+                path
+            } else {
+                path.strip_prefix(root)?
+            };
+            (matches && !rel.split('/').any(|c| c == "..")).then(|| Place {
+                mount: PathBuf::from(point),
+                own: match rel.trim_start_matches('/') {
+                    "" => PathBuf::from(point),
+                    rel => Path::new(point).join(rel),
+                },
+            })
+        })
+    };
+    let mut found = OwnCgroups::default();
+    for line in proc_cgroup.lines() {
+        let mut parts = line.splitn(3, ':');
+        let (Some(id), Some(controllers), Some(path)) = (parts.next(), parts.next(), parts.next())
+        else {
+            continue;
+        };
+        if id == "0" && controllers.is_empty() {
+            found.unified = found.unified.take().or_else(|| dir("cgroup2", None, path));
+        }
+        for c in controllers.split(',') {
+            match c {
+                "freezer" => {
+                    found.freezer = found
+                        .freezer
+                        .take()
+                        .or_else(|| dir("cgroup", Some(c), path))
+                }
+                "memory" => {
+                    found.memory = found.memory.take().or_else(|| dir("cgroup", Some(c), path))
+                }
+                _ => {}
+            }
+        }
+    }
+    found
+}
+
+/// mountinfo writes a space in a path as `\040` (and so on, in octal).
+fn unescape(field: &str) -> String {
+    let mut out = Vec::new();
+    let bytes = field.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        let octal = bytes.get(i + 1..i + 4).and_then(|d| {
+            let d = std::str::from_utf8(d).ok()?;
+            u8::from_str_radix(d, 8).ok()
+        });
+        match (bytes[i], octal) {
+            (b'\\', Some(b)) => {
+                out.push(b);
+                i += 4;
+            }
+            (b, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The needs RINIT_TEST_REQUIRE names (`all`, or a comma-separated list of
+/// need names); an unknown name is an error, so a typo cannot make a
+/// required group optional.
+pub fn required() -> Result<Vec<Need>, String> {
+    let Ok(list) = std::env::var("RINIT_TEST_REQUIRE") else {
+        return Ok(Vec::new());
+    };
+    let mut out = Vec::new();
+    for name in list.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+        if name == "all" {
+            out.extend(ALL);
+            continue;
+        }
+        let need = ALL.iter().find(|n| n.name() == name).ok_or_else(|| {
+            let names: Vec<&str> = ALL.iter().map(|n| n.name()).collect();
+            format!(
+                "RINIT_TEST_REQUIRE: unknown need {name:?} (known: all, {})",
+                names.join(", ")
+            )
+        })?;
+        out.push(*need);
+    }
+    Ok(out)
+}
+
+/// Checks of the parsing above, registered as trials like the others (a
+/// `harness = false` crate runs no `#[test]`).
+pub fn parses_a_hybrid_layout() {
+    let mountinfo = "\
+31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755
+35 31 0:32 / /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory
+37 31 0:34 / /sys/fs/cgroup/freezer rw,relatime - cgroup cgroup rw,freezer
+41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw
+";
+    let found = own_cgroups(mountinfo, "6:freezer:/\n4:memory:/a/b\n0::/\n");
+    assert_eq!(
+        found.freezer.unwrap().own,
+        Path::new("/sys/fs/cgroup/freezer")
+    );
+    let memory = found.memory.unwrap();
+    assert_eq!(memory.own, Path::new("/sys/fs/cgroup/memory/a/b"));
+    assert_eq!(memory.mount, Path::new("/sys/fs/cgroup/memory"));
+    assert_eq!(
+        found.unified.unwrap().own,
+        Path::new("/sys/fs/cgroup/unified")
+    );
+}
+
+pub fn parses_a_pure_v2_layout_in_a_namespace() {
+    let mountinfo = "\
+29 23 0:26 /sub /sys/fs/cgroup rw - cgroup2 cgroup2 rw
+30 23 0:27 / /mnt/with\\040space rw - cgroup cgroup rw,freezer
+";
+    let found = own_cgroups(mountinfo, "3:freezer:/x\n0::/sub/me\n");
+    assert_eq!(found.unified.unwrap().own, Path::new("/sys/fs/cgroup/me"));
+    assert_eq!(found.freezer.unwrap().own, Path::new("/mnt/with space/x"));
+    assert_eq!(found.memory, None);
+    let found = own_cgroups(mountinfo, "0::/elsewhere\n");
+    assert_eq!(found.unified, None, "a cgroup outside the mount's root");
+}
