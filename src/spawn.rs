@@ -2,6 +2,7 @@
 //! and the exit codes for a program that cannot be run.
 
 use crate::os::sys;
+pub use crate::os::sys::{SpawnError, SpawnStage};
 use crate::signals::SigSet;
 use std::ffi::{CString, OsStr, OsString};
 use std::io;
@@ -49,15 +50,6 @@ pub fn exec_failure_code(err: &io::Error) -> u8 {
     }
 }
 
-/// Why the command could not be started.
-#[derive(Debug)]
-pub enum SpawnError {
-    /// fork or exec failed.
-    Os(io::Error),
-    /// The child could not enter its cgroup.
-    JoinCgroup(io::Error),
-}
-
 pub fn spawn(
     command: &[OsString],
     mask: SigSet,
@@ -82,10 +74,7 @@ pub fn spawn(
         take_terminal,
         join_cgroups,
     };
-    sys::spawn(&spec).map_err(|failure| match failure {
-        sys::ChildFailure::Exec(e) => SpawnError::Os(e),
-        sys::ChildFailure::JoinCgroup(e) => SpawnError::JoinCgroup(e),
-    })
+    sys::spawn(&spec)
 }
 
 #[cfg(test)]

@@ -263,9 +263,7 @@ impl ChildCgroup {
 
     pub fn signal_members(&self, sig: Signo) {
         for pid in self.members() {
-            if let Err(e) = sys::kill(pid, sig)
-                && e.raw_os_error() != Some(libc::ESRCH)
-            {
+            if let Err(e) = sys::send_signal(pid, sig) {
                 warn!(
                     "cannot send {sig} to pid {pid} in cgroup {}: {e}",
                     self.name
