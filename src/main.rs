@@ -2,30 +2,27 @@
 //! forwards every signal to it, reaps every zombie, tears down whatever is
 //! left in bounded stages, and exits with the command's status.
 //!
-//! The lifecycle, in order: block signals (before anything else, so none is
-//! lost or acted on by default), parse the command line, set up logging,
-//! become a subreaper (when not PID 1), spawn the child, let go of the
-//! caller's cwd and descriptors, then loop until the supervisor says exit.
-//! Before the loop any failure ends rinit; inside it nothing does.
+//! The lifecycle is `start_and_supervise`, one step per line: block signals
+//! (before anything else, so none is lost or acted on by default), parse the
+//! command line, start logging, become a subreaper (when not PID 1), arm the
+//! parent-death signal, set up the cgroup, spawn the child, let go of the
+//! caller's cwd and descriptors, create the signalfd, then loop until the
+//! supervisor says exit. Before the loop any failure ends rinit, with the
+//! exit code its `StartError` means; inside it nothing does.
 #![cfg_attr(not(test), no_main)]
 #![deny(unsafe_code)]
 #![deny(clippy::undocumented_unsafe_blocks)]
 
-mod cgroup;
-mod cli;
-mod exit_status;
-mod logging;
-mod os;
-mod runtime;
-mod signals;
-mod spawn;
-mod stuck;
-mod supervisor;
+use rinit::{cgroup, cli, logging, os, runtime, signals, spawn, stuck, supervisor};
 
 use log::{debug, error, warn};
+use os::procfs::Proc;
 use os::sys;
-use std::ffi::OsString;
+use signals::Signo;
+use spawn::SpawnStage;
+use std::ffi::{OsStr, OsString};
 use std::io::Write;
+use supervisor::Scope;
 
 /// Exit code for a usage error; the command is not run.
 const EXIT_USAGE: u8 = 2;
@@ -54,118 +51,193 @@ extern "C" fn main(argc: std::ffi::c_int, argv: *const *const std::ffi::c_char) 
 /// Everything after the C entry point, with the whole argv.
 #[cfg_attr(test, allow(dead_code))] // its caller, the C entry point, is not in test builds
 fn main_with_args(args: Vec<OsString>) -> u8 {
-    // First of all: from here on every signal waits in the queue for the
-    // loop, and none can kill or stop rinit by its default action.
-    let caller_mask = match sys::block_signals(signals::SigSet::waited()) {
-        Ok(mask) => mask,
-        Err(e) => {
-            let _ = writeln!(std::io::stderr(), "rinit: cannot block signals: {e}");
-            return EXIT_FAILURE;
-        }
-    };
-    let config = match cli::parse(args.into_iter().skip(1), |name| std::env::var_os(name)) {
-        Ok(cli::Request::Run(config)) => *config,
-        Ok(cli::Request::Help) => return print_stdout(cli::USAGE),
-        Ok(cli::Request::Version) => return print_stdout(&format!("{}\n", version())),
-        Err(e) => {
-            let _ = writeln!(std::io::stderr(), "rinit: {e} (try 'rinit --help')");
-            return EXIT_USAGE;
-        }
+    start_and_supervise(args).unwrap_or_else(|e| e.report())
+}
+
+/// The lifecycle, step by step. Before the loop any error ends rinit; inside
+/// it nothing does.
+fn start_and_supervise(args: Vec<OsString>) -> Result<u8, StartError> {
+    let caller_mask = block_signals()?;
+    let config = match parse_command_line(args)? {
+        cli::Request::Run(config) => *config,
+        cli::Request::Help => return Ok(print_stdout(cli::USAGE)),
+        cli::Request::Version => return Ok(print_stdout(&format!("{}\n", version()))),
     };
     logging::init(&config.log);
-
     let own_pid = sys::getpid();
-    let scope = if own_pid == 1 {
-        runtime::Scope::Namespace
-    } else {
-        if let Err(e) = sys::set_child_subreaper() {
-            warn!("cannot become a child subreaper ({e}): orphans will not be reaped by rinit");
-        }
-        runtime::Scope::Descendants { own_pid }
+    let scope = become_subreaper(own_pid);
+    let pending = arm_pdeathsig(config.pdeathsig);
+    let mut cgroup = set_up_cgroup(&config, own_pid)?;
+    let main_pid = spawn_child(&config.command, caller_mask, cgroup.as_mut())?;
+    let_go_of_cwd_and_inherited_fds(cgroup.as_ref());
+    let signals = create_signalfd(main_pid)?;
+    let setup = runtime::Setup {
+        main_pid,
+        signal_child_only: config.signal_child_only,
+        scope,
+        policy: config.policy,
+        signals,
+        cgroup,
+        report: stuck::ReportConfig {
+            path: config.report,
+            fuse_abort: config.fuse_abort,
+        },
     };
+    Ok(runtime::Runtime::new(setup).run(pending))
+}
 
-    let mut pending = Vec::new();
-    if let Some(sig) = config.pdeathsig {
-        let parent = sys::getppid();
-        if let Err(e) = sys::set_parent_death_signal(sig) {
-            warn!("cannot set the parent-death signal {sig}: {e}");
-        } else if sys::getppid() != parent {
-            // The parent died before the prctl took effect.
-            pending.push(sig);
+/// Why rinit stops before its loop; each kind means an exit code.
+#[derive(Debug, PartialEq)]
+enum StartError {
+    /// rinit cannot even set itself up, before logging exists: said on
+    /// stderr as is, exit 1.
+    Early(String),
+    /// The command line is wrong: exit 2, the command is not run.
+    Usage(String),
+    /// rinit failed before the command could start: logged, exit 1.
+    Failure(String),
+    /// The command cannot be executed: logged, exit 127 when it is not
+    /// there, 126 when it is but cannot run (the shell's codes).
+    Exec { message: String, code: u8 },
+}
+
+impl StartError {
+    fn exit_code(&self) -> u8 {
+        match self {
+            StartError::Early(_) | StartError::Failure(_) => EXIT_FAILURE,
+            StartError::Usage(_) => EXIT_USAGE,
+            StartError::Exec { code, .. } => *code,
         }
     }
 
-    let mut cgroup = match setup_cgroup(&config, own_pid) {
-        Ok(cgroup) => cgroup,
-        Err(code) => return code,
+    /// Says what went wrong; returns the exit code.
+    fn report(self) -> u8 {
+        let code = self.exit_code();
+        match self {
+            StartError::Early(message) => {
+                let _ = writeln!(std::io::stderr(), "rinit: {message}");
+            }
+            StartError::Usage(message) => {
+                let _ = writeln!(std::io::stderr(), "rinit: {message} (try 'rinit --help')");
+            }
+            StartError::Failure(message) | StartError::Exec { message, .. } => error!("{message}"),
+        }
+        code
+    }
+}
+
+/// First of all: from here on every signal waits in the queue for the loop,
+/// and none can kill or stop rinit by its default action. Returns the
+/// caller's mask, for the child.
+fn block_signals() -> Result<signals::SigSet, StartError> {
+    sys::block_signals(signals::SigSet::waited())
+        .map_err(|e| StartError::Early(format!("cannot block signals: {e}")))
+}
+
+fn parse_command_line(args: Vec<OsString>) -> Result<cli::Request, StartError> {
+    cli::parse(args.into_iter().skip(1), |name| std::env::var_os(name))
+        .map_err(|e| StartError::Usage(e.to_string()))
+}
+
+/// PID 1 reaps its namespace anyway; anywhere else rinit asks for orphaned
+/// descendants to be reparented to it. Running without that is degraded,
+/// not broken: the command still runs.
+fn become_subreaper(own_pid: i32) -> Scope {
+    if own_pid == 1 {
+        return Scope::Namespace;
+    }
+    if let Err(e) = sys::set_child_subreaper() {
+        warn!("cannot become a child subreaper ({e}): orphans will not be reaped by rinit");
+    }
+    Scope::Descendants { own_pid }
+}
+
+/// Arms --pdeathsig; returns it as a pending signal when the parent died
+/// before the prctl took effect, so that the loop acts on it at once.
+fn arm_pdeathsig(sig: Option<Signo>) -> Vec<Signo> {
+    let Some(sig) = sig else {
+        return Vec::new();
     };
+    let parent = sys::getppid();
+    if let Err(e) = sys::set_parent_death_signal(sig) {
+        warn!("cannot set the parent-death signal {sig}: {e}");
+        return Vec::new();
+    }
+    if sys::getppid() != parent {
+        return vec![sig];
+    }
+    Vec::new()
+}
+
+/// Starts the command, in its cgroup when there is one.
+fn spawn_child(
+    command: &[OsString],
+    caller_mask: signals::SigSet,
+    mut cgroup: Option<&mut cgroup::ChildCgroup>,
+) -> Result<i32, StartError> {
     let join = cgroup
-        .as_ref()
+        .as_deref()
         .map(cgroup::ChildCgroup::join_fds)
         .unwrap_or_default();
     let take_terminal = sys::owns_foreground_terminal();
-    let main_pid = match spawn::spawn(&config.command, caller_mask, take_terminal, join) {
-        Ok(pid) => pid,
-        Err(spawn::SpawnError::Os(e)) => {
-            error!("cannot execute '{}': {e}", config.command[0].display());
-            return spawn::exec_failure_code(&e);
-        }
-        Err(spawn::SpawnError::JoinCgroup(e)) => {
-            let name = cgroup.as_ref().map_or("", |c| c.name());
-            error!(
-                "cannot move the child into cgroup {name}: {}",
-                cgroup::plain(&e)
-            );
-            return EXIT_FAILURE;
-        }
-    };
+    let main_pid = spawn::spawn(command, caller_mask, take_terminal, join).map_err(|e| {
+        let cgroup_name = cgroup.as_deref().map_or("", |c| c.name());
+        spawn_error(e, &command[0], cgroup_name)
+    })?;
     debug!("started main child {main_pid} (terminal hand-off: {take_terminal})");
     if let Some(cg) = &mut cgroup {
         cg.child_joined();
     }
+    Ok(main_pid)
+}
 
-    // Let go of what the caller gave us: its cwd may be a mount someone
-    // wants to unmount, its descriptors may be sockets the child owns now.
+fn spawn_error(e: spawn::SpawnError, program: &OsStr, cgroup_name: &str) -> StartError {
+    let error = os::describe_error(&e.error);
+    match e.stage {
+        SpawnStage::Fork | SpawnStage::Exec => StartError::Exec {
+            message: format!("cannot execute '{}': {}", program.display(), e.error),
+            code: spawn::exec_failure_code(&e.error),
+        },
+        SpawnStage::JoinCgroup => StartError::Failure(format!(
+            "cannot move the child into cgroup {cgroup_name}: {error}"
+        )),
+        SpawnStage::ProcessGroup => StartError::Failure(format!(
+            "cannot make the child leader of its own process group: {error}"
+        )),
+        SpawnStage::SignalMask => StartError::Failure(format!(
+            "cannot restore the caller's signal mask in the child: {error}"
+        )),
+    }
+}
+
+/// Lets go of what the caller gave us: its cwd may be a mount someone wants
+/// to unmount, its descriptors may be sockets the child owns now.
+fn let_go_of_cwd_and_inherited_fds(cgroup: Option<&cgroup::ChildCgroup>) {
     if let Err(e) = std::env::set_current_dir("/") {
         warn!("cannot change directory to /: {e}");
     }
-    let keep = cgroup
-        .as_ref()
-        .map(cgroup::ChildCgroup::own_fds)
-        .unwrap_or_default();
+    let keep = cgroup.map(cgroup::ChildCgroup::own_fds).unwrap_or_default();
     if let Err(e) = sys::close_inherited_fds(&keep) {
         warn!("cannot close inherited descriptors: {e}");
     }
-    let signal_fd = match sys::SignalFd::new(signals::SigSet::waited()) {
-        Ok(fd) => fd,
-        Err(e) => {
-            // Without it rinit can neither forward nor reap; kill the child
-            // rather than leave it unsupervised.
-            error!("cannot create a signalfd: {e}");
-            let _ = sys::kill(-main_pid, signals::SIGKILL);
-            return EXIT_FAILURE;
-        }
-    };
+}
 
-    runtime::Runtime::new(
-        main_pid,
-        config.signal_child_only,
-        scope,
-        supervisor::Supervisor::new(config.policy),
-        signal_fd,
-        cgroup,
-        runtime::ReportConfig {
-            path: config.report,
-            fuse_abort: config.fuse_abort,
-        },
-    )
-    .run(pending)
+/// The loop's one source of events. Without it rinit can neither forward
+/// nor reap, so the child is killed rather than left unsupervised.
+fn create_signalfd(main_pid: i32) -> Result<sys::SignalFd, StartError> {
+    sys::SignalFd::new(signals::SigSet::waited()).map_err(|e| {
+        let _ = sys::send_signal(-main_pid, signals::SIGKILL);
+        StartError::Failure(format!("cannot create a signalfd: {e}"))
+    })
 }
 
 /// The child's cgroup, when asked for. Failing to make it is a warning
 /// (rinit runs without it: the cgroup filesystem is read-only in most
 /// containers) unless --cgroup-required makes it an error (exit 1).
-fn setup_cgroup(config: &cli::Config, own_pid: i32) -> Result<Option<cgroup::ChildCgroup>, u8> {
+fn set_up_cgroup(
+    config: &cli::Config,
+    own_pid: i32,
+) -> Result<Option<cgroup::ChildCgroup>, StartError> {
     if config.cgroup.is_none() && config.memory_limit.is_none() {
         return Ok(None);
     }
@@ -173,12 +245,7 @@ fn setup_cgroup(config: &cli::Config, own_pid: i32) -> Result<Option<cgroup::Chi
         .cgroup
         .clone()
         .unwrap_or_else(|| default_cgroup_name(own_pid));
-    let read = |path: &str| {
-        std::fs::read_to_string(path)
-            .map_err(|e| cgroup::SetupError(format!("cannot read {path}: {}", cgroup::plain(&e))))
-    };
-    let created = read("/proc/self/mountinfo").and_then(|mountinfo| {
-        let hierarchies = cgroup::discover(&mountinfo, &read("/proc/self/cgroup")?);
+    let created = cgroup::discover_own(&Proc::system()).and_then(|hierarchies| {
         cgroup::ChildCgroup::create(&hierarchies, &name, config.memory_limit)
     });
     match created {
@@ -186,10 +253,9 @@ fn setup_cgroup(config: &cli::Config, own_pid: i32) -> Result<Option<cgroup::Chi
             debug!("child cgroup {name} ready");
             Ok(Some(cg))
         }
-        Err(cgroup::SetupError(why)) if config.cgroup_required => {
-            error!("cgroup {name} is required, but {why}");
-            Err(EXIT_FAILURE)
-        }
+        Err(cgroup::SetupError(why)) if config.cgroup_required => Err(StartError::Failure(
+            format!("cgroup {name} is required, but {why}"),
+        )),
         Err(cgroup::SetupError(why)) => {
             warn!("running without cgroup {name}: {why}");
             Ok(None)
@@ -211,5 +277,54 @@ fn print_stdout(text: &str) -> u8 {
     match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
         Ok(()) => 0,
         Err(_) => EXIT_FAILURE,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::os::sys::errno;
+
+    fn failed(stage: SpawnStage, errno: i32) -> StartError {
+        let e = spawn::SpawnError {
+            stage,
+            error: std::io::Error::from_raw_os_error(errno),
+        };
+        spawn_error(e, OsStr::new("app"), "box")
+    }
+
+    #[test]
+    fn each_start_error_means_its_exit_code() {
+        assert_eq!(StartError::Usage("bad".into()).exit_code(), 2);
+        assert_eq!(StartError::Early("mask".into()).exit_code(), 1);
+        assert_eq!(StartError::Failure("cgroup".into()).exit_code(), 1);
+        assert_eq!(failed(SpawnStage::Exec, errno::ENOENT).exit_code(), 127);
+        assert_eq!(failed(SpawnStage::Exec, errno::EACCES).exit_code(), 126);
+        assert_eq!(failed(SpawnStage::Fork, errno::EAGAIN).exit_code(), 126);
+        assert_eq!(failed(SpawnStage::SignalMask, errno::EINVAL).exit_code(), 1);
+    }
+
+    #[test]
+    fn spawn_errors_name_the_step_and_the_object() {
+        assert_eq!(
+            failed(SpawnStage::JoinCgroup, errno::EBUSY),
+            StartError::Failure(
+                "cannot move the child into cgroup box: Device or resource busy".into()
+            )
+        );
+        assert_eq!(
+            failed(SpawnStage::Exec, errno::ENOENT),
+            StartError::Exec {
+                message: "cannot execute 'app': No such file or directory (os error 2)".into(),
+                code: 127
+            }
+        );
+        assert_eq!(
+            failed(SpawnStage::ProcessGroup, errno::EPERM),
+            StartError::Failure(
+                "cannot make the child leader of its own process group: Operation not permitted"
+                    .into()
+            )
+        );
     }
 }

@@ -1,7 +1,8 @@
 //! Turning the command line into a running child: the PATH search (pure)
 //! and the exit codes for a program that cannot be run.
 
-use crate::os::sys;
+use crate::os::sys::{self, errno};
+pub use crate::os::sys::{SpawnError, SpawnStage};
 use crate::signals::SigSet;
 use std::ffi::{CString, OsStr, OsString};
 use std::io;
@@ -42,20 +43,12 @@ pub fn candidates(program: &OsStr, path: Option<&OsStr>) -> Vec<OsString> {
 /// there but cannot be executed.
 pub fn exec_failure_code(err: &io::Error) -> u8 {
     match err.raw_os_error() {
-        Some(libc::ENOENT) | Some(libc::ENOTDIR) | Some(libc::ELOOP) | Some(libc::ENAMETOOLONG) => {
-            127
-        }
+        Some(errno::ENOENT)
+        | Some(errno::ENOTDIR)
+        | Some(errno::ELOOP)
+        | Some(errno::ENAMETOOLONG) => 127,
         _ => 126,
     }
-}
-
-/// Why the command could not be started.
-#[derive(Debug)]
-pub enum SpawnError {
-    /// fork or exec failed.
-    Os(io::Error),
-    /// The child could not enter its cgroup.
-    JoinCgroup(io::Error),
 }
 
 pub fn spawn(
@@ -82,10 +75,7 @@ pub fn spawn(
         take_terminal,
         join_cgroups,
     };
-    sys::spawn(&spec).map_err(|failure| match failure {
-        sys::ChildFailure::Exec(e) => SpawnError::Os(e),
-        sys::ChildFailure::JoinCgroup(e) => SpawnError::JoinCgroup(e),
-    })
+    sys::spawn(&spec)
 }
 
 #[cfg(test)]
@@ -125,10 +115,10 @@ mod tests {
     #[test]
     fn exec_failure_codes() {
         let code = |e| exec_failure_code(&io::Error::from_raw_os_error(e));
-        assert_eq!(code(libc::ENOENT), 127);
-        assert_eq!(code(libc::ENOTDIR), 127);
-        assert_eq!(code(libc::EACCES), 126);
-        assert_eq!(code(libc::ENOEXEC), 126);
-        assert_eq!(code(libc::E2BIG), 126);
+        assert_eq!(code(errno::ENOENT), 127);
+        assert_eq!(code(errno::ENOTDIR), 127);
+        assert_eq!(code(errno::EACCES), 126);
+        assert_eq!(code(errno::ENOEXEC), 126);
+        assert_eq!(code(errno::E2BIG), 126);
     }
 }

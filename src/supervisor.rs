@@ -12,6 +12,16 @@ use crate::exit_status::{ChildExit, Remap};
 use crate::signals::{self, Signo};
 use std::time::{Duration, Instant};
 
+/// Who the teardown reaches.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scope {
+    /// PID 1 of a namespace: `kill(-1)` reaches every other process in it,
+    /// other sessions included.
+    Namespace,
+    /// A subreaper somewhere in a larger system: only our descendants.
+    Descendants { own_pid: i32 },
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Policy {
     pub rewrites: signals::Rewrites,
@@ -226,16 +236,21 @@ mod tests {
         }
     }
 
-    fn sig(n: i32) -> Signo {
-        Signo::new(n).unwrap()
+    fn sig(name: &str) -> Signo {
+        Signo::parse(name).unwrap()
     }
 
     #[test]
     fn forwards_every_signal_and_sleeps_without_deadline() {
         let t0 = Instant::now();
         let mut sup = Supervisor::new(policy());
-        for n in [1, 2, 3, 10, 15, 18, 20, 21, 22, 34, 64] {
-            assert_eq!(sup.on_signal(sig(n), t0), vec![Action::Forward(sig(n))]);
+        for name in [
+            "HUP", "INT", "QUIT", "USR1", "TERM", "CONT", "TSTP", "TTIN", "TTOU", "RTMIN", "RTMAX",
+        ] {
+            assert_eq!(
+                sup.on_signal(sig(name), t0),
+                vec![Action::Forward(sig(name))]
+            );
         }
         assert_eq!(sup.deadline(), None);
         assert_eq!(sup.on_time(t0 + Duration::from_secs(3600)), vec![]);
@@ -245,12 +260,15 @@ mod tests {
     #[test]
     fn rewrites_and_drops() {
         let mut p = policy();
-        p.rewrites.set(SIGTERM, Some(sig(3)));
-        p.rewrites.set(sig(10), None);
+        p.rewrites.set(SIGTERM, Some(sig("QUIT")));
+        p.rewrites.set(sig("USR1"), None);
         let mut sup = Supervisor::new(p);
         let t0 = Instant::now();
-        assert_eq!(sup.on_signal(SIGTERM, t0), vec![Action::Forward(sig(3))]);
-        assert_eq!(sup.on_signal(sig(10), t0), vec![]);
+        assert_eq!(
+            sup.on_signal(SIGTERM, t0),
+            vec![Action::Forward(sig("QUIT"))]
+        );
+        assert_eq!(sup.on_signal(sig("USR1"), t0), vec![]);
     }
 
     #[test]
@@ -344,8 +362,14 @@ mod tests {
         p.kill_after = Some(Duration::from_secs(2));
         let t0 = Instant::now();
         let mut sup = Supervisor::new(p.clone());
-        assert_eq!(sup.on_signal(sig(3), t0), vec![Action::Forward(sig(3))]);
-        assert_eq!(sup.on_signal(sig(1), t0), vec![Action::Forward(sig(1))]);
+        assert_eq!(
+            sup.on_signal(sig("QUIT"), t0),
+            vec![Action::Forward(sig("QUIT"))]
+        );
+        assert_eq!(
+            sup.on_signal(sig("HUP"), t0),
+            vec![Action::Forward(sig("HUP"))]
+        );
         assert_eq!(sup.deadline(), None);
         assert_eq!(sup.on_signal(SIGTERM, t0), vec![Action::Forward(SIGTERM)]);
         assert_eq!(sup.deadline(), Some(t0 + Duration::from_secs(2)));
@@ -370,13 +394,13 @@ mod tests {
     fn kill_after_follows_the_rewritten_signal() {
         let mut p = policy();
         p.kill_after = Some(Duration::from_secs(1));
-        p.rewrites.set(SIGTERM, Some(sig(3)));
-        p.rewrites.set(sig(37), Some(SIGTERM));
+        p.rewrites.set(SIGTERM, Some(sig("QUIT")));
+        p.rewrites.set(sig("RTMIN+3"), Some(SIGTERM));
         let t0 = Instant::now();
         let mut sup = Supervisor::new(p);
         sup.on_signal(SIGTERM, t0);
         assert_eq!(sup.deadline(), None);
-        sup.on_signal(sig(37), t0);
+        sup.on_signal(sig("RTMIN+3"), t0);
         assert_eq!(sup.deadline(), Some(t0 + Duration::from_secs(1)));
     }
 

@@ -310,9 +310,7 @@ impl ChildCgroup {
 
     pub fn signal_members(&self, sig: Signo) {
         for pid in self.members() {
-            if let Err(e) = sys::kill(pid, sig)
-                && !sys::is_no_such_process(&e)
-            {
+            if let Err(e) = sys::send_signal(pid, sig) {
                 warn!(
                     "cannot send {sig} to pid {pid} in cgroup {}: {e}",
                     self.name

@@ -1,23 +1,19 @@
 //! The child's own cgroup: where it goes (`discover`, pure parsing of
 //! mountinfo and /proc/self/cgroup, names and sizes) and the directories
-//! themselves (`child`: create, limit, watch, kill, remove).
+//! themselves (`child`: create, limit, watch, kill, remove), and which OOM
+//! kills to report when (`oom`, pure).
 
 mod child;
 mod discover;
+pub mod oom;
 
 pub use child::{ChildCgroup, SetupError};
-pub use discover::{Kind, describe_size, dir_in, discover, memberships, parse_size, valid_name};
-
-pub use discover::Hierarchy;
+pub use discover::{Hierarchy, Kind, dir_in, discover, memberships, parse_size, valid_name};
 
 use crate::os::procfs::Proc;
 
-/// Until main.rs and runtime.rs call `os::describe_error` directly.
-pub use crate::os::describe_error as plain;
-
 /// The hierarchies rinit can use, from `proc`'s `self/mountinfo` and
 /// `self/cgroup`.
-#[allow(dead_code)] // for main.rs's setup_cgroup, in place of its own reads of /proc/self
 pub fn discover_own(proc: &Proc) -> Result<Vec<Hierarchy>, SetupError> {
     let mountinfo = proc.self_mountinfo().map_err(SetupError)?;
     let own = proc.self_cgroup().map_err(SetupError)?;

@@ -37,6 +37,7 @@ pub fn write_control(path: &Path, text: &str) -> io::Result<()> {
 pub struct TempDir(std::path::PathBuf);
 
 #[cfg(test)]
+#[allow(clippy::new_without_default)] // each call makes a new directory: not a default value
 impl TempDir {
     pub fn new() -> TempDir {
         use std::sync::atomic::{AtomicUsize, Ordering};

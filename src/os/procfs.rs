@@ -216,14 +216,12 @@ impl Proc {
     }
 
     /// Every process, with entries that vanish meanwhile skipped.
-    #[allow(dead_code)] // for runtime.rs and main.rs, which still spell /proc themselves
     pub fn table(&self) -> Vec<ProcStat> {
         read_table(&self.root)
     }
 
     /// Whether this mount shows the PID namespace in which rinit is
     /// `own_pid`.
-    #[allow(dead_code)] // for runtime.rs and main.rs, which still spell /proc themselves
     pub fn shows_own_namespace(&self, own_pid: i32) -> bool {
         shows_own_namespace(&self.root, own_pid)
     }
@@ -236,12 +234,10 @@ impl Proc {
         self.process(pid).join("task").join(tid.to_string())
     }
 
-    #[allow(dead_code)] // for runtime.rs and main.rs, which still spell /proc themselves
     pub fn stat(&self, pid: i32) -> Option<ProcStat> {
         parse_stat(&fs::read_to_string(self.process(pid).join("stat")).ok()?)
     }
 
-    #[allow(dead_code)] // for runtime.rs and main.rs, which still spell /proc themselves
     pub fn status(&self, pid: i32) -> Option<String> {
         fs::read_to_string(self.process(pid).join("status")).ok()
     }
@@ -296,7 +292,6 @@ impl Proc {
     }
 
     /// rinit's own cgroups; the error names the file.
-    #[allow(dead_code)] // for runtime.rs and main.rs, which still spell /proc themselves
     pub fn self_cgroup(&self) -> Result<String, String> {
         self.read_self("cgroup")
     }

@@ -118,7 +118,7 @@ impl SignalFd {
     /// Waits for at least one signal and returns those pending (up to a
     /// batch; the rest come with the next call), with the sending pids. One
     /// read(2) per wake-up: the whole cost of an idle-to-forward cycle is
-    /// this read, a waitpid and the kill.
+    /// this read and the kill (waitpid only when a SIGCHLD came).
     pub fn read_batch(&self) -> io::Result<Vec<(Signo, u32)>> {
         const BATCH: usize = 32;
         // SAFETY: signalfd_siginfo is plain old data; all-zero is valid.
@@ -233,6 +233,25 @@ pub fn kill(pid: i32, sig: Signo) -> io::Result<()> {
     check(unsafe { libc::kill(pid, sig.number()) }.into()).map(drop)
 }
 
+/// What became of a signal sent with [`send_signal`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Delivery {
+    Sent,
+    /// ESRCH: no such process or group; it is already gone, which is what
+    /// a signal meant to end it wanted anyway.
+    TargetGone,
+}
+
+/// kill(2), with ESRCH as an outcome rather than an error: processes exit
+/// all the time between rinit's decision and its kill.
+pub fn send_signal(pid: i32, sig: Signo) -> io::Result<Delivery> {
+    match kill(pid, sig) {
+        Ok(()) => Ok(Delivery::Sent),
+        Err(e) if e.raw_os_error() == Some(libc::ESRCH) => Ok(Delivery::TargetGone),
+        Err(e) => Err(e),
+    }
+}
+
 /// Makes orphaned descendants reparent to this process.
 pub fn set_child_subreaper() -> io::Result<()> {
     nix::sys::prctl::set_child_subreaper(true).map_err(io::Error::from)
@@ -265,15 +284,16 @@ pub fn getppid() -> i32 {
     nix::unistd::getppid().as_raw()
 }
 
+/// The error numbers the rest of rinit tells apart (exit codes 126/127 of
+/// a failed exec), so that nothing outside this layer names libc.
+pub mod errno {
+    pub use libc::{E2BIG, EACCES, EAGAIN, EBUSY, EINVAL, ENOEXEC, EPERM};
+    pub use libc::{ELOOP, ENAMETOOLONG, ENOENT, ENOTDIR};
+}
+
 /// poll(2) event bits for `poll`'s (descriptor, events) pairs.
 pub const POLLIN: i16 = libc::POLLIN;
 pub const POLLPRI: i16 = libc::POLLPRI;
-
-/// ESRCH: the process is gone (exited and reaped meanwhile), which for a
-/// signal sent to it is no failure.
-pub fn is_no_such_process(err: &io::Error) -> bool {
-    err.raw_os_error() == Some(libc::ESRCH)
-}
 
 /// Mounts the fusectl filesystem on `dir`.
 pub fn mount_fusectl(dir: &Path) -> io::Result<()> {
@@ -336,11 +356,48 @@ pub struct SpawnSpec {
     pub join_cgroups: Vec<c_int>,
 }
 
-/// Where the child failed, as reported through the exec-status pipe.
+/// The step of starting the child that failed. The child sends
+/// `[stage as c_int, errno]` through the exec-status pipe.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(i32)]
+pub enum SpawnStage {
+    /// Creating the exec-status pipe or forking (in rinit, not the child).
+    Fork = 0,
+    JoinCgroup = 1,
+    Exec = 2,
+    ProcessGroup = 3,
+    SignalMask = 4,
+}
+
+impl SpawnStage {
+    fn from_code(code: c_int) -> Option<SpawnStage> {
+        [
+            SpawnStage::Fork,
+            SpawnStage::JoinCgroup,
+            SpawnStage::Exec,
+            SpawnStage::ProcessGroup,
+            SpawnStage::SignalMask,
+        ]
+        .into_iter()
+        .find(|&stage| stage as c_int == code)
+    }
+}
+
+/// Why the command could not be started: the program never ran, and the
+/// child (if there was one) is reaped.
 #[derive(Debug)]
-pub enum ChildFailure {
-    JoinCgroup(io::Error),
-    Exec(io::Error),
+pub struct SpawnError {
+    pub stage: SpawnStage,
+    pub error: io::Error,
+}
+
+impl SpawnError {
+    fn new(stage: SpawnStage, error: impl Into<io::Error>) -> SpawnError {
+        SpawnError {
+            stage,
+            error: error.into(),
+        }
+    }
 }
 
 unsafe extern "C" {
@@ -352,13 +409,13 @@ unsafe extern "C" {
 /// mask and execs the first candidate that works. Errors come back through a
 /// close-on-exec pipe, so `Err` means the program never ran and the child is
 /// reaped.
-pub fn spawn(spec: &SpawnSpec) -> Result<i32, ChildFailure> {
+pub fn spawn(spec: &SpawnSpec) -> Result<i32, SpawnError> {
     let mut argv: Vec<*const c_char> = spec.argv.iter().map(|a| a.as_ptr()).collect();
     argv.push(std::ptr::null());
     let candidates: Vec<*const c_char> = spec.candidates.iter().map(|c| c.as_ptr()).collect();
     let mask = spec.mask.0;
     let (read_end, write_end) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
-        .map_err(|e| ChildFailure::Exec(e.into()))?;
+        .map_err(|e| SpawnError::new(SpawnStage::Fork, e))?;
     let write_fd = write_end.as_raw_fd();
 
     // SAFETY: rinit is single-threaded here (no logger thread, no runtime),
@@ -368,15 +425,17 @@ pub fn spawn(spec: &SpawnSpec) -> Result<i32, ChildFailure> {
     // nothing, and never returns.
     let pid = unsafe { libc::fork() };
     if pid < 0 {
-        return Err(ChildFailure::Exec(io::Error::last_os_error()));
+        return Err(SpawnError::new(
+            SpawnStage::Fork,
+            io::Error::last_os_error(),
+        ));
     }
     if pid == 0 {
         // SAFETY: see above; every pointer refers to memory copied into the
         // child by fork and kept alive by `spec`, `argv` and `candidates`.
         unsafe {
-            // [stage, errno]: stage 1 = joining a cgroup, 2 = exec.
-            let report = |stage: c_int, errno: c_int| -> ! {
-                let message = [stage, errno];
+            let report = |stage: SpawnStage, errno: c_int| -> ! {
+                let message = [stage as c_int, errno];
                 libc::write(
                     write_fd,
                     message.as_ptr().cast(),
@@ -384,31 +443,40 @@ pub fn spawn(spec: &SpawnSpec) -> Result<i32, ChildFailure> {
                 );
                 libc::_exit(127);
             };
+            let last_errno = || *libc::__errno_location();
             for &fd in &spec.join_cgroups {
                 if libc::write(fd, b"0".as_ptr().cast(), 1) != 1 {
-                    report(1, *libc::__errno_location());
+                    report(SpawnStage::JoinCgroup, last_errno());
                 }
             }
-            libc::setpgid(0, 0);
+            if libc::setpgid(0, 0) != 0 {
+                report(SpawnStage::ProcessGroup, last_errno());
+            }
             if spec.take_terminal {
                 // Still fully blocked, so SIGTTOU cannot stop us here.
+                // Unchecked on purpose: rinit checked before the fork that
+                // its group has the terminal, so this can only fail if the
+                // terminal went away meanwhile (hang-up), and then running
+                // the command without it beats not running it at all.
                 libc::tcsetpgrp(0, libc::getpid());
             }
-            libc::syscall(
+            if libc::syscall(
                 libc::SYS_rt_sigprocmask,
                 libc::SIG_SETMASK,
                 &mask as *const u64,
                 std::ptr::null::<u64>(),
                 8usize,
-            );
+            ) != 0
+            {
+                report(SpawnStage::SignalMask, last_errno());
+            }
             // execvp's rules, minus its /bin/sh fallback for ENOEXEC: keep
             // looking past "not here", remember "here but not allowed".
             let mut errno = libc::ENOENT;
             let mut denied = false;
             for &path in &candidates {
                 libc::execve(path, argv.as_ptr(), environ);
-                let e = *libc::__errno_location();
-                match e {
+                match last_errno() {
                     libc::ENOENT
                     | libc::ENOTDIR
                     | libc::ESTALE
@@ -425,7 +493,7 @@ pub fn spawn(spec: &SpawnSpec) -> Result<i32, ChildFailure> {
             if denied {
                 errno = libc::EACCES;
             }
-            report(2, errno);
+            report(SpawnStage::Exec, errno);
         }
     }
     drop(write_end);
@@ -456,25 +524,39 @@ pub fn spawn(spec: &SpawnSpec) -> Result<i32, ChildFailure> {
     // SAFETY: reaping our own child, which has exited or is about to.
     unsafe { libc::waitpid(pid, &mut status, 0) };
     if n as usize != std::mem::size_of_val(&message) {
-        return Err(ChildFailure::Exec(io::Error::other(
-            "lost the exec status of the child",
-        )));
+        return Err(SpawnError::new(
+            SpawnStage::Exec,
+            io::Error::other("lost the exec status of the child"),
+        ));
     }
-    let err = io::Error::from_raw_os_error(message[1]);
-    Err(if message[0] == 1 {
-        ChildFailure::JoinCgroup(err)
-    } else {
-        ChildFailure::Exec(err)
-    })
+    let stage = SpawnStage::from_code(message[0]).unwrap_or(SpawnStage::Exec);
+    Err(SpawnError::new(
+        stage,
+        io::Error::from_raw_os_error(message[1]),
+    ))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io::Write;
+
+    #[test]
+    fn spawn_stages_survive_the_pipe() {
+        for stage in [
+            SpawnStage::Fork,
+            SpawnStage::JoinCgroup,
+            SpawnStage::Exec,
+            SpawnStage::ProcessGroup,
+            SpawnStage::SignalMask,
+        ] {
+            assert_eq!(SpawnStage::from_code(stage as c_int), Some(stage));
+        }
+        assert_eq!(SpawnStage::from_code(5), None);
+    }
 
     #[test]
     fn takes_the_sigpipe_of_a_failed_write() {
+        use std::io::Write;
         // A thread of its own: the mask and the pending signal stay with it.
         std::thread::spawn(|| {
             block_signals(SigSet(1 << (libc::SIGPIPE - 1))).unwrap();

@@ -1,9 +1,10 @@
 //! Stuck exits: tasks that survive SIGKILL. `gather` reads the facts from
-//! /proc and sysfs; `task` classifies them and formats the report, as log
-//! lines and as one JSON document.
+//! /proc and sysfs; `task` classifies them and formats them, as log lines
+//! and as one JSON document; `report` decides who is reported, which FUSE
+//! connections to abort, and writes it all out.
 
 mod gather;
+mod report;
 mod task;
 
-pub use gather::{Fusectl, gather};
-pub use task::{AbortOutcome, Class, MainChild, to_json};
+pub use report::{ReportConfig, main_child, report, survivors};

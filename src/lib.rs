@@ -1,0 +1,22 @@
+//! rinit's parts, as a library so that the fuzz targets (fuzz/) can drive the
+//! parsers; the binary (main.rs) is the start-up sequence that uses them.
+//!
+//! Pure logic, no syscalls, unit-tested on strings: `cli`, `signals`,
+//! `exit_status`, `supervisor`, `cgroup::discover`, `cgroup::oom`,
+//! `stuck::task`, and the parsers in `os::procfs`. The operating-system
+//! layer is `os` (`sys`: every syscall and the only `unsafe`; `procfs`:
+//! every read of /proc). Driving both: `runtime` (the loop), `spawn`,
+//! `cgroup::child`, `stuck::gather` and `stuck::report`, and `logging`.
+#![deny(unsafe_code)]
+#![deny(clippy::undocumented_unsafe_blocks)]
+
+pub mod cgroup;
+pub mod cli;
+pub mod exit_status;
+pub mod logging;
+pub mod os;
+pub mod runtime;
+pub mod signals;
+pub mod spawn;
+pub mod stuck;
+pub mod supervisor;

@@ -1,0 +1,304 @@
+//! Writing the stuck-exit report: who survived the final SIGKILL, the log
+//! lines, the JSON file, and with --fuse-abort the FUSE connections to
+//! abort. The decisions are pure functions, tested here; `report` strings
+//! them together with the reading of /proc (`gather`).
+
+use super::gather::{Fusectl, gather};
+use super::task::{AbortOutcome, Class, MainChild, Task, to_json};
+use crate::exit_status::ChildExit;
+use crate::os::describe_error;
+use crate::os::procfs::{self, ProcStat};
+use crate::supervisor::Scope;
+use log::{error, warn};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// What the stuck-exit report does besides logging.
+#[derive(Debug, Default)]
+pub struct ReportConfig {
+    /// --report: where the JSON document goes.
+    pub path: Option<PathBuf>,
+    /// --fuse-abort: abort the FUSE connections that hold stuck tasks.
+    pub fuse_abort: bool,
+}
+
+/// The pids still there after the final SIGKILL, from `table` (/proc as
+/// read now); `None` when PID 1's /proc shows another namespace, so that
+/// its pids mean nothing here.
+pub fn survivors(
+    scope: Scope,
+    table: &[ProcStat],
+    cgroup_members: impl FnOnce() -> Vec<i32>,
+    proc_shows_own_namespace: impl FnOnce() -> bool,
+) -> Option<Vec<i32>> {
+    match scope {
+        Scope::Namespace if proc_shows_own_namespace() => Some(
+            table
+                .iter()
+                .map(|p| p.pid)
+                .filter(|&pid| pid != 1)
+                .collect(),
+        ),
+        Scope::Namespace => None,
+        Scope::Descendants { own_pid } => {
+            let mut pids = procfs::descendants(table, own_pid);
+            for pid in cgroup_members() {
+                if !pids.contains(&pid) {
+                    pids.push(pid);
+                }
+            }
+            Some(pids)
+        }
+    }
+}
+
+/// The first line of the report.
+pub fn summary(pids: &[i32], timeout: Duration) -> String {
+    let listed = if pids.is_empty() {
+        "(gone meanwhile)".to_string()
+    } else {
+        pids.iter()
+            .map(i32::to_string)
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    format!(
+        "stuck exit: {} process(es) survived SIGKILL for {} ms (--stuck-timeout): {listed}; exiting anyway",
+        pids.len(),
+        timeout.as_millis()
+    )
+}
+
+/// The FUSE connections holding tasks stuck in FUSE, each once. Tasks
+/// stuck for another reason keep their connections: aborting those would
+/// release nothing and break a mount someone else may be using.
+pub fn connections_to_abort(tasks: &[Task]) -> Vec<u64> {
+    let mut connections: Vec<u64> = tasks
+        .iter()
+        .filter(|t| t.classify() == Class::Fuse)
+        .flat_map(|t| t.fuse.iter().map(|c| c.connection))
+        .collect();
+    connections.sort_unstable();
+    connections.dedup();
+    connections
+}
+
+/// How the main child ended, for the JSON document; `code` is the exit code
+/// rinit gives for it (after --remap-exit).
+pub fn main_child(pid: i32, exit: Option<ChildExit>, code: impl Fn(ChildExit) -> u8) -> MainChild {
+    MainChild {
+        pid,
+        code: exit.map(code),
+        signal: match exit {
+            Some(ChildExit::Signaled(sig)) => Some(sig.number()),
+            _ => None,
+        },
+    }
+}
+
+/// Writes the stuck-exit report for `survivors` (log lines, and JSON with
+/// --report), then with --fuse-abort aborts the FUSE connections holding
+/// stuck tasks. Returns whether anything was aborted, so worth waiting for.
+pub fn report(
+    survivors: Option<&[i32]>,
+    table: &[ProcStat],
+    main: &MainChild,
+    timeout: Duration,
+    config: &ReportConfig,
+) -> bool {
+    let Some(pids) = survivors else {
+        error!(
+            "stuck exit: processes survived SIGKILL, but /proc is not this PID namespace's: cannot list them"
+        );
+        return false;
+    };
+    let mut fusectl: Option<Fusectl> = None;
+    let tasks = gather(pids, table, &mut fusectl);
+    error!("{}", summary(pids, timeout));
+    for task in &tasks {
+        for line in task.text() {
+            error!("{line}");
+        }
+    }
+    let outcome = config.fuse_abort.then(|| {
+        let connections = connections_to_abort(&tasks);
+        let outcome = if connections.is_empty() {
+            AbortOutcome::default()
+        } else {
+            fusectl
+                .get_or_insert_with(Fusectl::open)
+                .abort(&connections)
+        };
+        for connection in &outcome.aborted {
+            warn!(
+                "--fuse-abort: aborted FUSE connection {connection}; waiting for the tasks it held"
+            );
+        }
+        for e in &outcome.errors {
+            error!("--fuse-abort: {e}");
+        }
+        outcome
+    });
+    // Unmounts fusectl if rinit mounted it, before the report is written.
+    drop(fusectl);
+    if let Some(path) = &config.path {
+        let json = to_json(main, timeout.as_millis() as u64, &tasks, outcome.as_ref());
+        if let Err(e) = write_atomically(path, &json) {
+            error!(
+                "cannot write the report to {}: {}",
+                path.display(),
+                describe_error(&e)
+            );
+        }
+    }
+    outcome.is_some_and(|o| !o.aborted.is_empty())
+}
+
+/// Writes `text` to a temporary file beside `path`, then renames it, so a
+/// reader never sees half a report.
+fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    std::fs::write(&tmp, text)?;
+    std::fs::rename(&tmp, path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::signals::{SIGKILL, SigSet};
+    use crate::stuck::task::FuseConnection;
+
+    fn proc(pid: i32, ppid: i32) -> ProcStat {
+        ProcStat {
+            pid,
+            comm: "sh".into(),
+            state: 'S',
+            ppid,
+            flags: 0,
+        }
+    }
+
+    fn table() -> Vec<ProcStat> {
+        vec![proc(1, 0), proc(7, 1), proc(8, 7), proc(9, 1), proc(20, 8)]
+    }
+
+    fn no_members() -> Vec<i32> {
+        panic!("the cgroup must not be read for PID 1")
+    }
+
+    #[test]
+    fn pid_1_reports_every_other_process_of_its_namespace() {
+        assert_eq!(
+            survivors(Scope::Namespace, &table(), no_members, || true),
+            Some(vec![7, 8, 9, 20])
+        );
+        assert_eq!(
+            survivors(Scope::Namespace, &table(), no_members, || false),
+            None
+        );
+    }
+
+    #[test]
+    fn a_subreaper_reports_its_descendants_and_its_cgroup() {
+        let own_pid = 7;
+        let scope = Scope::Descendants { own_pid };
+        let not_asked = || -> bool { panic!("a subreaper never asks about /proc's namespace") };
+        assert_eq!(
+            survivors(scope, &table(), Vec::new, not_asked),
+            Some(vec![8, 20])
+        );
+        // A member that left the tree is reported once, after the tree.
+        assert_eq!(
+            survivors(scope, &table(), || vec![20, 9], not_asked),
+            Some(vec![8, 20, 9])
+        );
+    }
+
+    #[test]
+    fn the_summary_lists_the_pids() {
+        assert_eq!(
+            summary(&[8, 20], Duration::from_millis(1500)),
+            "stuck exit: 2 process(es) survived SIGKILL for 1500 ms (--stuck-timeout): 8 20; exiting anyway"
+        );
+        assert_eq!(
+            summary(&[], Duration::from_secs(10)),
+            "stuck exit: 0 process(es) survived SIGKILL for 10000 ms (--stuck-timeout): (gone meanwhile); exiting anyway"
+        );
+    }
+
+    fn task(tid: i32, wchan: &str, connections: &[u64]) -> Task {
+        Task {
+            pid: 10,
+            tid,
+            nspid: vec![10],
+            comm: "python3".into(),
+            cmdline: Vec::new(),
+            state: 'D',
+            flags: 0,
+            wchan: Some(wchan.into()),
+            stack: Err("not read".into()),
+            pending: SigSet(SIGKILL.bit()),
+            shared_pending: SigSet(0),
+            cgroups: Vec::new(),
+            freezer: None,
+            fuse: connections
+                .iter()
+                .map(|&connection| FuseConnection {
+                    connection,
+                    mountpoint: "/mnt".into(),
+                    fstype: "fuse.hangfs".into(),
+                    waiting: Some(1),
+                })
+                .collect(),
+            live_siblings: Vec::new(),
+            children: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn only_connections_holding_fuse_waiters_are_aborted() {
+        let tasks = [
+            task(11, "request_wait_answer", &[41, 40]),
+            task(12, "fuse_flush", &[41]),
+            // Blocked elsewhere: its mounts are not what holds it.
+            task(13, "rwsem_down_write_slowpath", &[42]),
+        ];
+        assert_eq!(connections_to_abort(&tasks), vec![40, 41]);
+        assert_eq!(connections_to_abort(&tasks[2..]), Vec::<u64>::new());
+    }
+
+    #[test]
+    fn the_json_names_how_the_main_child_ended() {
+        let killed = main_child(2, Some(ChildExit::Signaled(SIGKILL)), |_| 0);
+        let json = to_json(&killed, 10, &[], None);
+        assert!(
+            json.contains("\"main_child\":{\"pid\":2,\"exit_code\":0,\"signal\":9}"),
+            "{json}"
+        );
+        let exited = main_child(2, Some(ChildExit::Exited(3)), ChildExit::code);
+        let json = to_json(&exited, 10, &[], None);
+        assert!(
+            json.contains("\"main_child\":{\"pid\":2,\"exit_code\":3,\"signal\":null}"),
+            "{json}"
+        );
+        let running = main_child(2, None, |_| panic!("no exit, no code"));
+        let json = to_json(&running, 10, &[], None);
+        assert!(
+            json.contains("\"main_child\":{\"pid\":2,\"exit_code\":null,\"signal\":null}"),
+            "{json}"
+        );
+    }
+
+    #[test]
+    fn the_report_file_appears_whole() {
+        let dir = std::env::temp_dir().join(format!("rinit-report-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("report.json");
+        std::fs::write(&path, "old").unwrap();
+        write_atomically(&path, "{}").unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "{}");
+        assert!(!dir.join("report.json.tmp").exists());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
