@@ -285,13 +285,15 @@ impl Run {
 
 /// Shell code for a main child that starts a daemon in its own session with
 /// `trap` as its SIGTERM action (empty: ignore it, and so do its sleeps),
-/// waits until the trap is set (the daemon deletes a mktemp file then, and
-/// prints "daemon-ready"; a TERM before that would kill it outright), and
-/// exits with `code`. With `double_fork` the daemon is started from a
-/// subshell that exits at once, so its parent is gone.
+/// waits until the trap is set (the daemon then prints "daemon-ready" and
+/// deletes a mktemp file, in that order, so the line is out before the main
+/// child can exit and the teardown's SIGTERM reach the daemon; a TERM before
+/// the trap would kill it outright), and exits with `code`. With
+/// `double_fork` the daemon is started from a subshell that exits at once,
+/// so its parent is gone.
 pub fn daemon_script(trap: &str, double_fork: bool, code: i32) -> String {
     let daemon = format!(
-        r#"setsid sh -c 'trap "{trap}" TERM; rm -f "$1"; echo daemon-ready; while :; do sleep 0.05; done' sh "$f" &"#
+        r#"setsid sh -c 'trap "{trap}" TERM; echo daemon-ready; rm -f "$1"; while :; do sleep 0.05; done' sh "$f" &"#
     );
     let launch = if double_fork {
         format!("({daemon});")
