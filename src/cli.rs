@@ -9,7 +9,7 @@
 
 use crate::cgroup;
 use crate::exit_status::Remap;
-use crate::signals::{Rewrites, Signo};
+use crate::signals::{Disposition, Rewrites, Signo};
 use crate::supervisor::Policy;
 use std::ffi::OsString;
 use std::time::Duration;
@@ -72,8 +72,25 @@ pub struct Config {
     pub cgroup: Option<String>,
     pub memory_limit: Option<u64>,
     pub cgroup_required: bool,
-    pub report: Option<std::path::PathBuf>,
+    pub report: Option<ReportPath>,
     pub fuse_abort: bool,
+}
+
+/// --report: where the JSON document goes, and which of the flag or its
+/// variable said so (for the start-up check's message).
+#[derive(Debug, PartialEq)]
+pub struct ReportPath {
+    /// As given; relative to the directory rinit was started in, which
+    /// rinit leaves for / once the child runs, so resolve it before.
+    pub path: std::path::PathBuf,
+    pub source: String,
+}
+
+impl ReportPath {
+    /// The path against `start_dir`, the directory rinit was started in.
+    pub fn resolved(&self, start_dir: &std::path::Path) -> std::path::PathBuf {
+        start_dir.join(&self.path)
+    }
 }
 
 /// How much to log: a level from `-v`/`-q`, or an env_logger filter.
@@ -94,8 +111,11 @@ impl std::fmt::Display for UsageError {
     }
 }
 
+/// Escaped as a whole: the message holds the user's values (and lexopt's
+/// and env_filter's words about them), and must stay one line whatever they
+/// hold.
 fn usage(msg: impl Into<String>) -> UsageError {
-    UsageError(msg.into())
+    UsageError(crate::escape::escape(&msg.into()).to_string())
 }
 
 /// Raw occurrences, before defaults and the environment are applied.
@@ -274,8 +294,19 @@ fn build(
     let signal_child_only = env_bool(seen.signal_child_only, env, "RINIT_SIGNAL_CHILD_ONLY")?;
     let cgroup_required = env_bool(seen.cgroup_required, env, "RINIT_CGROUP_REQUIRED")?;
     let fuse_abort = env_bool(seen.fuse_abort, env, "RINIT_FUSE_ABORT")?;
-    let report = pick(seen.report, "--report", env, "RINIT_REPORT")?
-        .map(|(path, _)| std::path::PathBuf::from(path));
+    let report = match pick(seen.report, "--report", env, "RINIT_REPORT")? {
+        None => None,
+        // An empty variable counts as unset; an empty flag value is a slip.
+        Some((path, source)) if path.is_empty() => {
+            return Err(usage(format!(
+                "invalid value '' for {source}: expected the path of the report file"
+            )));
+        }
+        Some((path, source)) => Some(ReportPath {
+            path: path.into(),
+            source,
+        }),
+    };
     let cgroup = match pick(seen.cgroup, "--cgroup", env, "RINIT_CGROUP")? {
         None => None,
         Some((name, _)) if cgroup::valid_name(&name) => Some(name),
@@ -321,11 +352,19 @@ fn build(
 
     let pdeathsig = match pick(seen.pdeathsig, "--pdeathsig", env, "RINIT_PDEATHSIG")? {
         None => None,
-        Some((name, source)) => Some(Signo::parse(&name).ok_or_else(|| {
-            usage(format!(
-                "invalid value '{name}' for {source}: expected a signal such as TERM or 15"
-            ))
-        })?),
+        Some((name, source)) => {
+            let sig = Signo::parse(&name).ok_or_else(|| {
+                usage(format!(
+                    "invalid value '{name}' for {source}: expected a signal such as TERM or 15"
+                ))
+            })?;
+            if let Some(why) = unfit_for_pdeathsig(sig) {
+                return Err(usage(format!(
+                    "invalid value '{name}' for {source}: {why}; use a signal rinit acts on, such as TERM"
+                )));
+            }
+            Some(sig)
+        }
     };
 
     let duration = |flag,
@@ -377,6 +416,24 @@ fn build(
         report,
         fuse_abort,
     })
+}
+
+/// Why `sig` cannot be rinit's parent-death signal: the kernel delivers it
+/// to rinit itself, and these never reach rinit's loop (no teardown, no
+/// forwarding, nothing reaped afterwards).
+fn unfit_for_pdeathsig(sig: Signo) -> Option<String> {
+    match sig.disposition() {
+        Disposition::Uncatchable if sig == crate::signals::SIGKILL => {
+            Some("SIGKILL would kill rinit at once, with no teardown of its child".to_string())
+        }
+        Disposition::Uncatchable => Some(format!(
+            "{sig} would stop rinit for good: nothing reaped or forwarded"
+        )),
+        Disposition::Fault => Some(format!(
+            "{sig} is a fault signal rinit does not catch: it would kill rinit with no teardown"
+        )),
+        Disposition::Reap | Disposition::Forward => None,
+    }
 }
 
 /// A boolean switch: the flag if given, else its variable.
@@ -496,7 +553,13 @@ mod tests {
     #[test]
     fn report_options() {
         let cfg = run(&["--report", "/run/r.json", "--fuse-abort", "x"]);
-        assert_eq!(cfg.report, Some("/run/r.json".into()));
+        let report = |path: &str, source: &str| {
+            Some(ReportPath {
+                path: path.into(),
+                source: source.into(),
+            })
+        };
+        assert_eq!(cfg.report, report("/run/r.json", "--report"));
         assert!(cfg.fuse_abort);
         let env = [("RINIT_REPORT", "/tmp/r.json"), ("RINIT_FUSE_ABORT", "yes")];
         let lookup = |name: &str| {
@@ -507,9 +570,104 @@ mod tests {
         let Ok(Request::Run(cfg)) = parse(args(&["x"]), lookup) else {
             panic!()
         };
-        assert_eq!(cfg.report, Some("/tmp/r.json".into()));
+        assert_eq!(cfg.report, report("/tmp/r.json", "RINIT_REPORT"));
         assert!(cfg.fuse_abort);
         assert!(err(&["x"], &[("RINIT_FUSE_ABORT", "maybe")]).contains("RINIT_FUSE_ABORT"));
+    }
+
+    #[test]
+    fn an_empty_report_path_is_a_usage_error() {
+        assert_eq!(
+            err(&["--report", "", "x"], &[]),
+            "invalid value '' for --report: expected the path of the report file"
+        );
+        assert_eq!(err(&["--report=", "x"], &[]).lines().count(), 1);
+        // An empty variable is unset, as for every variable.
+        assert_eq!(run_with(&["x"], &[("RINIT_REPORT", "")]).report, None);
+    }
+
+    #[test]
+    fn a_relative_report_path_is_taken_from_the_start_directory() {
+        let relative = run(&["--report", "out/r.json", "x"]).report.unwrap();
+        assert_eq!(
+            relative.resolved(std::path::Path::new("/srv/app")),
+            std::path::Path::new("/srv/app/out/r.json")
+        );
+        let absolute = run(&["--report", "/run/r.json", "x"]).report.unwrap();
+        assert_eq!(
+            absolute.resolved(std::path::Path::new("/srv/app")),
+            std::path::Path::new("/run/r.json")
+        );
+    }
+
+    #[test]
+    fn pdeathsig_refuses_what_rinit_cannot_act_on() {
+        for (name, why) in [
+            ("KILL", "SIGKILL would kill rinit at once"),
+            ("9", "SIGKILL would kill rinit at once"),
+            ("SIGSTOP", "SIGSTOP would stop rinit for good"),
+            ("SEGV", "SIGSEGV is a fault signal"),
+            ("bus", "SIGBUS is a fault signal"),
+            ("ILL", "SIGILL is a fault signal"),
+            ("FPE", "SIGFPE is a fault signal"),
+            ("TRAP", "SIGTRAP is a fault signal"),
+            ("SYS", "SIGSYS is a fault signal"),
+        ] {
+            let msg = err(&["-p", name, "x"], &[]);
+            assert!(
+                msg.starts_with(&format!("invalid value '{name}' for --pdeathsig: {why}")),
+                "{msg}"
+            );
+            let msg = err(&["x"], &[("RINIT_PDEATHSIG", name)]);
+            assert!(msg.contains("for RINIT_PDEATHSIG: "), "{msg}");
+        }
+        for fine in [
+            "TERM", "INT", "HUP", "QUIT", "ABRT", "USR1", "RTMIN+3", "CHLD",
+        ] {
+            assert_eq!(
+                run(&["-p", fine, "x"]).pdeathsig,
+                Signo::parse(fine),
+                "{fine}"
+            );
+        }
+    }
+
+    #[test]
+    fn usage_errors_are_one_line_whatever_the_value_holds() {
+        for (list, env) in [
+            (vec!["--grace", "5\nrinit: ERROR forged", "x"], vec![]),
+            (vec!["-r", "TERM\n:X", "x"], vec![]),
+            (vec!["--bogus\x1b[2J", "x"], vec![]),
+            (vec!["-\n", "x"], vec![]),
+            (vec!["--cgroup", "a\rb", "x"], vec![]),
+            (vec!["x"], vec![("RINIT_LOG", "rinit=lo\nud")]),
+            (vec!["x"], vec![("RINIT_MEMORY_LIMIT", "1\u{2028}G")]),
+        ] {
+            let msg = err(&list, &env);
+            assert_eq!(msg.lines().count(), 1, "{msg:?}");
+            assert!(!msg.chars().any(char::is_control), "{msg:?}");
+        }
+        assert_eq!(
+            err(&["--grace", "5\nx", "x"], &[]),
+            "invalid value '5\\nx' for --grace: expected a duration such as 500ms, 5s or 2m"
+        );
+        assert_eq!(err(&["--a\x1bb", "x"], &[]), "unknown option --a\\x1bb");
+    }
+
+    #[test]
+    fn the_longest_duration_still_makes_a_deadline() {
+        let longest = parse_duration(&format!("{}ms", u64::MAX)).unwrap();
+        assert!(std::time::Instant::now().checked_add(longest).is_some());
+        assert_eq!(
+            parse_duration(&format!("{}ms", u128::from(u64::MAX) + 1)),
+            None
+        );
+        assert_eq!(
+            parse_duration(&format!("{}h", u64::MAX / 3_600_000 + 1)),
+            None
+        );
+        assert!(err(&["-r", "RTMIN+2147483647:TERM", "x"], &[]).contains("is not a signal"));
+        assert!(err(&["-p", "RTMIN+4294967330", "x"], &[]).contains("--pdeathsig"));
     }
 
     #[test]
@@ -700,7 +858,7 @@ mod tests {
             ("RINIT_SIGNAL_CHILD_ONLY", "yes"),
             ("RINIT_REWRITE", "TERM:QUIT, USR1:0"),
             ("RINIT_REMAP_EXIT", "3,4"),
-            ("RINIT_PDEATHSIG", "SIGKILL"),
+            ("RINIT_PDEATHSIG", "SIGUSR2"),
             ("RINIT_GRACE", "2s"),
             ("RINIT_KILL_AFTER", "1s"),
             ("RINIT_STUCK_TIMEOUT", "1m"),
@@ -720,7 +878,7 @@ mod tests {
         );
         assert_eq!(cfg.policy.rewrites.apply(Signo::new(10).unwrap()), None);
         assert!(cfg.policy.remap.contains(3) && cfg.policy.remap.contains(4));
-        assert_eq!(cfg.pdeathsig, Some(crate::signals::SIGKILL));
+        assert_eq!(cfg.pdeathsig, Signo::new(12));
         assert_eq!(cfg.policy.grace, Duration::from_secs(2));
         assert_eq!(cfg.policy.kill_after, Some(Duration::from_secs(1)));
         assert_eq!(cfg.policy.stuck_timeout, Duration::from_secs(60));

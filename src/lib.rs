@@ -1,7 +1,7 @@
 //! rinit's parts, as a library so that the fuzz targets (fuzz/) can drive the
 //! parsers; the binary (main.rs) is the start-up sequence that uses them.
 //!
-//! Pure logic, no syscalls, unit-tested on strings: `cli`, `signals`,
+//! Pure logic, no syscalls, unit-tested on strings: `cli`, `escape`, `signals`,
 //! `exit_status`, `supervisor`, `cgroup::discover`, `cgroup::oom`,
 //! `stuck::task`, and the parsers in `os::procfs`. The operating-system
 //! layer is `os` (`sys`: every syscall and the only `unsafe`; `procfs`:
@@ -12,6 +12,7 @@
 
 pub mod cgroup;
 pub mod cli;
+pub mod escape;
 pub mod exit_status;
 pub mod logging;
 pub mod os;

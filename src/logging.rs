@@ -9,6 +9,7 @@
 //! with `eprint!` and panics.
 
 use crate::cli::LogSpec;
+use crate::escape::escape;
 use crate::os::sys;
 use log::LevelFilter;
 use std::io::{self, Write};
@@ -47,7 +48,12 @@ fn builder(spec: &LogSpec) -> env_logger::Builder {
         }),
         LogSpec::Filter(text) => builder.parse_filters(text),
     };
-    builder.format(|out, record| writeln!(out, "rinit: {} {}", record.level(), record.args()));
+    // Messages carry names from outside (argv, /proc): escaped here, at the
+    // one place every line passes, none can end its line early.
+    builder.format(|out, record| {
+        let message = record.args().to_string();
+        writeln!(out, "rinit: {} {}", record.level(), escape(&message))
+    });
     builder
 }
 
@@ -109,6 +115,21 @@ mod tests {
                 ]
             ),
             "rinit: WARN careful\nrinit: INFO made app\n"
+        );
+    }
+
+    #[test]
+    fn a_message_is_one_line_whatever_it_holds() {
+        assert_eq!(
+            printed(
+                LogSpec::Level(1),
+                &[(
+                    Level::Error,
+                    "rinit",
+                    "cannot execute 'a\nrinit: ERROR forged\x1b[2J'"
+                )]
+            ),
+            "rinit: ERROR cannot execute 'a\\nrinit: ERROR forged\\x1b[2J'\n"
         );
     }
 

@@ -4,15 +4,16 @@
 //!
 //! The lifecycle is `start_and_supervise`, one step per line: block signals
 //! (before anything else, so none is lost or acted on by default), parse the
-//! command line, start logging, become a subreaper (when not PID 1), arm the
-//! parent-death signal, set up the cgroup, spawn the child, let go of the
-//! caller's cwd and descriptors, create the signalfd, then loop until the
-//! supervisor says exit. Before the loop any failure ends rinit, with the
+//! command line, check the --report path, start logging, become a subreaper
+//! (when not PID 1), arm the parent-death signal, set up the cgroup, spawn
+//! the child, let go of the caller's cwd and descriptors, create the
+//! signalfd, then loop until the supervisor says exit. Before the loop any failure ends rinit, with the
 //! exit code its `StartError` means; inside it nothing does.
 #![cfg_attr(not(test), no_main)]
 #![deny(unsafe_code)]
 #![deny(clippy::undocumented_unsafe_blocks)]
 
+use rinit::escape::escape;
 use rinit::{cgroup, cli, logging, os, runtime, signals, spawn, stuck, supervisor};
 
 use log::{debug, error, warn};
@@ -63,6 +64,7 @@ fn start_and_supervise(args: Vec<OsString>) -> Result<u8, StartError> {
         cli::Request::Help => return Ok(print_stdout(cli::USAGE)),
         cli::Request::Version => return Ok(print_stdout(&format!("{}\n", version()))),
     };
+    let report_path = check_report_path(config.report.as_ref())?;
     logging::init(&config.log);
     let own_pid = sys::getpid();
     let scope = become_subreaper(own_pid);
@@ -79,7 +81,7 @@ fn start_and_supervise(args: Vec<OsString>) -> Result<u8, StartError> {
         signals,
         cgroup,
         report: stuck::ReportConfig {
-            path: config.report,
+            path: report_path,
             fuse_abort: config.fuse_abort,
         },
     };
@@ -114,11 +116,16 @@ impl StartError {
     fn report(self) -> u8 {
         let code = self.exit_code();
         match self {
+            // Both may echo the caller's text; the logger escapes its own.
             StartError::Early(message) => {
-                let _ = writeln!(std::io::stderr(), "rinit: {message}");
+                let _ = writeln!(std::io::stderr(), "rinit: {}", escape(&message));
             }
             StartError::Usage(message) => {
-                let _ = writeln!(std::io::stderr(), "rinit: {message} (try 'rinit --help')");
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "rinit: {} (try 'rinit --help')",
+                    escape(&message)
+                );
             }
             StartError::Failure(message) | StartError::Exec { message, .. } => error!("{message}"),
         }
@@ -137,6 +144,57 @@ fn block_signals() -> Result<signals::SigSet, StartError> {
 fn parse_command_line(args: Vec<OsString>) -> Result<cli::Request, StartError> {
     cli::parse(args.into_iter().skip(1), |name| std::env::var_os(name))
         .map_err(|e| StartError::Usage(e.to_string()))
+}
+
+/// --report as an absolute path, checked now: rinit leaves its start
+/// directory for / before the child runs, and a report that cannot be
+/// written is found out at the worst moment, after a stuck exit. A path
+/// whose directory is missing is a usage error, before the command runs.
+fn check_report_path(
+    report: Option<&cli::ReportPath>,
+) -> Result<Option<std::path::PathBuf>, StartError> {
+    let Some(report) = report else {
+        return Ok(None);
+    };
+    let invalid = |why: String| {
+        StartError::Usage(format!(
+            "invalid value '{}' for {}: {why}",
+            report.path.display(),
+            report.source
+        ))
+    };
+    let path = if report.path.is_absolute() {
+        report.path.clone()
+    } else {
+        let start_dir = std::env::current_dir().map_err(|e| {
+            invalid(format!(
+                "cannot read the current directory to resolve it against: {}",
+                os::describe_error(&e)
+            ))
+        })?;
+        report.resolved(&start_dir)
+    };
+    let names_a_file =
+        path.file_name().is_some() && !path.as_os_str().as_encoded_bytes().ends_with(b"/");
+    let dir = path
+        .parent()
+        .filter(|_| names_a_file)
+        .ok_or_else(|| invalid("expected the path of a file, not of a directory".to_string()))?;
+    match std::fs::metadata(dir) {
+        Ok(meta) if meta.is_dir() => {}
+        Ok(_) => return Err(invalid(format!("{} is not a directory", dir.display()))),
+        Err(e) => {
+            return Err(invalid(format!(
+                "cannot use directory {}: {}",
+                dir.display(),
+                os::describe_error(&e)
+            )));
+        }
+    }
+    if std::fs::metadata(&path).is_ok_and(|meta| meta.is_dir()) {
+        return Err(invalid(format!("{} is a directory", path.display())));
+    }
+    Ok(Some(path))
 }
 
 /// PID 1 reaps its namespace anyway; anywhere else rinit asks for orphaned
@@ -194,7 +252,13 @@ fn spawn_child(
 fn spawn_error(e: spawn::SpawnError, program: &OsStr, cgroup_name: &str) -> StartError {
     let error = os::describe_error(&e.error);
     match e.stage {
-        SpawnStage::Fork | SpawnStage::Exec => StartError::Exec {
+        // No child was made, so no program could be found or refused: the
+        // fault is rinit's (or its limits'), exit 1, not the shell's 126.
+        SpawnStage::Fork => StartError::Failure(format!("cannot fork: {error}")),
+        SpawnStage::Pipe => StartError::Failure(format!(
+            "cannot create a pipe for the child's exec status: {error}"
+        )),
+        SpawnStage::Exec => StartError::Exec {
             message: format!("cannot execute '{}': {}", program.display(), e.error),
             code: spawn::exec_failure_code(&e.error),
         },
@@ -300,7 +364,8 @@ mod tests {
         assert_eq!(StartError::Failure("cgroup".into()).exit_code(), 1);
         assert_eq!(failed(SpawnStage::Exec, errno::ENOENT).exit_code(), 127);
         assert_eq!(failed(SpawnStage::Exec, errno::EACCES).exit_code(), 126);
-        assert_eq!(failed(SpawnStage::Fork, errno::EAGAIN).exit_code(), 126);
+        assert_eq!(failed(SpawnStage::Fork, errno::EAGAIN).exit_code(), 1);
+        assert_eq!(failed(SpawnStage::Pipe, errno::EAGAIN).exit_code(), 1);
         assert_eq!(failed(SpawnStage::SignalMask, errno::EINVAL).exit_code(), 1);
     }
 
@@ -318,6 +383,10 @@ mod tests {
                 message: "cannot execute 'app': No such file or directory (os error 2)".into(),
                 code: 127
             }
+        );
+        assert_eq!(
+            failed(SpawnStage::Fork, errno::EAGAIN),
+            StartError::Failure("cannot fork: Resource temporarily unavailable".into())
         );
         assert_eq!(
             failed(SpawnStage::ProcessGroup, errno::EPERM),

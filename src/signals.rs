@@ -92,12 +92,13 @@ impl Signo {
             if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
                 return None;
             }
-            digits.parse::<i32>().ok().map(|d| d * sign)
+            digits.parse::<i32>().ok()?.checked_mul(sign)
         };
+        // Checked: RTMIN+2147483647 is text anyone can type.
         let n = if let Some(rest) = name.strip_prefix("RTMIN") {
-            RTMIN + offset(rest, 1)?
+            RTMIN.checked_add(offset(rest, 1)?)?
         } else if let Some(rest) = name.strip_prefix("RTMAX") {
-            MAX + offset(rest, -1)?
+            MAX.checked_add(offset(rest, -1)?)?
         } else {
             return None;
         };
@@ -225,8 +226,24 @@ mod tests {
     #[test]
     fn rejects_what_is_not_a_signal() {
         for bad in [
-            "", "0", "65", "-1", "FOO", "SIG", "RTMIN+31", "RTMAX-31", "RTMIN-1", "RTMIN+",
-            "RTMIN+x", "RTMAX+1",
+            "",
+            "0",
+            "65",
+            "-1",
+            "FOO",
+            "SIG",
+            "RTMIN+31",
+            "RTMAX-31",
+            "RTMIN-1",
+            "RTMIN+",
+            "RTMIN+x",
+            "RTMAX+1",
+            "RTMIN+2147483647",
+            "RTMIN+2147483614",
+            "RTMAX-2147483647",
+            "RTMAX-2147483648",
+            "RTMIN+99999999999",
+            "SIGRTMIN+2147483647",
         ] {
             assert_eq!(Signo::parse(bad), None, "{bad}");
         }

@@ -342,6 +342,48 @@ pub fn close_inherited_fds(keep: &[c_int]) -> io::Result<()> {
     Ok(())
 }
 
+/// Creates `path` as a new regular file for writing, with `mode` exactly
+/// (whatever the umask). Refuses anything already there, a symlink
+/// included (O_EXCL), and cannot block on a FIFO (O_NONBLOCK): a file
+/// someone planted is never followed, truncated or waited on.
+pub fn create_new_file(path: &Path, mode: u32) -> io::Result<std::fs::File> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(mode)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .open(path)?;
+    file.set_permissions(std::fs::Permissions::from_mode(mode))?;
+    Ok(file)
+}
+
+/// Flushes a directory's entries (a rename in it) to disk.
+pub fn sync_directory(dir: &Path) -> io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(dir)?
+        .sync_all()
+}
+
+/// Eight bytes from the kernel's random pool, without /dev (which a
+/// container may lack) and without waiting for the pool to be seeded.
+pub fn random_u64() -> io::Result<u64> {
+    let mut bytes = [0u8; 8];
+    let mut getrandom = |flags: libc::c_uint| {
+        // SAFETY: the buffer is valid for its 8 bytes.
+        check(unsafe { libc::syscall(libc::SYS_getrandom, bytes.as_mut_ptr(), bytes.len(), flags) })
+    };
+    match getrandom(libc::GRND_INSECURE) {
+        // GRND_INSECURE is Linux 5.6+; older kernels refuse the flag.
+        Err(e) if e.raw_os_error() == Some(libc::EINVAL) => getrandom(libc::GRND_NONBLOCK),
+        other => other,
+    }?;
+    Ok(u64::from_ne_bytes(bytes))
+}
+
 /// What the child needs, all prepared before fork: after fork only
 /// async-signal-safe calls on these values are allowed.
 pub struct SpawnSpec {
@@ -361,12 +403,14 @@ pub struct SpawnSpec {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(i32)]
 pub enum SpawnStage {
-    /// Creating the exec-status pipe or forking (in rinit, not the child).
+    /// Forking (in rinit, not the child): no child was made.
     Fork = 0,
     JoinCgroup = 1,
     Exec = 2,
     ProcessGroup = 3,
     SignalMask = 4,
+    /// Creating the exec-status pipe (in rinit, before the fork).
+    Pipe = 5,
 }
 
 impl SpawnStage {
@@ -377,6 +421,7 @@ impl SpawnStage {
             SpawnStage::Exec,
             SpawnStage::ProcessGroup,
             SpawnStage::SignalMask,
+            SpawnStage::Pipe,
         ]
         .into_iter()
         .find(|&stage| stage as c_int == code)
@@ -415,7 +460,7 @@ pub fn spawn(spec: &SpawnSpec) -> Result<i32, SpawnError> {
     let candidates: Vec<*const c_char> = spec.candidates.iter().map(|c| c.as_ptr()).collect();
     let mask = spec.mask.0;
     let (read_end, write_end) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
-        .map_err(|e| SpawnError::new(SpawnStage::Fork, e))?;
+        .map_err(|e| SpawnError::new(SpawnStage::Pipe, e))?;
     let write_fd = write_end.as_raw_fd();
 
     // SAFETY: rinit is single-threaded here (no logger thread, no runtime),
@@ -548,10 +593,11 @@ mod tests {
             SpawnStage::Exec,
             SpawnStage::ProcessGroup,
             SpawnStage::SignalMask,
+            SpawnStage::Pipe,
         ] {
             assert_eq!(SpawnStage::from_code(stage as c_int), Some(stage));
         }
-        assert_eq!(SpawnStage::from_code(5), None);
+        assert_eq!(SpawnStage::from_code(6), None);
     }
 
     #[test]

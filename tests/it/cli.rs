@@ -102,6 +102,59 @@ fn usage_errors_are_one_line_and_run_nothing() {
             vec![("RINIT_LOG", "rinit=loud")],
             "'rinit=loud' for RINIT_LOG",
         ),
+        // Signals rinit could not act on as its parent-death signal.
+        (
+            vec!["-p", "KILL"],
+            vec![],
+            "SIGKILL would kill rinit at once",
+        ),
+        (
+            vec!["-p", "STOP"],
+            vec![],
+            "SIGSTOP would stop rinit for good",
+        ),
+        (vec!["-p", "SEGV"], vec![], "SIGSEGV is a fault signal"),
+        (
+            vec![],
+            vec![("RINIT_PDEATHSIG", "SYS")],
+            "SIGSYS is a fault signal",
+        ),
+        // An offset that overflows (the debug build used to panic).
+        (
+            vec!["-r", "RTMIN+2147483647:TERM"],
+            vec![],
+            "is not a signal",
+        ),
+        (vec!["-p", "RTMIN+2147483614"], vec![], "for --pdeathsig"),
+        // Control characters in a value: escaped, still one line.
+        (
+            vec!["--grace", "5\nrinit: ERROR forged"],
+            vec![],
+            "'5\\nrinit: ERROR forged' for --grace",
+        ),
+        (
+            vec!["--bogus\x1b[2J"],
+            vec![],
+            "unknown option --bogus\\x1b[2J",
+        ),
+        (
+            vec![],
+            vec![("RINIT_REWRITE", "TERM:\rNOPE")],
+            "'\\rNOPE' is not a signal",
+        ),
+        // --report: checked before the command runs.
+        (vec!["--report", ""], vec![], "'' for --report"),
+        (
+            vec!["--report", "/no-such-dir-rinit/r.json"],
+            vec![],
+            "cannot use directory /no-such-dir-rinit: No such file or directory",
+        ),
+        (
+            vec![],
+            vec![("RINIT_REPORT", "/etc/passwd/r.json")],
+            "for RINIT_REPORT: /etc/passwd is not a directory",
+        ),
+        (vec!["--report", "/tmp/"], vec![], "not of a directory"),
     ];
     for (args, env, needle) in cases {
         let mut all: Vec<&str> = args.clone();
@@ -194,6 +247,31 @@ fn a_closed_stderr_changes_nothing() {
     assert_eq!(out.stdout, "3\n", "{out:?}");
 }
 
+/// A relative --report PATH means the directory rinit was started in, and
+/// is checked there at start-up (rinit moves to / before the child runs).
+fn relative_report_path_is_checked_in_the_start_directory() {
+    let dir = TempDir::new("relative-report");
+    let marker = dir.file("ran");
+    let mut cmd = rinit_cmd(&["--report", "reports/r.json", "touch", &marker]);
+    cmd.current_dir(dir.path());
+    let out = run(cmd, secs(10.0));
+    assert_eq!(out.code, Some(2), "{out:?}");
+    assert_eq!(
+        out.stderr,
+        format!(
+            "rinit: invalid value 'reports/r.json' for --report: cannot use directory {}/reports: No such file or directory (try 'rinit --help')\n",
+            dir.path().display()
+        )
+    );
+    assert!(!std::path::Path::new(&marker).exists());
+    std::fs::create_dir(dir.path().join("reports")).unwrap();
+    let mut cmd = rinit_cmd(&["--report", "reports/r.json", "touch", &marker]);
+    cmd.current_dir(dir.path());
+    let out = run(cmd, secs(10.0));
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert!(std::path::Path::new(&marker).exists());
+}
+
 /// A flag wins over its variable; a repeatable flag replaces the list.
 fn flags_win_over_environment() {
     let mut cmd = rinit_cmd(&["-e", "4", "sh", "-c", "exit 3"]);
@@ -215,6 +293,7 @@ tests! {
         usage_errors_are_one_line_and_run_nothing,
         options_stop_at_the_first_non_option,
         flags_win_over_environment,
+        relative_report_path_is_checked_in_the_start_directory,
     ];
     &[Root, PidNs] => [a_clean_run_prints_nothing, verbose_logs_go_to_stderr_with_level];
     &[Root, PidNs, Python] => [a_closed_stderr_changes_nothing];

@@ -92,6 +92,36 @@ fn unexecutable_program_exits_126() {
     );
 }
 
+/// A fork that fails (here: RLIMIT_NPROC of a uid that has no other
+/// process) made no child, so nothing was found or refused: exit 1 and
+/// "cannot fork", not the shell's 126 for an unrunnable program.
+fn failed_fork_exits_1() {
+    // A uid of this test run's own: its process count is rinit alone.
+    let uid = (60_000 + std::process::id() % 5_000).to_string();
+    let mut cmd = std::process::Command::new("prlimit");
+    cmd.args(["--nproc=1:1", "setpriv", "--reuid", &uid, "--regid", &uid])
+        .args(["--clear-groups", rinit(), "true"]);
+    let out = run(cmd, secs(10.0));
+    assert_eq!(out.code, Some(1), "{out:?}");
+    assert_eq!(
+        out.stderr, "rinit: ERROR cannot fork: Resource temporarily unavailable\n",
+        "{out:?}"
+    );
+}
+
+/// The program name is the caller's text, echoed in a log line: a newline
+/// or an escape sequence in it is shown escaped, never acted on.
+fn an_echoed_program_name_stays_one_line() {
+    let name = "no-such\nrinit: ERROR forged\x1b[2J";
+    let out = run(pid1(&[name]), secs(10.0));
+    assert_eq!(out.code, Some(127), "{out:?}");
+    assert_eq!(
+        out.stderr,
+        "rinit: ERROR cannot execute 'no-such\\nrinit: ERROR forged\\x1b[2J': No such file or directory (os error 2)\n",
+        "{out:?}"
+    );
+}
+
 tests! {
     &[Root, PidNs] => [
         exit_codes_pass_through,
@@ -99,5 +129,7 @@ tests! {
         remap_exit_turns_codes_into_zero,
         missing_program_exits_127_naming_it,
         unexecutable_program_exits_126,
+        an_echoed_program_name_stays_one_line,
     ];
+    &[Root] => [failed_fork_exits_1];
 }
