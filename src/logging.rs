@@ -11,28 +11,38 @@
 use crate::cli::LogSpec;
 use crate::escape::escape;
 use crate::os::sys;
+use crate::signals::{self, Signo};
 use log::LevelFilter;
 use std::io::{self, Write};
 
-/// stderr, minus the SIGPIPE that a write to a closed pipe raises: rinit
-/// blocks that signal and forwards whatever arrives, so the child would get
-/// it, and logging the forwarding would raise another, without end.
+/// stderr, minus the signal a failed write raises at rinit: SIGPIPE for a
+/// closed pipe, SIGXFSZ for a file past RLIMIT_FSIZE. The loop drops
+/// signals rinit sent itself anyway, but one left pending would wake it,
+/// and a log line about that would raise another, without end.
 struct Stderr;
 
 impl Write for Stderr {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let written = io::stderr().write(buf);
-        if written
-            .as_ref()
-            .is_err_and(|e| e.kind() == io::ErrorKind::BrokenPipe)
+        if let Err(e) = &written
+            && let Some(raised) = signal_raised_by(e.kind())
         {
-            let _ = sys::take_own_sigpipe();
+            let _ = sys::take_own_signal(raised);
         }
         written
     }
 
     fn flush(&mut self) -> io::Result<()> {
         io::stderr().flush()
+    }
+}
+
+/// The signal the kernel raises at a writer whose write failed this way.
+fn signal_raised_by(kind: io::ErrorKind) -> Option<Signo> {
+    match kind {
+        io::ErrorKind::BrokenPipe => Some(signals::SIGPIPE),
+        io::ErrorKind::FileTooLarge => Some(signals::SIGXFSZ),
+        _ => None,
     }
 }
 
@@ -177,6 +187,19 @@ mod tests {
         fn flush(&mut self) -> io::Result<()> {
             Err(io::ErrorKind::BrokenPipe.into())
         }
+    }
+
+    #[test]
+    fn failed_writes_that_raise_a_signal() {
+        assert_eq!(
+            signal_raised_by(io::Error::from_raw_os_error(sys::errno::EPIPE).kind()),
+            Some(signals::SIGPIPE)
+        );
+        assert_eq!(
+            signal_raised_by(io::Error::from_raw_os_error(sys::errno::EFBIG).kind()),
+            Some(signals::SIGXFSZ)
+        );
+        assert_eq!(signal_raised_by(io::ErrorKind::WouldBlock), None);
     }
 
     #[test]

@@ -28,6 +28,8 @@ pub struct Setup {
 
 pub struct Runtime {
     main_pid: i32,
+    /// As signalfd reports senders: 1 as PID 1.
+    own_pid: i32,
     signal_child_only: bool,
     scope: Scope,
     supervisor: Supervisor,
@@ -63,6 +65,7 @@ impl Runtime {
     pub fn new(setup: Setup) -> Runtime {
         Runtime {
             main_pid: setup.main_pid,
+            own_pid: sys::getpid(),
             signal_child_only: setup.signal_child_only,
             scope: setup.scope,
             supervisor: Supervisor::new(setup.policy),
@@ -120,6 +123,7 @@ impl Runtime {
             if let Some(code) = self.perform(&actions) {
                 return Some(code);
             }
+            self.resume_if_stopped(sig, &actions);
         }
         // A `populated 0` event means the cgroup emptied, which only the
         // reaping turns into "nothing left".
@@ -175,9 +179,19 @@ impl Runtime {
         }
         match self.signals.read_batch() {
             Ok(received) => {
-                for (sig, sender) in received {
+                for (sig, origin) in received {
+                    // Raised by rinit's own doing: a log or report write that
+                    // failed (SIGPIPE, SIGXFSZ). Passed on, it would kill the
+                    // child for rinit's trouble. Dropped without a word: the
+                    // word's write could raise it again. Setting SIGPIPE to
+                    // ignored would not do: a blocked signal is queued even
+                    // when ignored, a SIGPIPE someone else sends must still
+                    // be forwarded, and SIGXFSZ would remain.
+                    if origin.is_process(self.own_pid) {
+                        continue;
+                    }
                     if sig != signals::SIGCHLD {
-                        debug!("received {sig} from pid {sender}");
+                        debug!("received {sig} from pid {}", origin.pid);
                     }
                     wakeup.add_signal(sig);
                 }
@@ -271,6 +285,32 @@ impl Runtime {
             }
         }
         None
+    }
+
+    /// After a request to end was forwarded (`received` before --rewrite, or
+    /// what it became) to a main child that is stopped (Ctrl-Z, SIGSTOP):
+    /// SIGCONT, the same way, as systemd does: a stopped process runs no
+    /// handler until continued. Only when stopped: a running child with a
+    /// CONT handler (shells, editors redraw) must not see one nobody sent.
+    fn resume_if_stopped(&self, received: Signo, actions: &[Action]) {
+        let forwarded = actions.iter().find_map(|action| match *action {
+            Action::Forward(sig) => Some(sig),
+            _ => None,
+        });
+        let Some(forwarded) = forwarded else {
+            return;
+        };
+        if !(received.asks_to_end() || forwarded.asks_to_end()) {
+            return;
+        }
+        if self
+            .proc
+            .stat(self.main_pid)
+            .is_some_and(|s| s.state == 'T')
+        {
+            debug!("main child {} is stopped: continuing it", self.main_pid);
+            self.forward(signals::SIGCONT);
+        }
     }
 
     fn forward(&self, sig: Signo) {

@@ -12,10 +12,12 @@ use std::fmt;
 pub const MAX: i32 = 64;
 /// Signal numbers as the kernel's x86_64/generic ABI gives them.
 pub const SIGINT: Signo = Signo(2);
+pub const SIGPIPE: Signo = Signo(13);
 pub const SIGKILL: Signo = Signo(9);
 pub const SIGTERM: Signo = Signo(15);
 pub const SIGCHLD: Signo = Signo(17);
 pub const SIGCONT: Signo = Signo(18);
+pub const SIGXFSZ: Signo = Signo(25);
 pub const RTMIN: i32 = 34;
 
 /// Names of the standard signals, indexed by number (0 is unused).
@@ -105,6 +107,16 @@ impl Signo {
         (RTMIN..=MAX).contains(&n).then_some(Signo(n))
     }
 
+    /// HUP, INT, QUIT and TERM: the signals that ask a process to end (a
+    /// hang-up, Ctrl-C, the quit key, the engines' default stop signal).
+    /// A stopped process acts on them only once continued. The others
+    /// (USR1, WINCH, the real-time ones) ask a running process for
+    /// something; whoever stopped it (Ctrl-Z, a debugger) decides when it
+    /// runs again.
+    pub fn asks_to_end(self) -> bool {
+        matches!(self.0, 1 | 2 | 3 | 15)
+    }
+
     /// The bit of this signal in a kernel `sigset_t` word.
     pub fn bit(self) -> u64 {
         1u64 << (self.0 - 1)
@@ -157,6 +169,30 @@ impl SigSet {
     /// Parses the hexadecimal form of `/proc/PID/status` (`SigPnd:` etc.).
     pub fn from_proc_hex(text: &str) -> Option<SigSet> {
         u64::from_str_radix(text.trim(), 16).ok().map(SigSet)
+    }
+}
+
+/// Who sent a signal, as the signalfd reports it: `ssi_pid` and `ssi_code`.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct Origin {
+    pub pid: u32,
+    pub code: i32,
+}
+
+impl Origin {
+    /// `si_code` of kill(2) (and of the signals the kernel raises at the
+    /// writer of a failed write: SIGPIPE, SIGXFSZ) and of tkill/tgkill.
+    const SI_USER: i32 = 0;
+    const SI_TKILL: i32 = -6;
+
+    /// True when process `pid` sent the signal. Only those two codes carry
+    /// a sender's pid; for the others (SIGCHLD's, a timer's) the same field
+    /// holds something else. The pid is as seen from the receiver's PID
+    /// namespace, 0 for a sender outside it, so it names rinit only when
+    /// rinit is the sender.
+    pub fn is_process(self, pid: i32) -> bool {
+        (self.code == Self::SI_USER || self.code == Self::SI_TKILL)
+            && i32::try_from(self.pid).is_ok_and(|p| p == pid)
     }
 }
 
@@ -277,6 +313,36 @@ mod tests {
         }
         assert_eq!(SIGCHLD.disposition(), Disposition::Reap);
         assert_eq!(Signo::new(64).unwrap().disposition(), Disposition::Forward);
+    }
+
+    #[test]
+    fn only_hup_int_quit_and_term_ask_to_end() {
+        let ending: Vec<i32> = Signo::all()
+            .filter(|s| s.asks_to_end())
+            .map(Signo::number)
+            .collect();
+        assert_eq!(ending, [1, 2, 3, 15]);
+    }
+
+    #[test]
+    fn a_sender_is_known_only_from_kill_and_tkill_codes() {
+        let from = |pid, code| Origin { pid, code };
+        assert!(
+            from(1, 0).is_process(1),
+            "kill, or a failed write's SIGPIPE"
+        );
+        assert!(from(4242, -6).is_process(4242), "tgkill");
+        assert!(!from(1, 0).is_process(4242), "another process");
+        assert!(!from(0, 0).is_process(1), "a sender outside the namespace");
+        assert!(
+            !from(1, -1).is_process(1),
+            "sigqueue: not something rinit does"
+        );
+        assert!(
+            !from(1, 1).is_process(1),
+            "CLD_EXITED: the pid is the child's"
+        );
+        assert!(!from(u32::MAX, 0).is_process(-1));
     }
 
     #[test]

@@ -7,7 +7,7 @@
 //! `sigprocmask`, and rinit must restore the caller's mask bit for bit.
 #![allow(unsafe_code)]
 
-use crate::signals::{SigSet, Signo};
+use crate::signals::{Origin, SigSet, Signo};
 use std::ffi::{CString, c_char, c_int};
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
@@ -62,13 +62,14 @@ pub fn block_signals(set: SigSet) -> io::Result<SigSet> {
     sigprocmask(libc::SIG_BLOCK, Some(set))
 }
 
-/// Takes a pending SIGPIPE off the calling thread without waiting; false if
-/// none was pending. A write that fails with EPIPE raises SIGPIPE at the
-/// writing thread itself, and the kernel hands out a thread's own pending
-/// signals before the process's, so after such a write this takes that one
-/// and leaves a SIGPIPE another process sent to be forwarded.
-pub fn take_own_sigpipe() -> io::Result<bool> {
-    let set: u64 = 1 << (libc::SIGPIPE - 1);
+/// Takes a pending `sig` off the calling thread without waiting; false if
+/// none was pending. A write that fails with EPIPE (SIGPIPE) or EFBIG
+/// (SIGXFSZ) raises the signal at the writing thread itself, and the kernel
+/// hands out a thread's own pending signals before the process's, so after
+/// such a write this takes that one and leaves one another process sent to
+/// be forwarded.
+pub fn take_own_signal(sig: Signo) -> io::Result<bool> {
+    let set: u64 = sig.bit();
     let no_wait = libc::timespec {
         tv_sec: 0,
         tv_nsec: 0,
@@ -116,10 +117,10 @@ impl SignalFd {
     }
 
     /// Waits for at least one signal and returns those pending (up to a
-    /// batch; the rest come with the next call), with the sending pids. One
+    /// batch; the rest come with the next call), with their senders. One
     /// read(2) per wake-up: the whole cost of an idle-to-forward cycle is
     /// this read and the kill (waitpid only when a SIGCHLD came).
-    pub fn read_batch(&self) -> io::Result<Vec<(Signo, u32)>> {
+    pub fn read_batch(&self) -> io::Result<Vec<(Signo, Origin)>> {
         const BATCH: usize = 32;
         // SAFETY: signalfd_siginfo is plain old data; all-zero is valid.
         let mut infos: [libc::signalfd_siginfo; BATCH] = unsafe { std::mem::zeroed() };
@@ -142,7 +143,13 @@ impl SignalFd {
         let count = n as usize / std::mem::size_of::<libc::signalfd_siginfo>();
         Ok(infos[..count]
             .iter()
-            .filter_map(|i| Some((Signo::new(i.ssi_signo as i32)?, i.ssi_pid)))
+            .filter_map(|i| {
+                let origin = Origin {
+                    pid: i.ssi_pid,
+                    code: i.ssi_code,
+                };
+                Some((Signo::new(i.ssi_signo as i32)?, origin))
+            })
             .collect())
     }
 }
@@ -287,7 +294,7 @@ pub fn getppid() -> i32 {
 /// The error numbers the rest of rinit tells apart (exit codes 126/127 of
 /// a failed exec), so that nothing outside this layer names libc.
 pub mod errno {
-    pub use libc::{E2BIG, EACCES, EAGAIN, EBUSY, EINVAL, ENOEXEC, EPERM};
+    pub use libc::{E2BIG, EACCES, EAGAIN, EBUSY, EFBIG, EINVAL, ENOEXEC, EPERM, EPIPE};
     pub use libc::{ELOOP, ENAMETOOLONG, ENOENT, ENOTDIR};
 }
 
@@ -602,17 +609,18 @@ mod tests {
 
     #[test]
     fn takes_the_sigpipe_of_a_failed_write() {
+        use crate::signals::SIGPIPE;
         use std::io::Write;
         // A thread of its own: the mask and the pending signal stay with it.
         std::thread::spawn(|| {
-            block_signals(SigSet(1 << (libc::SIGPIPE - 1))).unwrap();
+            block_signals(SigSet(SIGPIPE.bit())).unwrap();
             let (reader, mut writer) = std::io::pipe().unwrap();
             drop(reader);
-            assert!(!take_own_sigpipe().unwrap());
+            assert!(!take_own_signal(SIGPIPE).unwrap());
             let e = writer.write(b"x").unwrap_err();
             assert_eq!(e.kind(), io::ErrorKind::BrokenPipe);
-            assert!(take_own_sigpipe().unwrap());
-            assert!(!take_own_sigpipe().unwrap());
+            assert!(take_own_signal(SIGPIPE).unwrap());
+            assert!(!take_own_signal(SIGPIPE).unwrap());
         })
         .join()
         .unwrap();

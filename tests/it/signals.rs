@@ -214,8 +214,102 @@ fn parent_death_signal() {
     assert!(text.contains("child-got-term"), "{text}");
 }
 
+/// rinit as PID 1 or as a subreaper with `--cgroup` on read-only cgroup
+/// mounts, as Docker and Kubernetes give them: one warning, before the
+/// child starts. Its write fails and raises a signal at rinit: SIGPIPE when
+/// stderr is a pipe nobody reads, SIGXFSZ when it is a file already past
+/// RLIMIT_FSIZE. Prints the exit code rinit returns.
+const FAILED_LOG_WRITE: &str = r#"
+set -e
+mode=$1 stderr=$2 rinit=$3
+for m in $(findmnt -rn -t cgroup,cgroup2 -o TARGET); do mount -o remount,bind,ro "$m"; done
+if [ "$mode" = pid1 ]; then
+    set -- unshare --pid --fork --mount-proc --kill-child "$rinit"
+else
+    set -- "$rinit"
+fi
+set -- "$@" --cgroup "rinit-test-$$" sh -c 'sleep 0.3; exit 7'
+set +e
+if [ "$stderr" = closed-pipe ]; then
+    python3 -c 'import os, subprocess, sys
+r, w = os.pipe()
+os.close(r)
+print(subprocess.run(sys.argv[1:], stderr=w).returncode)' "$@"
+else
+    f=$(mktemp)
+    head -c 2048 /dev/zero >"$f"
+    (ulimit -f 1; exec "$@") 2>>"$f"
+    echo $?
+    rm -f "$f"
+fi
+"#;
+
+/// A signal rinit raised at itself by a failed log write never reaches the
+/// child: its exit code 7 comes through, in both modes.
+fn failed_log_writes_never_reach_the_child() {
+    for mode in ["pid1", "subreaper"] {
+        for stderr in ["closed-pipe", "full-file"] {
+            let mut cmd = std::process::Command::new("unshare");
+            cmd.args(["--mount", "--propagation", "private", "sh", "-c"])
+                .args([FAILED_LOG_WRITE, "sh", mode, stderr, rinit()]);
+            let out = run(cmd, secs(20.0));
+            assert_eq!(out.stdout, "7\n", "{mode}, stderr a {stderr}: {out:?}");
+        }
+    }
+}
+
+/// A main child that tells what it gets: TERM and CONT are noted, and TERM
+/// ends it with 143 once its loop sees it (so that a CONT coming with the
+/// TERM has its trap run too).
+const TERM_AND_CONT_TRAPS: &str = "trap 'echo got-cont' CONT; trap 'echo got-term; t=1' TERM; \
+    echo READY; while [ -z \"$t\" ]; do sleep 0.05; done; exit 143";
+
+/// A TERM forwarded to a stopped child (Ctrl-Z, SIGSTOP) is followed by
+/// SIGCONT, so the child acts on it at once instead of when someone
+/// resumes it.
+fn a_stopped_child_acts_on_a_forwarded_term() {
+    for (mode, cmd) in [
+        ("pid1", pid1(&["sh", "-c", TERM_AND_CONT_TRAPS])),
+        ("subreaper", subreaper(&["sh", "-c", TERM_AND_CONT_TRAPS])),
+    ] {
+        // Without the SIGCONT the child stays stopped until the watchdog.
+        let run = start(cmd, secs(15.0));
+        run.wait_stdout("READY", secs(10.0));
+        let rinit = find_descendant(run.pid(), "rinit", secs(5.0));
+        let child = find_descendant(rinit, "sh", secs(5.0));
+        signal(child, libc::SIGSTOP);
+        wait_until(&format!("{mode}: the child stopped"), secs(5.0), || {
+            status_field(child, "State").is_some_and(|s| s.starts_with('T'))
+        });
+        let term_sent = std::time::Instant::now();
+        signal(rinit, libc::SIGTERM);
+        let out = run.finish();
+        let took = term_sent.elapsed();
+        assert_eq!(out.code, Some(143), "{mode}: {out:?}");
+        assert!(out.stdout.contains("got-term"), "{mode}: {out:?}");
+        // The child acts within its 50 ms loop; the rest is slack for a
+        // loaded machine.
+        assert!(took < secs(3.0), "{mode}: took {took:?}: {out:?}");
+    }
+}
+
+/// ...and only a stopped one: a running child's CONT handler is not run
+/// for a SIGCONT nobody sent.
+fn a_running_child_gets_no_sigcont() {
+    let run = start(pid1(&["sh", "-c", TERM_AND_CONT_TRAPS]), secs(20.0));
+    run.wait_stdout("READY", secs(10.0));
+    signal(
+        find_descendant(run.pid(), "rinit", secs(5.0)),
+        libc::SIGTERM,
+    );
+    let out = run.finish();
+    assert_eq!(out.code, Some(143), "{out:?}");
+    assert_eq!(out.stdout, "READY\ngot-term\n", "{out:?}");
+}
+
 tests! {
     &[Root, PidNs, Python] => [
+        failed_log_writes_never_reach_the_child,
         forwards_every_catchable_signal,
         rewrites_and_drops_signals,
         survives_a_burst_of_5000_signals_from_outside,
@@ -226,5 +320,7 @@ tests! {
         group_or_child_only,
         signals_from_inside_the_namespace_are_forwarded,
         parent_death_signal,
+        a_stopped_child_acts_on_a_forwarded_term,
+        a_running_child_gets_no_sigcont,
     ];
 }
