@@ -4,11 +4,13 @@
 //!
 //! The lifecycle is `start_and_supervise`, one step per line: block signals
 //! (before anything else, so none is lost or acted on by default), parse the
-//! command line, check the --report path, start logging, become a subreaper
-//! (when not PID 1), arm the parent-death signal, set up the cgroup, spawn
-//! the child, let go of the caller's cwd and descriptors, create the
-//! signalfd, then loop until the supervisor says exit. Before the loop any failure ends rinit, with the
-//! exit code its `StartError` means; inside it nothing does.
+//! command line, check the --report path, start logging, become a subreaper (when not PID 1), arm the
+//! parent-death signal, set up the cgroup, fork the child, let go of the
+//! caller's cwd and descriptors, create the signalfd, then loop until the
+//! supervisor says exit. Before the loop any failure ends rinit, with the
+//! exit code its `StartError` means; inside it nothing does. The child's
+//! exec status comes to the loop, which serves signals meanwhile: a failed
+//! exec ends rinit from there, with the same message and code.
 #![cfg_attr(not(test), no_main)]
 #![deny(unsafe_code)]
 #![deny(clippy::undocumented_unsafe_blocks)]
@@ -20,15 +22,13 @@ use log::{debug, error, warn};
 use os::procfs::Proc;
 use os::sys;
 use signals::Signo;
-use spawn::SpawnStage;
-use std::ffi::{OsStr, OsString};
+use spawn::EXIT_FAILURE;
+use std::ffi::OsString;
 use std::io::Write;
 use supervisor::Scope;
 
 /// Exit code for a usage error; the command is not run.
 const EXIT_USAGE: u8 = 2;
-/// Exit code when rinit itself fails before the command could start.
-const EXIT_FAILURE: u8 = 1;
 
 fn version() -> String {
     match option_env!("RINIT_GIT_SHA") {
@@ -70,11 +70,12 @@ fn start_and_supervise(args: Vec<OsString>) -> Result<u8, StartError> {
     let scope = become_subreaper(own_pid);
     let pending = arm_pdeathsig(config.pdeathsig);
     let mut cgroup = set_up_cgroup(&config, own_pid)?;
-    let main_pid = spawn_child(&config.command, caller_mask, cgroup.as_mut())?;
-    let_go_of_cwd_and_inherited_fds(cgroup.as_ref());
+    let (main_pid, exec) = spawn_child(&config.command, caller_mask, cgroup.as_mut())?;
+    let_go_of_cwd_and_inherited_fds(cgroup.as_ref(), exec.fd());
     let signals = create_signalfd(main_pid)?;
     let setup = runtime::Setup {
         main_pid,
+        exec,
         signal_child_only: config.signal_child_only,
         scope,
         policy: config.policy,
@@ -98,9 +99,9 @@ enum StartError {
     Usage(String),
     /// rinit failed before the command could start: logged, exit 1.
     Failure(String),
-    /// The command cannot be executed: logged, exit 127 when it is not
-    /// there, 126 when it is but cannot run (the shell's codes).
-    Exec { message: String, code: u8 },
+    /// There is no child (the fork failed): logged, with the code the
+    /// failed step means.
+    NotStarted(spawn::NotStarted),
 }
 
 impl StartError {
@@ -108,7 +109,7 @@ impl StartError {
         match self {
             StartError::Early(_) | StartError::Failure(_) => EXIT_FAILURE,
             StartError::Usage(_) => EXIT_USAGE,
-            StartError::Exec { code, .. } => *code,
+            StartError::NotStarted(not_started) => not_started.exit_code,
         }
     }
 
@@ -127,7 +128,8 @@ impl StartError {
                     escape(&message)
                 );
             }
-            StartError::Failure(message) | StartError::Exec { message, .. } => error!("{message}"),
+            StartError::Failure(message)
+            | StartError::NotStarted(spawn::NotStarted { message, .. }) => error!("{message}"),
         }
         code
     }
@@ -227,60 +229,41 @@ fn arm_pdeathsig(sig: Option<Signo>) -> Vec<Signo> {
     Vec::new()
 }
 
-/// Starts the command, in its cgroup when there is one.
+/// Forks the child for the command, in its cgroup when there is one. Its
+/// exec status comes later, to the loop.
 fn spawn_child(
     command: &[OsString],
     caller_mask: signals::SigSet,
     mut cgroup: Option<&mut cgroup::ChildCgroup>,
-) -> Result<i32, StartError> {
+) -> Result<(i32, spawn::PendingExec), StartError> {
     let join = cgroup
         .as_deref()
         .map(cgroup::ChildCgroup::join_fds)
         .unwrap_or_default();
+    let cgroup_name = cgroup.as_deref().map_or("", |c| c.name());
     let take_terminal = sys::owns_foreground_terminal();
-    let main_pid = spawn::spawn(command, caller_mask, take_terminal, join).map_err(|e| {
-        let cgroup_name = cgroup.as_deref().map_or("", |c| c.name());
-        spawn_error(e, &command[0], cgroup_name)
-    })?;
+    let (main_pid, exec) = spawn::spawn(command, caller_mask, take_terminal, join, cgroup_name)
+        .map_err(StartError::NotStarted)?;
     debug!("started main child {main_pid} (terminal hand-off: {take_terminal})");
     if let Some(cg) = &mut cgroup {
+        // The child has its own copies of the `cgroup.procs` descriptors.
         cg.child_joined();
     }
-    Ok(main_pid)
-}
-
-fn spawn_error(e: spawn::SpawnError, program: &OsStr, cgroup_name: &str) -> StartError {
-    let error = os::describe_error(&e.error);
-    match e.stage {
-        // No child was made, so no program could be found or refused: the
-        // fault is rinit's (or its limits'), exit 1, not the shell's 126.
-        SpawnStage::Fork => StartError::Failure(format!("cannot fork: {error}")),
-        SpawnStage::Pipe => StartError::Failure(format!(
-            "cannot create a pipe for the child's exec status: {error}"
-        )),
-        SpawnStage::Exec => StartError::Exec {
-            message: format!("cannot execute '{}': {}", program.display(), e.error),
-            code: spawn::exec_failure_code(&e.error),
-        },
-        SpawnStage::JoinCgroup => StartError::Failure(format!(
-            "cannot move the child into cgroup {cgroup_name}: {error}"
-        )),
-        SpawnStage::ProcessGroup => StartError::Failure(format!(
-            "cannot make the child leader of its own process group: {error}"
-        )),
-        SpawnStage::SignalMask => StartError::Failure(format!(
-            "cannot restore the caller's signal mask in the child: {error}"
-        )),
-    }
+    Ok((main_pid, exec))
 }
 
 /// Lets go of what the caller gave us: its cwd may be a mount someone wants
-/// to unmount, its descriptors may be sockets the child owns now.
-fn let_go_of_cwd_and_inherited_fds(cgroup: Option<&cgroup::ChildCgroup>) {
+/// to unmount, its descriptors may be sockets the child owns now. Keeps
+/// rinit's own: the cgroup's and the exec-status pipe `exec_status`.
+fn let_go_of_cwd_and_inherited_fds(
+    cgroup: Option<&cgroup::ChildCgroup>,
+    exec_status: std::os::fd::RawFd,
+) {
     if let Err(e) = std::env::set_current_dir("/") {
         warn!("cannot change directory to /: {e}");
     }
-    let keep = cgroup.map(cgroup::ChildCgroup::own_fds).unwrap_or_default();
+    let mut keep = cgroup.map(cgroup::ChildCgroup::own_fds).unwrap_or_default();
+    keep.push(exec_status);
     if let Err(e) = sys::close_inherited_fds(&keep) {
         warn!("cannot close inherited descriptors: {e}");
     }
@@ -347,53 +330,19 @@ fn print_stdout(text: &str) -> u8 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::os::sys::errno;
-
-    fn failed(stage: SpawnStage, errno: i32) -> StartError {
-        let e = spawn::SpawnError {
-            stage,
-            error: std::io::Error::from_raw_os_error(errno),
-        };
-        spawn_error(e, OsStr::new("app"), "box")
-    }
 
     #[test]
     fn each_start_error_means_its_exit_code() {
         assert_eq!(StartError::Usage("bad".into()).exit_code(), 2);
         assert_eq!(StartError::Early("mask".into()).exit_code(), 1);
         assert_eq!(StartError::Failure("cgroup".into()).exit_code(), 1);
-        assert_eq!(failed(SpawnStage::Exec, errno::ENOENT).exit_code(), 127);
-        assert_eq!(failed(SpawnStage::Exec, errno::EACCES).exit_code(), 126);
-        assert_eq!(failed(SpawnStage::Fork, errno::EAGAIN).exit_code(), 1);
-        assert_eq!(failed(SpawnStage::Pipe, errno::EAGAIN).exit_code(), 1);
-        assert_eq!(failed(SpawnStage::SignalMask, errno::EINVAL).exit_code(), 1);
-    }
-
-    #[test]
-    fn spawn_errors_name_the_step_and_the_object() {
-        assert_eq!(
-            failed(SpawnStage::JoinCgroup, errno::EBUSY),
-            StartError::Failure(
-                "cannot move the child into cgroup box: Device or resource busy".into()
-            )
-        );
-        assert_eq!(
-            failed(SpawnStage::Exec, errno::ENOENT),
-            StartError::Exec {
-                message: "cannot execute 'app': No such file or directory (os error 2)".into(),
-                code: 127
-            }
-        );
-        assert_eq!(
-            failed(SpawnStage::Fork, errno::EAGAIN),
-            StartError::Failure("cannot fork: Resource temporarily unavailable".into())
-        );
-        assert_eq!(
-            failed(SpawnStage::ProcessGroup, errno::EPERM),
-            StartError::Failure(
-                "cannot make the child leader of its own process group: Operation not permitted"
-                    .into()
-            )
-        );
+        let not_started = |exit_code| {
+            StartError::NotStarted(spawn::NotStarted {
+                message: "cannot execute 'app': Resource temporarily unavailable".into(),
+                exit_code,
+            })
+        };
+        assert_eq!(not_started(126).exit_code(), 126);
+        assert_eq!(not_started(127).exit_code(), 127);
     }
 }

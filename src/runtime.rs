@@ -10,6 +10,7 @@ use crate::exit_status::ChildExit;
 use crate::os::procfs::{self, Proc};
 use crate::os::sys::{self, Delivery, Reap, SignalFd};
 use crate::signals::{self, Disposition, Signo};
+use crate::spawn::PendingExec;
 use crate::stuck;
 use crate::supervisor::{Action, Policy, Scope, Supervisor};
 use log::{debug, error, info, warn};
@@ -18,6 +19,8 @@ use std::time::{Duration, Instant};
 /// Everything the loop starts from.
 pub struct Setup {
     pub main_pid: i32,
+    /// The main child's exec status, still to come.
+    pub exec: PendingExec,
     pub signal_child_only: bool,
     pub scope: Scope,
     pub policy: Policy,
@@ -30,6 +33,9 @@ pub struct Runtime {
     main_pid: i32,
     /// As signalfd reports senders: 1 as PID 1.
     own_pid: i32,
+    /// Until the main child has exec'd (or failed to), watched with the
+    /// signals: rinit serves both meanwhile.
+    exec: Option<PendingExec>,
     signal_child_only: bool,
     scope: Scope,
     supervisor: Supervisor,
@@ -49,6 +55,8 @@ struct Wakeup {
     reap: bool,
     /// A watched cgroup file changed.
     cgroup_event: bool,
+    /// The exec status of the main child is there to read.
+    exec_status: bool,
 }
 
 impl Wakeup {
@@ -66,6 +74,7 @@ impl Runtime {
         Runtime {
             main_pid: setup.main_pid,
             own_pid: sys::getpid(),
+            exec: Some(setup.exec),
             signal_child_only: setup.signal_child_only,
             scope: setup.scope,
             supervisor: Supervisor::new(setup.policy),
@@ -114,6 +123,9 @@ impl Runtime {
 
     /// Acts on one wake-up; returns an exit code when it is time.
     fn handle(&mut self, wakeup: Wakeup) -> Option<u8> {
+        if wakeup.exec_status {
+            self.settle_exec();
+        }
         let now = Instant::now();
         for sig in wakeup.signals {
             let actions = self.supervisor.on_signal(sig, now);
@@ -148,20 +160,24 @@ impl Runtime {
             (a, b) => a.or(b),
         };
         let timeout = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+        let exec_status = self.exec.as_ref().map(PendingExec::fd);
         let extra = self
             .cgroup
             .as_ref()
             .map(ChildCgroup::poll_fds)
             .unwrap_or_default();
         // Nothing but signals to wait for: sleep in read(2) itself.
-        let signal_ready = if timeout.is_none() && extra.is_empty() {
+        let signal_ready = if timeout.is_none() && extra.is_empty() && exec_status.is_none() {
             true
         } else {
             let mut fds = vec![(self.signals.as_raw_fd(), sys::POLLIN)];
+            fds.extend(exec_status.map(|fd| (fd, sys::POLLIN)));
+            let first_extra = fds.len();
             fds.extend(extra);
             match sys::poll(&fds, timeout) {
                 Ok(ready) => {
-                    wakeup.cgroup_event = ready.iter().skip(1).any(|&r| r);
+                    wakeup.exec_status = exec_status.is_some() && ready[1];
+                    wakeup.cgroup_event = ready[first_extra..].iter().any(|&r| r);
                     ready[0]
                 }
                 Err(e) => {
@@ -215,6 +231,9 @@ impl Runtime {
                         warn!("main child {pid}: unexpected wait status {status:#x}");
                         continue;
                     };
+                    // Its exec status decides what the exit means, and it
+                    // is there to read now: a dead child holds no pipe.
+                    self.settle_exec();
                     info!("main child {pid} {exit}");
                     self.check_main_oom(exit);
                     let actions = self.supervisor.on_main_exit(exit, Instant::now());
@@ -247,6 +266,21 @@ impl Runtime {
             return self.perform(&actions);
         }
         None
+    }
+
+    /// Reads the main child's exec status, once: a failure is said now, and
+    /// rinit exits with its code when the child is reaped.
+    fn settle_exec(&mut self) {
+        let Some(exec) = self.exec.take() else {
+            return;
+        };
+        match exec.settle() {
+            Ok(()) => debug!("main child {}: no exec failure", self.main_pid),
+            Err(not_started) => {
+                error!("{}", not_started.message);
+                self.supervisor.on_exec_failed(not_started.exit_code);
+            }
+        }
     }
 
     fn perform(&mut self, actions: &[Action]) -> Option<u8> {

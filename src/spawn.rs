@@ -1,12 +1,19 @@
-//! Turning the command line into a running child: the PATH search (pure)
-//! and the exit codes for a program that cannot be run.
+//! Turning the command line into a running child: the PATH search (pure),
+//! the fork, the exec status that comes later, and the exit codes and
+//! messages for a program that cannot be run.
 
-use crate::os::sys::{self, errno};
+use crate::os::describe_error;
+use crate::os::sys::{self, ExecStatus, errno};
 pub use crate::os::sys::{SpawnError, SpawnStage};
 use crate::signals::SigSet;
+use log::warn;
 use std::ffi::{CString, OsStr, OsString};
 use std::io;
+use std::os::fd::RawFd;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
+
+/// Exit code when rinit itself fails before the command could start.
+pub const EXIT_FAILURE: u8 = 1;
 
 /// The PATH used when the environment has none (the same as musl's and
 /// glibc's confstr default, plus the sbin directories).
@@ -51,12 +58,89 @@ pub fn exec_failure_code(err: &io::Error) -> u8 {
     }
 }
 
+/// Why the command did not run: what rinit says, and the code it exits
+/// with.
+#[derive(Debug, PartialEq, Eq)]
+pub struct NotStarted {
+    pub message: String,
+    pub exit_code: u8,
+}
+
+impl NotStarted {
+    /// Names the step that failed and its object: 127/126 with the OS error
+    /// as is when the program could not be executed (the shell's codes),
+    /// 1 when rinit could not prepare the child for it.
+    pub fn new(e: &SpawnError, program: &OsStr, cgroup_name: &str) -> NotStarted {
+        let error = describe_error(&e.error);
+        let failure = |message: String| NotStarted {
+            message,
+            exit_code: EXIT_FAILURE,
+        };
+        match e.stage {
+            // No child was made, so no program could be found or refused: the
+            // fault is rinit's (or its limits'), exit 1, not the shell's 126.
+            SpawnStage::Fork => failure(format!("cannot fork: {error}")),
+            SpawnStage::Pipe => failure(format!(
+                "cannot create a pipe for the child's exec status: {error}"
+            )),
+            SpawnStage::Exec => NotStarted {
+                message: format!("cannot execute '{}': {}", program.display(), e.error),
+                exit_code: exec_failure_code(&e.error),
+            },
+            SpawnStage::JoinCgroup => failure(format!(
+                "cannot move the child into cgroup {cgroup_name}: {error}"
+            )),
+            SpawnStage::ProcessGroup => failure(format!(
+                "cannot make the child leader of its own process group: {error}"
+            )),
+            SpawnStage::SignalMask => failure(format!(
+                "cannot restore the caller's signal mask in the child: {error}"
+            )),
+        }
+    }
+}
+
+/// A forked child whose exec is not confirmed yet. The loop watches
+/// `fd` with its signals, so that PID 1 never waits deaf for an exec that
+/// may not come soon (a cgroup frozen from outside freezes the child).
+pub struct PendingExec {
+    status: sys::ExecStatusPipe,
+    program: OsString,
+    cgroup_name: String,
+}
+
+impl PendingExec {
+    /// Readable once the child has exec'd, failed or died.
+    pub fn fd(&self) -> RawFd {
+        self.status.as_raw_fd()
+    }
+
+    /// How the exec went. Call it when `fd` is readable, or once the child
+    /// is reaped; else it blocks until then.
+    pub fn settle(self) -> Result<(), NotStarted> {
+        match self.status.read() {
+            Ok(ExecStatus::NoFailure) => Ok(()),
+            Ok(ExecStatus::Failed(e)) => Err(NotStarted::new(&e, &self.program, &self.cgroup_name)),
+            // Taken as started: if the exec did fail, the child's own exit
+            // status (127) still tells.
+            Err(e) => {
+                warn!("cannot read the exec status of the child: {e}");
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Forks the child for `command`; returns its pid as soon as it exists,
+/// with the exec status still to come. `cgroup_name` (empty when there is
+/// none) is for the message if joining it fails.
 pub fn spawn(
     command: &[OsString],
     mask: SigSet,
     take_terminal: bool,
-    join_cgroups: Vec<std::ffi::c_int>,
-) -> Result<i32, SpawnError> {
+    join_cgroups: Vec<RawFd>,
+    cgroup_name: &str,
+) -> Result<(i32, PendingExec), NotStarted> {
     // The arguments came from the C argv, NUL-terminated strings: none can
     // hold a NUL byte.
     let argv: Vec<CString> = command
@@ -75,7 +159,14 @@ pub fn spawn(
         take_terminal,
         join_cgroups,
     };
-    sys::spawn(&spec)
+    let (pid, status) =
+        sys::spawn(&spec).map_err(|e| NotStarted::new(&e, &command[0], cgroup_name))?;
+    let pending = PendingExec {
+        status,
+        program: command[0].clone(),
+        cgroup_name: cgroup_name.to_string(),
+    };
+    Ok((pid, pending))
 }
 
 #[cfg(test)]
@@ -110,6 +201,55 @@ mod tests {
             Some("/usr/local/sbin/sh")
         );
         assert_eq!(found.last().map(String::as_str), Some("/bin/sh"));
+    }
+
+    fn not_started(stage: SpawnStage, errno: i32) -> NotStarted {
+        let e = SpawnError {
+            stage,
+            error: io::Error::from_raw_os_error(errno),
+        };
+        NotStarted::new(&e, OsStr::new("app"), "box")
+    }
+
+    #[test]
+    fn each_failed_step_means_its_exit_code() {
+        assert_eq!(not_started(SpawnStage::Exec, errno::ENOENT).exit_code, 127);
+        assert_eq!(not_started(SpawnStage::Exec, errno::EACCES).exit_code, 126);
+        assert_eq!(not_started(SpawnStage::Fork, errno::EAGAIN).exit_code, 1);
+        assert_eq!(not_started(SpawnStage::Pipe, errno::EAGAIN).exit_code, 1);
+        assert_eq!(
+            not_started(SpawnStage::JoinCgroup, errno::EBUSY).exit_code,
+            1
+        );
+        assert_eq!(
+            not_started(SpawnStage::SignalMask, errno::EINVAL).exit_code,
+            1
+        );
+    }
+
+    #[test]
+    fn failed_steps_name_the_step_and_the_object() {
+        let message = |stage, errno| not_started(stage, errno).message;
+        assert_eq!(
+            message(SpawnStage::JoinCgroup, errno::EBUSY),
+            "cannot move the child into cgroup box: Device or resource busy"
+        );
+        assert_eq!(
+            message(SpawnStage::Exec, errno::ENOENT),
+            "cannot execute 'app': No such file or directory (os error 2)"
+        );
+        assert_eq!(
+            message(SpawnStage::Fork, errno::EAGAIN),
+            "cannot fork: Resource temporarily unavailable"
+        );
+        assert_eq!(
+            message(SpawnStage::ProcessGroup, errno::EPERM),
+            "cannot make the child leader of its own process group: Operation not permitted"
+        );
+        assert_eq!(
+            message(SpawnStage::SignalMask, errno::EINVAL),
+            "cannot restore the caller's signal mask in the child: Invalid argument"
+        );
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! ```text
 //! Running ──main child exits──▶ Terminating ──grace ends──▶ Killing ──stuck-timeout ends──▶ exit
 //!    │ (TERM/INT forwarded with --kill-after: SIGKILL the child when it runs out)
+//!    ├─ exec failed, then the main child exits ──▶ exit with the failure's code
 //!    └─ Terminating / Killing ──nothing left──▶ exit
 //! ```
 
@@ -76,6 +77,8 @@ pub struct Supervisor {
     policy: Policy,
     phase: Phase,
     main_exit: Option<ChildExit>,
+    /// The exit code of a failed exec (126/127, or 1 for a step before it).
+    exec_failure: Option<u8>,
 }
 
 impl Supervisor {
@@ -84,6 +87,7 @@ impl Supervisor {
             policy,
             phase: Phase::Running { kill_at: None },
             main_exit: None,
+            exec_failure: None,
         }
     }
 
@@ -129,12 +133,25 @@ impl Supervisor {
         actions
     }
 
+    /// The main child could not exec the command: it exits on its own, and
+    /// rinit then exits with `code`. Until then signals are still forwarded
+    /// (to a child that cannot act on them before it exits).
+    pub fn on_exec_failed(&mut self, code: u8) {
+        self.exec_failure = Some(code);
+    }
+
     /// The main child was reaped.
     pub fn on_main_exit(&mut self, exit: ChildExit, now: Instant) -> Vec<Action> {
         if self.main_exit.is_some() {
             return Vec::new();
         }
         self.main_exit = Some(exit);
+        // The command never ran, so nothing of it is left to tear down; and
+        // its code is not the child's 127, nor remapped.
+        if let Some(code) = self.exec_failure {
+            self.phase = Phase::Done;
+            return vec![Action::Exit(code)];
+        }
         self.phase = Phase::Terminating {
             until: now + self.policy.grace,
         };
@@ -402,6 +419,24 @@ mod tests {
         assert_eq!(sup.deadline(), None);
         sup.on_signal(sig("RTMIN+3"), t0);
         assert_eq!(sup.deadline(), Some(t0 + Duration::from_secs(1)));
+    }
+
+    #[test]
+    fn failed_exec_exits_with_its_code_once_the_child_is_reaped() {
+        let mut p = policy();
+        p.remap.insert(127);
+        p.kill_after = Some(Duration::from_secs(1));
+        let t0 = Instant::now();
+        let mut sup = Supervisor::new(p);
+        sup.on_exec_failed(126);
+        assert_eq!(sup.on_signal(SIGTERM, t0), vec![Action::Forward(SIGTERM)]);
+        assert_eq!(sup.on_nothing_left(), vec![]);
+        assert_eq!(
+            sup.on_main_exit(ChildExit::Exited(127), t0),
+            vec![Action::Exit(126)]
+        );
+        assert_eq!(sup.phase(), Phase::Done);
+        assert_eq!(sup.deadline(), None);
     }
 
     #[test]

@@ -435,8 +435,7 @@ impl SpawnStage {
     }
 }
 
-/// Why the command could not be started: the program never ran, and the
-/// child (if there was one) is reaped.
+/// Why the command could not be started: the program never ran.
 #[derive(Debug)]
 pub struct SpawnError {
     pub stage: SpawnStage,
@@ -456,12 +455,76 @@ unsafe extern "C" {
     static environ: *const *const c_char;
 }
 
+/// The read end of the exec-status pipe. The child holds the write end
+/// until its exec closes it (close-on-exec), so the pipe reads as
+/// end-of-file once the program runs (or the child died before it could),
+/// and as `[stage, errno]` when a step failed.
+pub struct ExecStatusPipe(OwnedFd);
+
+impl ExecStatusPipe {
+    pub fn as_raw_fd(&self) -> c_int {
+        self.0.as_raw_fd()
+    }
+
+    /// Reads the child's status. Blocks until the child has exec'd, failed
+    /// or died: call it when poll says the pipe is readable, or once the
+    /// child is reaped (its write end is closed then).
+    pub fn read(self) -> io::Result<ExecStatus> {
+        let mut message: [c_int; 2] = [0; 2];
+        let n = loop {
+            // SAFETY: reading at most size_of_val(&message) bytes into `message`.
+            let n = unsafe {
+                libc::read(
+                    self.0.as_raw_fd(),
+                    message.as_mut_ptr().cast(),
+                    std::mem::size_of_val(&message),
+                )
+            };
+            if n >= 0 || io::Error::last_os_error().kind() != io::ErrorKind::Interrupted {
+                break n;
+            }
+        };
+        if n < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        if n == 0 {
+            return Ok(ExecStatus::NoFailure);
+        }
+        // The child writes its 8 bytes at once (less than PIPE_BUF, so
+        // atomically): anything shorter means they were lost.
+        if n as usize != std::mem::size_of_val(&message) {
+            return Ok(ExecStatus::Failed(SpawnError::new(
+                SpawnStage::Exec,
+                io::Error::other("lost the exec status of the child"),
+            )));
+        }
+        let stage = SpawnStage::from_code(message[0]).unwrap_or(SpawnStage::Exec);
+        Ok(ExecStatus::Failed(SpawnError::new(
+            stage,
+            io::Error::from_raw_os_error(message[1]),
+        )))
+    }
+}
+
+/// What the exec-status pipe told.
+#[derive(Debug)]
+pub enum ExecStatus {
+    /// No step failed: the program runs, or the child died before it could
+    /// exec (killed; its exit status tells).
+    NoFailure,
+    /// A step failed: the program never ran, and the child exits on its
+    /// own (it is not reaped here).
+    Failed(SpawnError),
+}
+
 /// Forks, puts the child in a new process group (and in the terminal's
 /// foreground when asked) and in its cgroups, restores the caller's signal
-/// mask and execs the first candidate that works. Errors come back through a
-/// close-on-exec pipe, so `Err` means the program never ran and the child is
-/// reaped.
-pub fn spawn(spec: &SpawnSpec) -> Result<i32, SpawnError> {
+/// mask and execs the first candidate that works. Returns as soon as the
+/// fork succeeded, with the child's pid and the pipe its exec status comes
+/// through: rinit must not wait for the exec here, since a child frozen
+/// before it (a cgroup frozen from outside) would leave PID 1 deaf to every
+/// signal. `Err` means there is no child.
+pub fn spawn(spec: &SpawnSpec) -> Result<(i32, ExecStatusPipe), SpawnError> {
     let mut argv: Vec<*const c_char> = spec.argv.iter().map(|a| a.as_ptr()).collect();
     argv.push(std::ptr::null());
     let candidates: Vec<*const c_char> = spec.candidates.iter().map(|c| c.as_ptr()).collect();
@@ -553,39 +616,7 @@ pub fn spawn(spec: &SpawnSpec) -> Result<i32, SpawnError> {
     // SAFETY: setpgid has no memory arguments. EACCES (the child already
     // exec'd) and ESRCH (it already died) are both fine.
     unsafe { libc::setpgid(pid, pid) };
-
-    let mut message: [c_int; 2] = [0; 2];
-    let n = loop {
-        // SAFETY: reading at most size_of_val(&message) bytes into `message`.
-        let n = unsafe {
-            libc::read(
-                read_end.as_raw_fd(),
-                message.as_mut_ptr().cast(),
-                std::mem::size_of_val(&message),
-            )
-        };
-        if n < 0 && io::Error::last_os_error().kind() == io::ErrorKind::Interrupted {
-            continue;
-        }
-        break n;
-    };
-    if n == 0 {
-        return Ok(pid);
-    }
-    let mut status = 0;
-    // SAFETY: reaping our own child, which has exited or is about to.
-    unsafe { libc::waitpid(pid, &mut status, 0) };
-    if n as usize != std::mem::size_of_val(&message) {
-        return Err(SpawnError::new(
-            SpawnStage::Exec,
-            io::Error::other("lost the exec status of the child"),
-        ));
-    }
-    let stage = SpawnStage::from_code(message[0]).unwrap_or(SpawnStage::Exec);
-    Err(SpawnError::new(
-        stage,
-        io::Error::from_raw_os_error(message[1]),
-    ))
+    Ok((pid, ExecStatusPipe(read_end)))
 }
 
 #[cfg(test)]
@@ -605,6 +636,31 @@ mod tests {
             assert_eq!(SpawnStage::from_code(stage as c_int), Some(stage));
         }
         assert_eq!(SpawnStage::from_code(6), None);
+    }
+
+    #[test]
+    fn exec_status_pipe_tells_failure_from_exec() {
+        use std::io::Write;
+        let status = |bytes: &[u8]| {
+            let (reader, mut writer) = std::io::pipe().unwrap();
+            writer.write_all(bytes).unwrap();
+            drop(writer);
+            ExecStatusPipe(reader.into()).read().unwrap()
+        };
+        assert!(matches!(status(&[]), ExecStatus::NoFailure));
+        let mut message = Vec::new();
+        message.extend_from_slice(&(SpawnStage::JoinCgroup as c_int).to_ne_bytes());
+        message.extend_from_slice(&libc::EBUSY.to_ne_bytes());
+        let ExecStatus::Failed(e) = status(&message) else {
+            panic!("a failure read as success");
+        };
+        assert_eq!(e.stage, SpawnStage::JoinCgroup);
+        assert_eq!(e.error.raw_os_error(), Some(libc::EBUSY));
+        let ExecStatus::Failed(e) = status(&message[..3]) else {
+            panic!("a torn message read as success");
+        };
+        assert_eq!(e.stage, SpawnStage::Exec);
+        assert_eq!(e.error.to_string(), "lost the exec status of the child");
     }
 
     #[test]

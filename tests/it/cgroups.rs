@@ -349,6 +349,261 @@ fn teardown_sends_one_sigterm_per_process() {
     }
 }
 
+/// rinit as PID 1 with `--cgroup NAME ARGS`, held after it made NAME and
+/// before it forks: it logs at debug level into a FIFO the test filled, and
+/// its first line ("child cgroup NAME ready", the last step before the
+/// fork) blocks until `release` drains the FIFO. Meanwhile the test can
+/// change NAME before the child joins it.
+struct HeldBeforeFork {
+    run: Run,
+    rinit: i32,
+    log: std::fs::File,
+    _fifo_dir: TempDir,
+}
+
+/// What rinit logged after its release, collected as it comes.
+struct ReleasedLog {
+    text: std::sync::Arc<std::sync::Mutex<String>>,
+    reader: Option<std::thread::JoinHandle<()>>,
+}
+
+impl ReleasedLog {
+    fn now(&self) -> String {
+        // The filler that held rinit back comes first.
+        let text = self.text.lock().unwrap();
+        text.trim_start_matches('\n').to_string()
+    }
+
+    fn wait_for(&self, needle: &str, timeout: std::time::Duration) {
+        let what = format!("{needle:?} in rinit's log");
+        wait_until(&what, timeout, || self.now().contains(needle));
+    }
+
+    /// All of it, once rinit and its children are gone (the FIFO's
+    /// writers).
+    fn all(mut self) -> String {
+        if let Some(reader) = self.reader.take() {
+            reader.join().unwrap();
+        }
+        self.now()
+    }
+}
+
+impl HeldBeforeFork {
+    fn start(name: &Name, args: &[&str]) -> HeldBeforeFork {
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+        let fifo_dir = TempDir::new("held");
+        let fifo = fifo_dir.file("stderr");
+        assert!(
+            Command::new("mkfifo")
+                .arg(&fifo)
+                .status()
+                .unwrap()
+                .success()
+        );
+        let open = |write: bool| {
+            std::fs::OpenOptions::new()
+                .read(!write)
+                .write(write)
+                .custom_flags(libc::O_NONBLOCK)
+                .open(&fifo)
+                .unwrap()
+        };
+        let log = open(false);
+        // Whole pages (PIPE_BUF, so each write is all or nothing) until no
+        // slot is left: rinit's first write must wait.
+        let mut filler = open(true);
+        while filler.write(&[b'\n'; 4096]).is_ok() {}
+        drop(filler);
+        let mut cmd = Command::new("unshare");
+        cmd.args([
+            "--pid",
+            "--fork",
+            "--mount-proc",
+            "--kill-child",
+            "sh",
+            "-c",
+        ])
+        .arg(r#"f=$1; shift; exec "$@" 2>"$f""#)
+        .args(["sh", &fifo, rinit(), "--cgroup", &name.0])
+        .args(args)
+        .env("RINIT_LOG", "debug");
+        let run = start(cmd, secs(30.0));
+        let rinit = find_descendant(run.pid(), "rinit", secs(10.0));
+        let wchan = || std::fs::read_to_string(format!("/proc/{rinit}/wchan")).unwrap_or_default();
+        wait_until("rinit to make NAME and wait on its log", secs(10.0), || {
+            cgroup_dirs(&name.0).iter().all(|d| d.exists()) && wchan().contains("pipe_write")
+        });
+        let children = std::fs::read_to_string(format!("/proc/{rinit}/task/{rinit}/children"));
+        assert_eq!(
+            children.unwrap().trim(),
+            "",
+            "rinit forked before its first log line"
+        );
+        HeldBeforeFork {
+            run,
+            rinit,
+            log,
+            _fifo_dir: fifo_dir,
+        }
+    }
+
+    fn release(self) -> (Run, i32, ReleasedLog) {
+        use std::io::Read;
+        let text = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let sink = text.clone();
+        let mut log = self.log;
+        let reader = std::thread::spawn(move || {
+            let mut buf = [0u8; 65536];
+            loop {
+                match log.read(&mut buf) {
+                    // No writer left: rinit and its child are gone.
+                    Ok(0) => break,
+                    Ok(n) => sink
+                        .lock()
+                        .unwrap()
+                        .push_str(&String::from_utf8_lossy(&buf[..n])),
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                        std::thread::sleep(secs(0.01))
+                    }
+                    Err(e) => panic!("cannot read rinit's log: {e}"),
+                }
+            }
+        });
+        let log = ReleasedLog {
+            text,
+            reader: Some(reader),
+        };
+        (self.run, self.rinit, log)
+    }
+}
+
+/// Writes `value` to a cgroup control file when dropped: a frozen cgroup
+/// is never left behind, even by a failed test.
+struct WriteOnDrop(PathBuf, &'static str);
+
+impl Drop for WriteOnDrop {
+    fn drop(&mut self) {
+        let _ = std::fs::write(&self.0, self.1);
+    }
+}
+
+fn members(dir: &std::path::Path) -> Vec<i32> {
+    std::fs::read_to_string(dir.join("cgroup.procs"))
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter_map(|p| p.parse().ok())
+        .collect()
+}
+
+/// The main child in `dir`, frozen before its exec (`frozen` says when),
+/// and rinit waiting for its signals meanwhile, not only for the exec.
+fn frozen_child_before_exec(dir: &std::path::Path, frozen: impl Fn() -> bool) -> i32 {
+    wait_until("the child to join its cgroup", secs(10.0), || {
+        members(dir).len() == 1
+    });
+    let child = members(dir)[0];
+    wait_until("the child to be frozen", secs(10.0), &frozen);
+    let comm = std::fs::read_to_string(format!("/proc/{child}/comm")).unwrap();
+    assert_eq!(comm.trim(), "rinit", "the child exec'd before the freeze");
+    child
+}
+
+fn has_pending(pid: i32, sig: i32) -> bool {
+    pending_signals(pid) & (1 << (sig - 1)) != 0
+}
+
+/// PID 1 is never deaf while it waits for the exec status: a child frozen
+/// (v1 freezer) after it joined its cgroup and before its exec gets the
+/// forwarded SIGTERM and, after --kill-after, rinit's SIGKILL; a v1-frozen
+/// task cannot die until thawed, and then rinit exits with its 137.
+fn signals_are_served_while_a_v1_frozen_child_has_not_exec_d() {
+    let name = Name::new("execfrz1");
+    let held = HeldBeforeFork::start(&name, &["--kill-after", "1", "sleep", "60"]);
+    let freezer = cgroup_dirs(&name.0)[0].clone();
+    let state = freezer.join("freezer.state");
+    let _thaw = WriteOnDrop(state.clone(), "THAWED");
+    let is_frozen = || std::fs::read_to_string(&state).unwrap_or_default().trim() == "FROZEN";
+    std::fs::write(&state, "FROZEN").unwrap();
+    wait_until("the empty cgroup to be FROZEN", secs(5.0), is_frozen);
+    let (run, rinit, log) = held.release();
+    let child = frozen_child_before_exec(&freezer, is_frozen);
+
+    signal(rinit, libc::SIGTERM);
+    wait_until("SIGTERM forwarded to the frozen child", secs(2.0), || {
+        has_pending(child, libc::SIGTERM)
+    });
+    wait_until("rinit's SIGKILL after --kill-after 1", secs(5.0), || {
+        has_pending(child, libc::SIGKILL)
+    });
+    log.wait_for(
+        "still running after --kill-after: sending SIGKILL",
+        secs(2.0),
+    );
+    assert!(is_frozen(), "the child was thawed by something else");
+    std::fs::write(&state, "THAWED").unwrap();
+    let out = run.finish();
+    let log = log.all();
+    assert_eq!(out.code, Some(137), "{out:?}\n--- rinit's log\n{log}");
+    assert!(!log.contains("ERROR"), "{log}");
+    name.assert_removed();
+}
+
+/// The same with a v2 freeze (as `docker pause`): a frozen task dies of
+/// SIGKILL, so rinit ends it and exits without any thaw.
+fn signals_are_served_while_a_v2_frozen_child_has_not_exec_d() {
+    let name = Name::new("execfrz2");
+    let held = HeldBeforeFork::start(&name, &["--kill-after", "1", "sleep", "60"]);
+    let v2 = cgroup_dirs(&name.0)[2].clone();
+    let _thaw = WriteOnDrop(v2.join("cgroup.freeze"), "0");
+    let is_frozen = || {
+        std::fs::read_to_string(v2.join("cgroup.events"))
+            .unwrap_or_default()
+            .lines()
+            .any(|l| l == "frozen 1")
+    };
+    std::fs::write(v2.join("cgroup.freeze"), "1").unwrap();
+    wait_until("the empty cgroup to be frozen", secs(5.0), is_frozen);
+    let (run, rinit, log) = held.release();
+    let child = frozen_child_before_exec(&v2, is_frozen);
+
+    signal(rinit, libc::SIGTERM);
+    let sent = std::time::Instant::now();
+    wait_until("SIGTERM forwarded to the frozen child", secs(2.0), || {
+        has_pending(child, libc::SIGTERM)
+    });
+    let out = run.finish();
+    let took = sent.elapsed();
+    let log = log.all();
+    assert_eq!(out.code, Some(137), "{out:?}\n--- rinit's log\n{log}");
+    assert!(
+        took >= secs(1.0) && took < secs(5.0),
+        "rinit exited {took:?} after SIGTERM with --kill-after 1"
+    );
+    name.assert_removed();
+}
+
+/// The exec status still decides the exit when it comes through the loop:
+/// a child that cannot join its cgroup (removed under it) makes rinit exit
+/// 1 naming the cgroup, after the child is gone.
+fn failed_cgroup_join_exits_1_from_the_loop() {
+    let name = Name::new("joinfail");
+    let held = HeldBeforeFork::start(&name, &["true"]);
+    let freezer = cgroup_dirs(&name.0)[0].clone();
+    std::fs::remove_dir(&freezer).unwrap();
+    let (run, _, log) = held.release();
+    let out = run.finish();
+    let log = log.all();
+    assert_eq!(out.code, Some(1), "{out:?}\n--- rinit's log\n{log}");
+    let expected = format!(
+        "rinit: ERROR cannot move the child into cgroup {}: No such device\n",
+        name.0
+    );
+    assert!(log.contains(&expected), "{log}");
+    name.assert_removed();
+}
+
 tests! {
     &[Root, PidNs, Freezer, Memory, Cgroup2] => [
         child_is_placed_in_freezer_memory_and_v2,
@@ -359,6 +614,9 @@ tests! {
         missing_controllers_degrade,
         existing_cgroup_is_not_reused,
         teardown_sends_one_sigterm_per_process,
+        signals_are_served_while_a_v1_frozen_child_has_not_exec_d,
+        signals_are_served_while_a_v2_frozen_child_has_not_exec_d,
+        failed_cgroup_join_exits_1_from_the_loop,
     ];
     &[Root, PidNs, Freezer, Memory, Cgroup2, Python] => [
         oom_kill_of_the_main_child_is_reported,
