@@ -7,7 +7,7 @@
 use crate::cgroup::ChildCgroup;
 use crate::cgroup::oom::OomWatch;
 use crate::exit_status::ChildExit;
-use crate::os::procfs::{self, Proc};
+use crate::os::procfs::{self, Proc, View};
 use crate::os::sys::{self, Delivery, Reap, SignalFd};
 use crate::signals::{self, Disposition, Signo};
 use crate::spawn::PendingExec;
@@ -44,7 +44,22 @@ pub struct Runtime {
     report: stuck::ReportConfig,
     oom: OomWatch,
     proc: Proc,
+    /// Whether `proc` shows rinit's own PID namespace; decided once.
+    view: View,
 }
+
+/// A process the subreaper teardown reaches: its pid in rinit's namespace,
+/// and in /proc's (`None` when /proc cannot show it).
+#[derive(Clone, Copy, Debug)]
+struct Target {
+    pid: i32,
+    here: Option<i32>,
+    zombie: bool,
+}
+
+/// How many pidfds the teardown holds at once: a fork bomb's thousands of
+/// descendants must not exhaust rinit's descriptors.
+const PIN_BATCH: usize = 256;
 
 /// What woke the loop up.
 #[derive(Default)]
@@ -71,6 +86,13 @@ impl Wakeup {
 
 impl Runtime {
     pub fn new(setup: Setup) -> Runtime {
+        let proc = Proc::system();
+        let own_pid = match setup.scope {
+            Scope::Namespace => 1,
+            Scope::Descendants { own_pid } => own_pid,
+        };
+        let view = proc.view(own_pid);
+        warn_about_view(view, setup.scope, own_pid);
         Runtime {
             main_pid: setup.main_pid,
             own_pid: sys::getpid(),
@@ -82,7 +104,8 @@ impl Runtime {
             cgroup: setup.cgroup,
             report: setup.report,
             oom: OomWatch::new(),
-            proc: Proc::system(),
+            proc,
+            view,
         }
     }
 
@@ -297,17 +320,16 @@ impl Runtime {
                     self.send(self.main_pid, signals::SIGKILL);
                 }
                 Action::TermRest => {
-                    info!("sending SIGTERM to every remaining process");
                     // A stopped process cannot act on SIGTERM until continued.
-                    self.signal_rest(&[signals::SIGTERM, signals::SIGCONT]);
-                }
-                Action::KillRest => {
-                    debug!("sending SIGKILL to every remaining process");
-                    if let Some(cgroup) = &mut self.cgroup {
-                        cgroup.kill_all();
+                    if self.signal_rest(&[signals::SIGTERM, signals::SIGCONT]) {
+                        info!("sent SIGTERM to every remaining process");
                     }
-                    self.signal_rest(&[signals::SIGKILL]);
                 }
+                Action::KillAfterGrace => {
+                    self.warn_of_grace_survivors();
+                    self.kill_rest();
+                }
+                Action::KillRest => self.kill_rest(),
                 Action::ReportStuck => {
                     let released = self.report_stuck();
                     let actions = self.supervisor.on_reported(released, Instant::now());
@@ -375,39 +397,187 @@ impl Runtime {
         }
     }
 
+    fn kill_rest(&mut self) {
+        debug!("sending SIGKILL to every remaining process");
+        if let Some(cgroup) = &mut self.cgroup {
+            cgroup.kill_all();
+        }
+        self.signal_rest(&[signals::SIGKILL]);
+    }
+
     /// Sends `sigs`, in order, to every remaining process, once each (an
     /// app may take a second SIGTERM as "quit now"): as PID 1 with kill(-1),
     /// which reaches the cgroup's members too; as a subreaper to the cgroup's
-    /// members and the descendants, found with one look at each.
-    fn signal_rest(&self, sigs: &[Signo]) {
-        let own_pid = match self.scope {
-            Scope::Namespace => {
+    /// members and the descendants (through a pidfd each, confirmed to be a
+    /// descendant after it was opened, so that a pid recycled since the scan
+    /// is never signalled), and to the main child's process group when
+    /// /proc cannot show the descendants. Returns whether anything was
+    /// there to signal.
+    fn signal_rest(&self, sigs: &[Signo]) -> bool {
+        if self.scope == Scope::Namespace {
+            let mut reached = false;
+            for &sig in sigs {
+                match sys::send_signal(-1, sig) {
+                    Ok(Delivery::Sent) => reached = true,
+                    Ok(Delivery::TargetGone) => {}
+                    Err(e) => warn!("cannot send {sig} to all processes: {e}"),
+                }
+            }
+            return reached;
+        }
+        let mut reached = false;
+        if self.view == View::Foreign {
+            for &sig in sigs {
+                match sys::send_signal(-self.main_pid, sig) {
+                    Ok(Delivery::Sent) => reached = true,
+                    Ok(Delivery::TargetGone) => {}
+                    Err(e) => warn!("cannot send {sig} to process group {}: {e}", self.main_pid),
+                }
+            }
+        }
+        let targets = self.targets();
+        for batch in targets.chunks(PIN_BATCH) {
+            let pinned: Vec<(i32, Option<sys::PidFd>)> =
+                batch.iter().filter_map(|t| pin(t.pid)).collect();
+            // Read again now that the pids are pinned: whatever still is a
+            // target is the very process the pidfd holds, or the pidfd's
+            // process is gone and the signal reaches nobody.
+            let mut still: Vec<i32> = self.targets().iter().map(|t| t.pid).collect();
+            still.sort_unstable();
+            for (pid, pidfd) in pinned {
+                if still.binary_search(&pid).is_err() {
+                    debug!("pid {pid} is no longer a descendant: not signalled");
+                    continue;
+                }
                 for &sig in sigs {
-                    if let Err(e) = sys::send_signal(-1, sig) {
-                        warn!("cannot send {sig} to all processes: {e}");
+                    let delivery = match &pidfd {
+                        Some(pidfd) => sys::pidfd_send_signal(pidfd, sig),
+                        None => sys::send_signal(pid, sig),
+                    };
+                    match delivery {
+                        Ok(Delivery::Sent) => {
+                            reached = true;
+                            debug!("sent {sig} to pid {pid}");
+                        }
+                        Ok(Delivery::TargetGone) => debug!("pid {pid} is already gone ({sig})"),
+                        Err(e) => warn!("cannot send {sig} to pid {pid}: {e}"),
                     }
                 }
-                return;
             }
-            Scope::Descendants { own_pid } => own_pid,
+        }
+        reached
+    }
+
+    /// What a subreaper's teardown reaches, sorted by pid: the cgroup's
+    /// members and the descendants /proc shows, in rinit's pid numbering.
+    fn targets(&self) -> Vec<Target> {
+        let Scope::Descendants { own_pid } = self.scope else {
+            return Vec::new();
         };
-        let mut targets = self
+        // No child means no descendant: spare the walk through /proc, which
+        // on a busy host is most of a short run's cost.
+        let table = if self.view != View::Foreign && sys::has_children() {
+            self.proc.table()
+        } else {
+            Vec::new()
+        };
+        let zombie = |here: i32| table.iter().any(|p| p.pid == here && p.state == 'Z');
+        let mut targets: Vec<Target> = match self.view {
+            View::Own => procfs::descendants(&table, own_pid)
+                .into_iter()
+                .map(|pid| Target {
+                    pid,
+                    here: Some(pid),
+                    zombie: zombie(pid),
+                })
+                .collect(),
+            View::Outer { self_pid, level } => procfs::descendants(&table, self_pid)
+                .into_iter()
+                .filter_map(|here| {
+                    let pid = *procfs::nspid(&self.proc.status(here)?).get(level)?;
+                    Some(Target {
+                        pid,
+                        here: Some(here),
+                        zombie: zombie(here),
+                    })
+                })
+                .collect(),
+            View::Foreign => Vec::new(),
+        };
+        let members = self
             .cgroup
             .as_ref()
             .map(ChildCgroup::members)
             .unwrap_or_default();
-        // No child means no descendant: spare the walk through /proc, which
-        // on a busy host is most of a short run's cost.
-        if sys::has_children() {
-            targets.extend(procfs::descendants(&self.proc.table(), own_pid));
-        }
-        targets.sort_unstable();
-        targets.dedup();
-        for &sig in sigs {
-            for &pid in &targets {
-                self.send(pid, sig);
+        for pid in members {
+            if !targets.iter().any(|t| t.pid == pid) {
+                let here = (self.view == View::Own).then_some(pid);
+                targets.push(Target {
+                    pid,
+                    here,
+                    zombie: false,
+                });
             }
         }
+        targets.sort_unstable_by_key(|t| t.pid);
+        targets
+    }
+
+    /// The grace is over: one warning naming what ignored SIGTERM for it,
+    /// so that a slow stop is no mystery.
+    fn warn_of_grace_survivors(&self) {
+        let grace = self.supervisor.grace().as_millis();
+        let survivors: Option<Vec<(i32, Option<i32>)>> = match (self.scope, self.view) {
+            (Scope::Namespace, View::Own) => Some(
+                self.proc
+                    .table()
+                    .iter()
+                    .filter(|p| p.pid != 1 && p.state != 'Z')
+                    .map(|p| (p.pid, Some(p.pid)))
+                    .collect(),
+            ),
+            (Scope::Namespace, _) => None,
+            (Scope::Descendants { .. }, _) => Some(
+                self.targets()
+                    .iter()
+                    .filter(|t| !t.zombie)
+                    .map(|t| (t.pid, t.here))
+                    .collect(),
+            ),
+        };
+        let Some(survivors) = survivors else {
+            warn!(
+                "--grace ({grace} ms) is over: sending SIGKILL to whatever ignored SIGTERM (/proc does not show rinit's PID namespace: cannot name it)"
+            );
+            return;
+        };
+        let unnamed = self.view == View::Foreign && sys::has_children();
+        if survivors.is_empty() && !unnamed {
+            return;
+        }
+        let mut named: Vec<String> = survivors
+            .iter()
+            .map(|&(pid, here)| match here {
+                Some(here) => {
+                    let comm = self.proc.stat(here).map(|s| s.comm).unwrap_or_default();
+                    format!(
+                        "pid {pid} ({})",
+                        procfs::display_command(&self.proc.cmdline(here), &comm)
+                    )
+                }
+                None => format!("pid {pid}"),
+            })
+            .collect();
+        let count = if unnamed {
+            named.push("children of rinit that /proc cannot name".to_string());
+            "processes".to_string()
+        } else {
+            format!("{} process(es)", survivors.len())
+        };
+        warn!(
+            "{count} ignored SIGTERM for {grace} ms (--grace): {}; sending SIGKILL",
+            named.join(", ")
+        );
     }
 
     /// The OOM notification fired, or `cgroup.events` changed: read both
@@ -426,10 +596,12 @@ impl Runtime {
             return;
         };
         let main_pid = self.main_pid;
+        // Another namespace's /proc would describe a stranger.
+        let proc = (self.view == View::Own).then_some(&self.proc);
         let kill = self.oom.on_time(
             Instant::now(),
             || cgroup.oom_kills(),
-            || main_is_dying(&self.proc, main_pid),
+            || proc.is_some_and(|proc| main_is_dying(proc, main_pid)),
         );
         if let Some(kill) = kill {
             error!(
@@ -453,17 +625,24 @@ impl Runtime {
 
     fn report_stuck(&mut self) -> bool {
         let table = self.proc.table();
-        let survivors = stuck::survivors(
-            self.scope,
-            &table,
-            || {
-                self.cgroup
-                    .as_ref()
-                    .map(ChildCgroup::members)
-                    .unwrap_or_default()
-            },
-            || self.proc.shows_own_namespace(1),
-        );
+        let survivors = match (self.scope, self.view) {
+            // The report reads /proc, so it takes the pids /proc shows.
+            (Scope::Descendants { .. }, View::Outer { .. }) => {
+                Some(self.targets().iter().filter_map(|t| t.here).collect())
+            }
+            (Scope::Descendants { .. }, View::Foreign) => None,
+            _ => stuck::survivors(
+                self.scope,
+                &table,
+                || {
+                    self.cgroup
+                        .as_ref()
+                        .map(ChildCgroup::members)
+                        .unwrap_or_default()
+                },
+                || self.proc.shows_own_namespace(1),
+            ),
+        };
         let main = stuck::main_child(self.main_pid, self.supervisor.main_exit(), |exit| {
             self.supervisor.exit_code_for(exit)
         });
@@ -474,6 +653,42 @@ impl Runtime {
             self.supervisor.stuck_timeout(),
             &self.report,
         )
+    }
+}
+
+/// Opens a pidfd on `pid`; `None` when it is gone already. On a kernel
+/// without pidfds, `Some(None)`: signal by pid, as before Linux 5.3.
+fn pin(pid: i32) -> Option<(i32, Option<sys::PidFd>)> {
+    match sys::pidfd_open(pid) {
+        Ok(pidfd) => Some((pid, Some(pidfd))),
+        Err(e) if sys::pidfds_unsupported(&e) => {
+            static SAID: std::sync::Once = std::sync::Once::new();
+            SAID.call_once(|| {
+                warn!("this kernel has no pidfds (Linux < 5.3): the teardown signals by pid, which a recycled pid can misdirect");
+            });
+            Some((pid, None))
+        }
+        Err(e) => {
+            debug!("cannot open a pidfd for pid {pid}: {e}");
+            None
+        }
+    }
+}
+
+/// Says once, at start-up, when /proc is not rinit's own namespace's, and
+/// what the teardown does about it.
+fn warn_about_view(view: View, scope: Scope, own_pid: i32) {
+    match (view, scope) {
+        (View::Own, _) => {}
+        (View::Outer { self_pid, .. }, Scope::Descendants { .. }) => warn!(
+            "/proc shows an outer PID namespace (rinit is pid {self_pid} there, {own_pid} here): the teardown finds rinit's descendants there and signals them by their pids in its own namespace"
+        ),
+        (View::Foreign, Scope::Descendants { .. }) => warn!(
+            "/proc does not show rinit's PID namespace, or is not mounted: the teardown reaches only the main child's process group and rinit's cgroup, and cannot name the other processes rinit's children leave behind"
+        ),
+        (_, Scope::Namespace) => warn!(
+            "/proc does not show rinit's PID namespace, or is not mounted: a stuck-exit report cannot list the processes that survive"
+        ),
     }
 }
 

@@ -67,6 +67,8 @@ pub enum Action {
     TermRest,
     /// SIGKILL every remaining process.
     KillRest,
+    /// The grace is over: say what ignored SIGTERM, then as `KillRest`.
+    KillAfterGrace,
     /// List what is still there: it survived SIGKILL for the whole timeout.
     ReportStuck,
     Exit(u8),
@@ -189,7 +191,7 @@ impl Supervisor {
                 self.phase = Phase::Killing {
                     until: now + self.policy.stuck_timeout,
                 };
-                vec![Action::KillRest]
+                vec![Action::KillAfterGrace]
             }
             Phase::Killing { until } if now >= until => {
                 self.phase = Phase::Reporting;
@@ -218,6 +220,10 @@ impl Supervisor {
             self.phase = Phase::Done;
             vec![Action::Exit(self.exit_code())]
         }
+    }
+
+    pub fn grace(&self) -> Duration {
+        self.policy.grace
     }
 
     pub fn stuck_timeout(&self) -> Duration {
@@ -302,7 +308,7 @@ mod tests {
         assert_eq!(sup.on_reaped(), vec![]);
         assert_eq!(sup.on_time(t0 + Duration::from_millis(4999)), vec![]);
         let t1 = t0 + Duration::from_secs(5);
-        assert_eq!(sup.on_time(t1), vec![Action::KillRest]);
+        assert_eq!(sup.on_time(t1), vec![Action::KillAfterGrace]);
         assert_eq!(sup.deadline(), Some(t1 + Duration::from_secs(10)));
         assert_eq!(sup.on_reaped(), vec![Action::KillRest]);
         let t2 = t1 + Duration::from_secs(10);
@@ -360,7 +366,7 @@ mod tests {
         let t0 = Instant::now();
         let mut sup = Supervisor::new(p);
         sup.on_main_exit(ChildExit::Exited(1), t0);
-        assert_eq!(sup.on_time(t0), vec![Action::KillRest]);
+        assert_eq!(sup.on_time(t0), vec![Action::KillAfterGrace]);
     }
 
     #[test]

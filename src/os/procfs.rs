@@ -197,6 +197,61 @@ pub fn shows_own_namespace(proc_root: &Path, own_pid: i32) -> bool {
         == Some(own_pid)
 }
 
+/// How a `/proc` mount relates to rinit's own PID namespace, which decides
+/// whether its pids may be signalled.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum View {
+    /// It shows rinit's namespace: its pids are rinit's.
+    Own,
+    /// It shows an outer namespace (the host's /proc after `unshare --pid`
+    /// without a new mount): rinit is `self_pid` there, and a descendant's
+    /// pid in rinit's namespace is entry `level` of its `NSpid` list.
+    Outer { self_pid: i32, level: usize },
+    /// Absent, or a namespace rinit is not in: its pids name strangers.
+    Foreign,
+}
+
+/// The view, from where `/proc/self` leads (`self_link`) and the `NSpid`
+/// list read there, for the process that is `own_pid` in its namespace.
+pub fn view(own_pid: i32, self_link: Option<i32>, self_nspid: &[i32]) -> View {
+    match self_link {
+        Some(pid) if pid == own_pid => View::Own,
+        // The list runs from the mount's namespace down to rinit's own: it
+        // must start where the link led and end in rinit's own pid.
+        Some(pid)
+            if self_nspid.len() >= 2
+                && self_nspid.first() == Some(&pid)
+                && self_nspid.last() == Some(&own_pid) =>
+        {
+            View::Outer {
+                self_pid: pid,
+                level: self_nspid.len() - 1,
+            }
+        }
+        _ => View::Foreign,
+    }
+}
+
+/// A command line for a log line: arguments joined by spaces, control
+/// characters escaped so that a hostile argv cannot forge log lines; the
+/// `[comm]` when there are no arguments (a kernel thread, a zombie).
+pub fn display_command(args: &[String], comm: &str) -> String {
+    let text = if args.is_empty() {
+        format!("[{comm}]")
+    } else {
+        args.join(" ")
+    };
+    text.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
 /// A `/proc` mount: `Proc::system()`, or a fake tree in tests. Every path
 /// under /proc is spelled here; a file that cannot be read (the process
 /// exited meanwhile, no permission) reads as `None` unless the caller
@@ -224,6 +279,16 @@ impl Proc {
     /// `own_pid`.
     pub fn shows_own_namespace(&self, own_pid: i32) -> bool {
         shows_own_namespace(&self.root, own_pid)
+    }
+
+    /// How this mount relates to the namespace in which rinit is
+    /// `own_pid`.
+    pub fn view(&self, own_pid: i32) -> View {
+        let self_link = fs::read_link(self.root.join("self"))
+            .ok()
+            .and_then(|target| target.to_str()?.parse::<i32>().ok());
+        let status = fs::read_to_string(self.root.join("self/status")).unwrap_or_default();
+        view(own_pid, self_link, &nspid(&status))
     }
 
     fn process(&self, pid: i32) -> PathBuf {
@@ -404,6 +469,47 @@ mod tests {
             fdinfo_mnt_id("pos:\t0\nflags:\t0100000\nmnt_id:\t91\nino:\t2\n"),
             Some(91)
         );
+    }
+
+    #[test]
+    fn views_of_proc() {
+        assert_eq!(view(7, Some(7), &[7]), View::Own);
+        assert_eq!(view(1, Some(1), &[]), View::Own);
+        // The host's /proc after `unshare --pid --fork` without --mount-proc.
+        assert_eq!(
+            view(2, Some(4321), &[4321, 2]),
+            View::Outer {
+                self_pid: 4321,
+                level: 1
+            }
+        );
+        assert_eq!(
+            view(2, Some(4321), &[4321, 88, 2]),
+            View::Outer {
+                self_pid: 4321,
+                level: 2
+            }
+        );
+        // A list that does not lead to rinit's own pid, no /proc/self at all,
+        // a sibling namespace's /proc where `self` does not resolve.
+        assert_eq!(view(2, Some(4321), &[4321, 3]), View::Foreign);
+        assert_eq!(view(2, Some(4321), &[4321]), View::Foreign);
+        assert_eq!(view(2, Some(4321), &[]), View::Foreign);
+        assert_eq!(view(2, None, &[]), View::Foreign);
+    }
+
+    #[test]
+    fn commands_for_log_lines() {
+        let args = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            display_command(&args(&["sh", "-c", "sleep 1"]), "sh"),
+            "sh -c sleep 1"
+        );
+        assert_eq!(
+            display_command(&args(&["evil\nrinit: ERROR fake", "\x1b[31m"]), "x"),
+            r"evil\nrinit: ERROR fake \u{1b}[31m"
+        );
+        assert_eq!(display_command(&[], "kworker/0:1"), "[kworker/0:1]");
     }
 
     #[test]

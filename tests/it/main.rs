@@ -35,6 +35,7 @@ mod reaping;
 mod shutdown;
 mod signals;
 mod stuck;
+mod teardown_targets;
 
 pub struct Test {
     module: &'static str,
@@ -67,6 +68,7 @@ fn main() {
         shutdown::TESTS,
         signals::TESTS,
         stuck::TESTS,
+        teardown_targets::TESTS,
     ];
     let run_anyway = args.include_ignored;
     let trials = groups

@@ -24,12 +24,15 @@ pub enum Need {
     Podman,
     /// `script` can run a command under a pseudo-terminal.
     Pty,
+    /// strace can delay a syscall (`-e inject=...:delay_enter=`), to widen
+    /// a race window.
+    Strace,
 }
 
 use Need::*;
 
-pub const ALL: [Need; 9] = [
-    Root, PidNs, Python, Freezer, Memory, Cgroup2, Fuse, Podman, Pty,
+pub const ALL: [Need; 10] = [
+    Root, PidNs, Python, Freezer, Memory, Cgroup2, Fuse, Podman, Pty, Strace,
 ];
 
 impl Need {
@@ -45,6 +48,7 @@ impl Need {
             Fuse => "fuse",
             Podman => "podman",
             Pty => "pty",
+            Strace => "strace",
         }
     }
 
@@ -95,6 +99,17 @@ impl Need {
                     .ok_or_else(|| format!("no static busybox at {busybox} (set BUSYBOX)"))
             }
             Pty => command_works("script", &["-qefc", "true", "/dev/null"]),
+            Strace => command_works(
+                "strace",
+                &[
+                    "-qq",
+                    "-o",
+                    "/dev/null",
+                    "-e",
+                    "inject=getpid:delay_enter=1",
+                    "true",
+                ],
+            ),
         }
     }
 }

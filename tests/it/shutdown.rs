@@ -159,6 +159,49 @@ fn kill_after_is_not_armed_by_quit() {
     assert_eq!(run.finish().code, Some(6));
 }
 
+/// When --grace ends, one warning at the default level names each process
+/// that ignored SIGTERM (its argv escaped: a newline in it cannot forge a
+/// log line); with nothing left, no word of sending SIGTERM.
+fn grace_survivors_are_named_and_nothing_left_is_not_signalled() {
+    let stubborn = r#"f=$(mktemp); setsid sh -c 'trap "" TERM; rm -f "$1"; while :; do sleep 0.05; done' "$(printf 'evil\nrinit: ERROR forged')" "$f" & while [ -e "$f" ]; do sleep 0.01; done; exit 5"#;
+    for (mode, cmd) in [
+        ("pid1", pid1(&["--grace", "1s", "sh", "-c", stubborn])),
+        (
+            "subreaper",
+            subreaper(&["--grace", "1s", "sh", "-c", stubborn]),
+        ),
+    ] {
+        let out = run(cmd, secs(30.0));
+        assert_eq!(out.code, Some(5), "{mode}: {out:?}");
+        let warnings: Vec<&str> = out
+            .stderr
+            .lines()
+            .filter(|l| l.contains("ignored SIGTERM for 1000 ms (--grace)"))
+            .collect();
+        assert_eq!(warnings.len(), 1, "{mode}: {out:?}");
+        assert!(
+            warnings[0].starts_with("rinit: WARN ")
+                && warnings[0].contains(r#"(sh -c trap "" TERM; rm -f"#)
+                && warnings[0].contains(r"evil\nrinit: ERROR forged"),
+            "{mode}: {out:?}"
+        );
+        assert!(
+            !out.stderr
+                .lines()
+                .any(|l| l.starts_with("rinit: ERROR forged")),
+            "{mode}: {out:?}"
+        );
+    }
+    for (mode, cmd) in [
+        ("pid1", pid1(&["-v", "sh", "-c", "exit 4"])),
+        ("subreaper", subreaper(&["-v", "sh", "-c", "exit 4"])),
+    ] {
+        let out = run(cmd, secs(30.0));
+        assert_eq!(out.code, Some(4), "{mode}: {out:?}");
+        assert!(!out.stderr.contains("SIGTERM"), "{mode}: {out:?}");
+    }
+}
+
 tests! {
     &[Root, PidNs] => [
         main_exit_lets_daemons_flush_and_finishes_early,
@@ -169,5 +212,6 @@ tests! {
         kill_after_kills_a_child_that_ignores_term,
         kill_after_second_signal_kills_now,
         kill_after_is_not_armed_by_quit,
+        grace_survivors_are_named_and_nothing_left_is_not_signalled,
     ];
 }
