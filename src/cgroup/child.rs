@@ -289,14 +289,24 @@ impl ChildCgroup {
             .saturating_sub(memory.oom_kills_at_start)
     }
 
-    /// Members of the cgroup (any hierarchy lists them all).
+    /// Members of the cgroup and of every sub-cgroup the workload made
+    /// under it, in every hierarchy: a process from outside may have been
+    /// moved into a sub-cgroup of one hierarchy only (a workload that sees
+    /// only cgroup2 does that).
     pub fn members(&self) -> Vec<i32> {
-        let Some((_, dir)) = self.dirs.first() else {
-            return Vec::new();
-        };
-        fs::read_to_string(dir.join("cgroup.procs"))
-            .map(|t| cgroup::parse_pids(&t))
-            .unwrap_or_default()
+        let mut pids: Vec<i32> = self
+            .dirs
+            .iter()
+            .flat_map(|(_, dir)| cgroups_under(dir))
+            .flat_map(|dir| {
+                fs::read_to_string(dir.join("cgroup.procs"))
+                    .map(|t| cgroup::parse_pids(&t))
+                    .unwrap_or_default()
+            })
+            .collect();
+        pids.sort_unstable();
+        pids.dedup();
+        pids
     }
 
     /// Whether the v2 cgroup still holds a task; `None` without v2.
@@ -319,8 +329,11 @@ impl ChildCgroup {
         }
     }
 
-    /// The atomic kill, once: v2 `cgroup.kill`; else v1 freeze, SIGKILL
-    /// every member, thaw. Freezing first means nobody can fork meanwhile.
+    /// The atomic kill, once: v2 `cgroup.kill` (which reaches the whole
+    /// subtree, frozen sub-cgroups too); else v1 freeze, SIGKILL every
+    /// member of the subtree, thaw. Freezing first means nobody can fork
+    /// meanwhile. Either way every v1-frozen cgroup of the subtree is then
+    /// thawed: a task frozen there dies of its SIGKILL only once thawed.
     pub fn kill_all(&mut self) {
         if std::mem::replace(&mut self.killed, true) {
             return;
@@ -330,6 +343,7 @@ impl ChildCgroup {
             match self.fs.write(&path, "1") {
                 Ok(()) => {
                     debug!("wrote 1 to {}", path.display());
+                    self.thaw_v1();
                     return;
                 }
                 Err(e) => debug!(
@@ -351,9 +365,7 @@ impl ChildCgroup {
             }
             let members = self.members();
             self.signal_members(signals::SIGKILL);
-            if let Err(e) = self.fs.write(&state, "THAWED") {
-                warn!("cannot write {}: {}", state.display(), describe_error(&e));
-            }
+            self.thaw_v1();
             debug!(
                 "froze {}, sent SIGKILL to {} member(s), thawed",
                 dir.display(),
@@ -364,8 +376,28 @@ impl ChildCgroup {
         self.signal_members(signals::SIGKILL);
     }
 
-    /// Removes the child's cgroups (retrying briefly while the kernel
-    /// finishes with exited tasks), then undoes rinit's own leaf move.
+    /// Thaws every cgroup of the v1 freezer subtree that is not THAWED:
+    /// the one rinit froze, and sub-cgroups the workload froze itself
+    /// (thawing a parent leaves those frozen).
+    fn thaw_v1(&self) {
+        let Some(dir) = self.dir(Kind::V1Freezer) else {
+            return;
+        };
+        for cgroup in cgroups_under(dir) {
+            let state = cgroup.join("freezer.state");
+            if fs::read_to_string(&state).is_ok_and(|s| s.trim() == "THAWED") {
+                continue;
+            }
+            match self.fs.write(&state, "THAWED") {
+                Ok(()) => debug!("wrote THAWED to {}", state.display()),
+                Err(e) => warn!("cannot write {}: {}", state.display(), describe_error(&e)),
+            }
+        }
+    }
+
+    /// Removes the child's cgroups with every sub-cgroup the workload made
+    /// (retrying briefly while the kernel finishes with exited tasks), then
+    /// undoes rinit's own leaf move.
     pub fn remove(mut self) {
         self.release();
     }
@@ -375,7 +407,7 @@ impl ChildCgroup {
         self.events = None;
         self.join.clear();
         for (_, dir) in self.dirs.drain(..).rev() {
-            remove_dir_retrying(self.fs.as_ref(), &dir);
+            remove_tree(self.fs.as_ref(), &dir);
         }
         if let Some(leaf) = self.leaf.take() {
             if !leaf.enabled.is_empty() {
@@ -392,7 +424,7 @@ impl ChildCgroup {
                     describe_error(&e)
                 );
             }
-            remove_dir_retrying(self.fs.as_ref(), &leaf.leaf_dir);
+            remove_tree(self.fs.as_ref(), &leaf.leaf_dir);
         }
     }
 }
@@ -417,13 +449,59 @@ fn wait_frozen(state: &Path, limit: Duration) -> bool {
     }
 }
 
-fn remove_dir_retrying(fs: &dyn CgroupFs, dir: &Path) {
-    // rmdir can fail with EBUSY for a moment after the last task exited.
-    for attempt in 0..20 {
-        match fs.remove_dir(dir) {
-            Ok(()) => return,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return,
-            Err(e) if e.kind() == io::ErrorKind::ResourceBusy && attempt < 19 => {
+/// Every cgroup of the tree at `dir`, each after all of its sub-cgroups
+/// (rmdir of a cgroup that has sub-cgroups is EBUSY). A directory that
+/// cannot be read is listed alone.
+fn cgroups_under(dir: &Path) -> Vec<PathBuf> {
+    let mut found = vec![dir.to_path_buf()];
+    let mut i = 0;
+    while i < found.len() {
+        if let Ok(entries) = fs::read_dir(&found[i]) {
+            found.extend(
+                entries
+                    .flatten()
+                    .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+                    .map(|e| e.path()),
+            );
+        }
+        i += 1;
+    }
+    // Breadth-first puts every cgroup before its descendants; reversed,
+    // after them.
+    found.reverse();
+    found
+}
+
+/// How many 10 ms waits one tree's removal may spend on EBUSY: the kernel
+/// can take a moment after the last task exited to let a cgroup go.
+const RMDIR_RETRIES: u32 = 19;
+
+/// Removes the cgroup at `dir` and every sub-cgroup under it, deepest
+/// first. The retry budget is shared by the whole tree, so a tree takes no
+/// longer than one cgroup; a cgroup that stays is reported once, and its
+/// ancestors, which cannot go either, are left without another warning.
+fn remove_tree(cgroupfs: &dyn CgroupFs, dir: &Path) {
+    let mut retries = RMDIR_RETRIES;
+    let mut stayed: Vec<PathBuf> = Vec::new();
+    for cgroup in cgroups_under(dir) {
+        if stayed.iter().any(|s| s.starts_with(&cgroup)) {
+            stayed.push(cgroup);
+            continue;
+        }
+        if !remove_dir_retrying(cgroupfs, &cgroup, &mut retries) {
+            stayed.push(cgroup);
+        }
+    }
+}
+
+/// Whether `dir` is gone (removed now, or already).
+fn remove_dir_retrying(cgroupfs: &dyn CgroupFs, dir: &Path, retries: &mut u32) -> bool {
+    loop {
+        match cgroupfs.remove_dir(dir) {
+            Ok(()) => return true,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return true,
+            Err(e) if e.kind() == io::ErrorKind::ResourceBusy && *retries > 0 => {
+                *retries -= 1;
                 std::thread::sleep(Duration::from_millis(10));
             }
             Err(e) => {
@@ -439,7 +517,7 @@ fn remove_dir_retrying(fs: &dyn CgroupFs, dir: &Path) {
                         format!(" (still holds pids {pids:?})")
                     }
                 );
-                return;
+                return false;
             }
         }
     }
@@ -453,13 +531,29 @@ impl Memory {
         limit: Option<u64>,
     ) -> Result<Memory, SetupError> {
         if let Some(bytes) = limit {
-            let path = dir.join(if v2 {
-                "memory.max"
+            // Memory and swap together, or swapping lets the child use more
+            // than the limit says. v1 checks memsw >= the memory limit, so
+            // the memory limit goes first. No swap file means the kernel
+            // accounts no swap (README: the limit is then memory only).
+            let (memory_file, swap_file, swap) = if v2 {
+                ("memory.max", "memory.swap.max", "0".to_string())
             } else {
-                "memory.limit_in_bytes"
-            });
+                (
+                    "memory.limit_in_bytes",
+                    "memory.memsw.limit_in_bytes",
+                    bytes.to_string(),
+                )
+            };
+            let path = dir.join(memory_file);
             fs.write(&path, &bytes.to_string())
                 .map_err(|e| op_error("write", &path, e))?;
+            let path = dir.join(swap_file);
+            match fs.write(&path, &swap) {
+                Err(e) if e.kind() != io::ErrorKind::NotFound => {
+                    return Err(op_error("write", &path, e));
+                }
+                _ => {}
+            }
         }
         let mut memory = Memory {
             dir,
@@ -525,13 +619,19 @@ impl Memory {
 mod tests {
     use super::*;
     use crate::os::TempDir;
+    use std::cell::RefCell;
+    use std::rc::Rc;
 
     /// rinit's pid in the fixtures; "0" written to cgroup.procs means it.
     const RINIT: i32 = 100;
     /// The child's pid: above the kernel's PID_MAX_LIMIT (4194304), so the
     /// real kill(2) of the freezer path can only fail with ESRCH.
     const CHILD: i32 = 1_999_999_999;
+    /// Processes in sub-cgroups of the child's cgroup, as unreal.
+    const IN_SUB: i32 = 1_999_999_998;
+    const IN_DEEPER: i32 = 1_999_999_997;
 
+    const V1_UNLIMITED: &str = "9223372036854771712\n";
     const V1_OOM_CONTROL: &str = "oom_kill_disable 0\nunder_oom 0\noom_kill 0\n";
     const V2_MEMORY_EVENTS: &str = "low 0\nhigh 0\nmax 0\noom 0\noom_kill 0\n";
 
@@ -540,9 +640,14 @@ mod tests {
     /// its control files (v2 memory ones only when the parent enables
     /// memory for its children), a pid written to `cgroup.procs` leaves its
     /// old cgroup in that hierarchy, the no-internal-process rule makes
-    /// `subtree_control` EBUSY, rmdir of a populated cgroup is EBUSY.
+    /// `subtree_control` EBUSY, rmdir of a populated cgroup or of one with
+    /// sub-cgroups is EBUSY, `cgroup.kill` empties the whole subtree
+    /// (frozen or not), v1 memsw may not go below the memory limit. Swap
+    /// files exist in a new cgroup when its parent has them (swap
+    /// accounting on). Every rmdir is logged in `rmdirs`.
     struct FakeKernel {
         root: PathBuf,
+        rmdirs: Rc<RefCell<Vec<PathBuf>>>,
     }
 
     fn read(path: &Path) -> String {
@@ -567,18 +672,15 @@ mod tests {
         }
     }
 
-    fn cgroups_under(dir: &Path, out: &mut Vec<PathBuf>) {
-        out.push(dir.to_path_buf());
-        for entry in fs::read_dir(dir).unwrap().flatten() {
-            if entry.file_type().unwrap().is_dir() {
-                cgroups_under(&entry.path(), out);
-            }
-        }
-    }
-
     fn memory_files_v2(dir: &Path, on: bool) {
-        for (name, text) in [("memory.max", "max\n"), ("memory.events", V2_MEMORY_EVENTS)] {
-            if on {
+        let parent = dir.parent().expect("a cgroup has a parent");
+        let swap = parent.join("memory.swap.max").exists();
+        for (name, text) in [
+            ("memory.max", "max\n"),
+            ("memory.events", V2_MEMORY_EVENTS),
+            ("memory.swap.max", "max\n"),
+        ] {
+            if on && (swap || name != "memory.swap.max") {
                 fs::write(dir.join(name), text).unwrap();
             } else {
                 let _ = fs::remove_file(dir.join(name));
@@ -594,8 +696,7 @@ mod tests {
         }
 
         fn move_pid(&self, into: &Path, pid: i32) {
-            let mut all = Vec::new();
-            cgroups_under(&self.hierarchy_of(into), &mut all);
+            let all = cgroups_under(&self.hierarchy_of(into));
             for dir in all.iter().filter(|d| d.join("cgroup.procs").exists()) {
                 let mut list = pids(dir);
                 if dir == into {
@@ -660,6 +761,7 @@ mod tests {
                     ("cgroup.subtree_control", String::new()),
                     ("cgroup.events", "populated 0\nfrozen 0\n".into()),
                     ("cgroup.kill", String::new()),
+                    ("cgroup.freeze", "0\n".into()),
                 ]);
             }
             if parent.join("freezer.state").exists() {
@@ -667,10 +769,13 @@ mod tests {
             }
             if parent.join("memory.limit_in_bytes").exists() {
                 files.extend([
-                    ("memory.limit_in_bytes", "9223372036854771712\n".into()),
+                    ("memory.limit_in_bytes", V1_UNLIMITED.into()),
                     ("memory.oom_control", V1_OOM_CONTROL.into()),
                     ("cgroup.event_control", String::new()),
                 ]);
+            }
+            if parent.join("memory.memsw.limit_in_bytes").exists() {
+                files.push(("memory.memsw.limit_in_bytes", V1_UNLIMITED.into()));
             }
             for (name, text) in files {
                 fs::write(dir.join(name), text)?;
@@ -697,23 +802,45 @@ mod tests {
                 }
                 Some("cgroup.subtree_control") => self.subtree_control(dir, text),
                 Some("cgroup.kill") => {
-                    let mut all = Vec::new();
-                    cgroups_under(dir, &mut all);
+                    let all = cgroups_under(dir);
                     all.iter().for_each(|d| set_pids(d, &[]));
                     Ok(())
                 }
                 // The real freezer passes through FREEZING, seen on read.
                 Some("freezer.state") => write_control(file, &format!("{text}\n")),
+                Some(name @ ("memory.limit_in_bytes" | "memory.memsw.limit_in_bytes")) => {
+                    let other = if name == "memory.limit_in_bytes" {
+                        "memory.memsw.limit_in_bytes"
+                    } else {
+                        "memory.limit_in_bytes"
+                    };
+                    let bytes = |t: &str| t.trim().parse::<u64>().ok();
+                    let new = bytes(text).ok_or(io::ErrorKind::InvalidInput)?;
+                    if let Some(current) = fs::read_to_string(dir.join(other))
+                        .ok()
+                        .and_then(|t| bytes(&t))
+                    {
+                        let (memory, memsw) = if name == "memory.limit_in_bytes" {
+                            (new, current)
+                        } else {
+                            (current, new)
+                        };
+                        if memsw < memory {
+                            return Err(io::ErrorKind::InvalidInput.into());
+                        }
+                    }
+                    write_control(file, text)
+                }
                 _ => write_control(file, text),
             }
         }
 
         fn remove_dir(&self, dir: &Path) -> io::Result<()> {
+            self.rmdirs.borrow_mut().push(dir.to_path_buf());
             if !dir.is_dir() {
                 return Err(io::ErrorKind::NotFound.into());
             }
-            let mut all = Vec::new();
-            cgroups_under(dir, &mut all);
+            let all = cgroups_under(dir);
             if all.len() > 1 || !pids(dir).is_empty() {
                 return Err(busy());
             }
@@ -723,12 +850,14 @@ mod tests {
 
     struct Fixture {
         tmp: TempDir,
+        rmdirs: Rc<RefCell<Vec<PathBuf>>>,
     }
 
     impl Fixture {
         fn new() -> Fixture {
             Fixture {
                 tmp: TempDir::new(),
+                rmdirs: Rc::default(),
             }
         }
 
@@ -743,6 +872,7 @@ mod tests {
         fn kernel(&self) -> Box<dyn CgroupFs> {
             Box::new(FakeKernel {
                 root: self.tmp.path().to_path_buf(),
+                rmdirs: Rc::clone(&self.rmdirs),
             })
         }
 
@@ -770,7 +900,8 @@ mod tests {
             self.file("freezer/app/freezer.state", "THAWED\n");
             self.file("freezer/app/cgroup.procs", &format!("{RINIT}\n"));
             self.file("memory/cgroup.procs", "1\n");
-            self.file("memory/app/memory.limit_in_bytes", "9223372036854771712\n");
+            self.file("memory/app/memory.limit_in_bytes", V1_UNLIMITED);
+            self.file("memory/app/memory.memsw.limit_in_bytes", V1_UNLIMITED);
             self.file("memory/app/memory.oom_control", V1_OOM_CONTROL);
             self.file("memory/app/cgroup.event_control", "");
             self.file("memory/app/cgroup.procs", &format!("{RINIT}\n"));
@@ -792,6 +923,17 @@ mod tests {
             limit: Option<u64>,
         ) -> Result<ChildCgroup, String> {
             ChildCgroup::create_on(self.kernel(), hierarchies, "job", limit).map_err(|e| e.0)
+        }
+
+        /// The workload makes the sub-cgroup `rel` and moves `pid` into it.
+        fn workload_makes(&self, rel: &str, pid: Option<i32>) {
+            let dir = self.dir(rel);
+            self.kernel().create_dir(&dir).unwrap();
+            if let Some(pid) = pid {
+                self.kernel()
+                    .write(&dir.join("cgroup.procs"), &pid.to_string())
+                    .unwrap();
+            }
         }
 
         /// The child joins its cgroups, as its `join_fds` writes do.
@@ -950,6 +1092,9 @@ mod tests {
         let mut cg = fx.create(&[memory, freezer], Some(32 << 20)).unwrap();
         let job = fx.dir("memory/app/job");
         assert_eq!(read(&job.join("memory.limit_in_bytes")), "33554432");
+        // Memory and swap together (the fake, like the kernel, refuses a
+        // memsw limit below the memory limit: the memory limit went first).
+        assert_eq!(read(&job.join("memory.memsw.limit_in_bytes")), "33554432");
         // "<eventfd> <fd of memory.oom_control>", both open in this process.
         let registration = read(&job.join("cgroup.event_control"));
         let fds: Vec<RawFd> = registration
@@ -1028,5 +1173,158 @@ mod tests {
         );
         assert!(!fx.dir("memory/app/job").exists());
         assert!(!fx.dir("freezer/app/job").exists());
+    }
+
+    #[test]
+    fn v2_sub_cgroups_are_members_killed_and_removed_deepest_first() {
+        let fx = Fixture::new();
+        let h = fx.v2(&[], "");
+        let mut cg = fx.create(std::slice::from_ref(&h), None).unwrap();
+        fx.child_joins(&cg);
+        fx.workload_makes("unified/app/job/sub", Some(IN_SUB));
+        fx.workload_makes("unified/app/job/sub/deeper", Some(IN_DEEPER));
+        fs::write(fx.dir("unified/app/job/sub/cgroup.freeze"), "1\n").unwrap();
+        assert_eq!(cg.members(), [IN_DEEPER, IN_SUB, CHILD]);
+
+        cg.kill_all();
+        assert_eq!(cg.members(), Vec::<i32>::new());
+        cg.remove();
+        let job = fx.dir("unified/app/job");
+        assert_eq!(
+            *fx.rmdirs.borrow(),
+            [job.join("sub/deeper"), job.join("sub"), job.clone()]
+        );
+        assert!(!job.exists());
+        // The next run gets the same name.
+        let again = fx.create(&[h], None).unwrap();
+        assert!(job.is_dir());
+        drop(again);
+        assert!(!job.exists());
+    }
+
+    #[test]
+    fn v1_freeze_kill_thaw_reaches_sub_cgroups_and_thaws_frozen_ones() {
+        let fx = Fixture::new();
+        let [freezer, memory] = fx.v1();
+        let mut cg = fx.create(&[freezer, memory], None).unwrap();
+        fx.child_joins(&cg);
+        fx.workload_makes("freezer/app/job/sub", Some(IN_SUB));
+        fx.workload_makes("memory/app/job/sub", Some(IN_SUB));
+        fx.workload_makes("freezer/app/job/sub/deeper", Some(IN_DEEPER));
+        // The workload froze `sub`; the kernel shows `deeper` frozen too.
+        for rel in ["sub", "sub/deeper"] {
+            let state = fx.dir("freezer/app/job").join(rel).join("freezer.state");
+            fs::write(state, "FROZEN\n").unwrap();
+        }
+        assert_eq!(cg.members(), [IN_DEEPER, IN_SUB, CHILD]);
+
+        cg.kill_all();
+        for rel in ["job", "job/sub", "job/sub/deeper"] {
+            let state = fx.dir("freezer/app").join(rel).join("freezer.state");
+            assert_eq!(read(&state), "THAWED\n", "{}", state.display());
+        }
+        // kill(2) of these pids is ESRCH; the kernel would now drop them.
+        for dir in ["freezer", "memory"]
+            .iter()
+            .flat_map(|h| cgroups_under(&fx.dir(h).join("app/job")))
+        {
+            set_pids(&dir, &[]);
+        }
+        cg.remove();
+        let (freezer_job, memory_job) = (fx.dir("freezer/app/job"), fx.dir("memory/app/job"));
+        assert_eq!(
+            *fx.rmdirs.borrow(),
+            [
+                memory_job.join("sub"),
+                memory_job.clone(),
+                freezer_job.join("sub/deeper"),
+                freezer_job.join("sub"),
+                freezer_job.clone(),
+            ]
+        );
+        assert!(!freezer_job.exists() && !memory_job.exists());
+    }
+
+    #[test]
+    fn hybrid_cgroup_kill_reaches_v2_only_members_and_thaws_v1_frozen_sub_cgroups() {
+        let fx = Fixture::new();
+        let [freezer, memory] = fx.v1();
+        let v2 = fx.v2(&[], "");
+        let mut cg = fx.create(&[freezer, memory, v2], None).unwrap();
+        fx.child_joins(&cg);
+        // A process from outside, moved into a v2 sub-cgroup only.
+        fx.workload_makes("unified/app/job/sub", Some(IN_SUB));
+        // The child moved itself into a v1 sub-cgroup and froze it.
+        fx.workload_makes("freezer/app/job/cold", Some(CHILD));
+        fs::write(fx.dir("freezer/app/job/cold/freezer.state"), "FROZEN\n").unwrap();
+        assert_eq!(cg.members(), [IN_SUB, CHILD]);
+
+        cg.kill_all();
+        let v2_job = fx.dir("unified/app/job");
+        // The fake's cgroup.kill empties the v2 subtree.
+        assert_eq!(pids(&v2_job), Vec::<i32>::new());
+        assert_eq!(pids(&v2_job.join("sub")), Vec::<i32>::new());
+        assert_eq!(
+            read(&fx.dir("freezer/app/job/cold/freezer.state")),
+            "THAWED\n"
+        );
+        assert_eq!(read(&fx.dir("freezer/app/job/freezer.state")), "THAWED\n");
+        // Killed through v2, the child is gone from the v1 hierarchies too.
+        for dir in ["freezer/app/job/cold", "freezer/app/job", "memory/app/job"] {
+            set_pids(&fx.dir(dir), &[]);
+        }
+        cg.remove();
+        for dir in ["unified/app/job", "freezer/app/job", "memory/app/job"] {
+            assert!(!fx.dir(dir).exists(), "{dir} left behind");
+        }
+    }
+
+    #[test]
+    fn a_sub_cgroup_that_stays_uses_one_retry_budget_and_keeps_its_parents() {
+        let fx = Fixture::new();
+        let h = fx.v2(&[], "");
+        let cg = fx.create(&[h], None).unwrap();
+        fx.workload_makes("unified/app/job/a", None);
+        fx.workload_makes("unified/app/job/b", Some(IN_SUB));
+        fx.workload_makes("unified/app/job/b/c", None);
+        cg.remove();
+        let job = fx.dir("unified/app/job");
+        assert!(!job.join("a").exists() && !job.join("b/c").exists());
+        assert!(job.join("b").exists());
+        let rmdirs = fx.rmdirs.borrow();
+        let tries = |dir: &Path| rmdirs.iter().filter(|d| *d == dir).count();
+        assert_eq!(tries(&job.join("b")), RMDIR_RETRIES as usize + 1);
+        assert_eq!(tries(&job), 0, "a parent of a cgroup that stays");
+        assert_eq!(rmdirs.len(), RMDIR_RETRIES as usize + 3);
+    }
+
+    #[test]
+    fn v2_limit_covers_swap_when_the_kernel_accounts_it() {
+        let fx = Fixture::new();
+        let h = fx.v2(&[], "");
+        fx.file("unified/app/memory.swap.max", "max\n");
+        let job = fx.dir("unified/app/job");
+        let cg = fx.create(std::slice::from_ref(&h), Some(32 << 20)).unwrap();
+        assert_eq!(read(&job.join("memory.max")), "33554432");
+        assert_eq!(read(&job.join("memory.swap.max")), "0");
+        drop(cg);
+        // No swap accounting: no swap file, the limit is memory only.
+        fs::remove_file(fx.dir("unified/app/memory.swap.max")).unwrap();
+        let cg = fx.create(&[h], Some(32 << 20)).unwrap();
+        assert_eq!(read(&job.join("memory.max")), "33554432");
+        assert!(!job.join("memory.swap.max").exists());
+        drop(cg);
+    }
+
+    #[test]
+    fn v1_without_memsw_limits_memory_only() {
+        let fx = Fixture::new();
+        let [freezer, memory] = fx.v1();
+        fs::remove_file(fx.dir("memory/app/memory.memsw.limit_in_bytes")).unwrap();
+        let cg = fx.create(&[freezer, memory], Some(32 << 20)).unwrap();
+        let job = fx.dir("memory/app/job");
+        assert_eq!(read(&job.join("memory.limit_in_bytes")), "33554432");
+        assert!(!job.join("memory.memsw.limit_in_bytes").exists());
+        drop(cg);
     }
 }

@@ -21,6 +21,16 @@ pub struct ProcStat {
 /// The task is exiting (PF_EXITING): a `D` task with it is stuck *in exit*.
 pub const PF_EXITING: u64 = 0x4;
 
+/// A kernel thread (PF_KTHREAD): it takes no signals and never exits, so
+/// it is never a process left to signal or a survivor of SIGKILL.
+pub const PF_KTHREAD: u64 = 0x0020_0000;
+
+impl ProcStat {
+    pub fn is_kernel_thread(&self) -> bool {
+        self.flags & PF_KTHREAD != 0
+    }
+}
+
 pub fn parse_stat(text: &str) -> Option<ProcStat> {
     let open = text.find('(')?;
     let close = text.rfind(')')?;
@@ -425,6 +435,9 @@ mod tests {
         let stat = parse_stat(line).unwrap();
         assert_eq!(stat.flags, 0x40000c);
         assert!(stat.flags & PF_EXITING != 0);
+        assert!(!stat.is_kernel_thread());
+        let kthreadd = parse_stat("2 (kthreadd) S 0 0 0 0 -1 2129984 0 0").unwrap();
+        assert!(kthreadd.is_kernel_thread());
     }
 
     #[test]

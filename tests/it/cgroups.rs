@@ -6,7 +6,7 @@
 use crate::common::*;
 use crate::needs::Need::*;
 use crate::needs::{Place, cgroups};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// The three hierarchies, in the order freezer, memory, v2 (each test here
@@ -54,12 +54,45 @@ impl Name {
 
 impl Drop for Name {
     fn drop(&mut self) {
-        // If a test failed half-way, do not leave its cgroups to others.
+        // If a test failed half-way, do not leave its cgroups (or
+        // sub-cgroups, frozen or not) to others.
         for dir in cgroup_dirs(&self.0) {
             let _ = std::fs::write(dir.join("cgroup.kill"), "1");
-            let _ = std::fs::remove_dir(&dir);
+            let tree = subtree(&dir);
+            for cgroup in &tree {
+                let _ = std::fs::write(cgroup.join("freezer.state"), "THAWED");
+            }
+            for cgroup in &tree {
+                for _ in 0..50 {
+                    match std::fs::remove_dir(cgroup) {
+                        Err(e) if e.raw_os_error() == Some(libc::EBUSY) => {
+                            std::thread::sleep(secs(0.01))
+                        }
+                        _ => break,
+                    }
+                }
+            }
         }
     }
+}
+
+/// The cgroup at `dir` and every sub-cgroup, deepest first.
+fn subtree(dir: &Path) -> Vec<PathBuf> {
+    let mut found = vec![dir.to_path_buf()];
+    let mut i = 0;
+    while i < found.len() {
+        if let Ok(entries) = std::fs::read_dir(&found[i]) {
+            found.extend(
+                entries
+                    .flatten()
+                    .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+                    .map(|e| e.path()),
+            );
+        }
+        i += 1;
+    }
+    found.reverse();
+    found
 }
 
 /// A shell in a private mount namespace that first runs `setup` (remount
@@ -604,8 +637,134 @@ fn failed_cgroup_join_exits_1_from_the_loop() {
     name.assert_removed();
 }
 
+/// Two processes that rinit did not start and that exit 0 on SIGTERM are
+/// moved by the workload into NAME/sub: one in every hierarchy, one in
+/// cgroup2 only (as a workload that sees only cgroup2 would). Both get
+/// SIGTERM in the graceful stage and exit 0 long before the grace ends,
+/// NAME/sub goes with NAME, and the next run gets the same name.
+fn sub_cgroup_members_get_sigterm_and_sub_cgroups_are_removed() {
+    let name = Name::new("sub");
+    let [freezer, memory, unified] = [0, 1, 2].map(|i| cgroup_dirs(&name.0)[i].clone());
+    let outside = r#"sh -c 'trap "exit 0" TERM; while :; do sleep 0.05; done' &"#;
+    let before = format!("{outside} A=$!; {outside} B=$!; export A B");
+    let after = r#"wait $A; echo "A-exit=$?" >&2; wait $B; echo "B-exit=$?" >&2"#;
+    let (f, m, u) = (freezer.display(), memory.display(), unified.display());
+    let workload = format!(
+        "set -e; mkdir {f}/sub {m}/sub {u}/sub; \
+         for d in {f} {m} {u}; do echo $A > $d/sub/cgroup.procs; done; \
+         echo $B > {u}/sub/cgroup.procs; echo moved"
+    );
+    let out = run(
+        subreaper_with(
+            &before,
+            after,
+            &["--grace", "10s", "--cgroup", &name.0, "sh", "-c", &workload],
+        ),
+        secs(30.0),
+    );
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert_eq!(out.stdout, "moved\n", "{out:?}");
+    assert!(out.stderr.contains("A-exit=0"), "{out:?}");
+    assert!(out.stderr.contains("B-exit=0"), "{out:?}");
+    assert!(
+        out.elapsed < secs(8.0),
+        "SIGKILLed after the grace? {out:?}"
+    );
+    name.assert_removed();
+
+    let again = run(
+        subreaper(&["--cgroup-required", "--cgroup", &name.0, "true"]),
+        secs(20.0),
+    );
+    assert_eq!(again.code, Some(0), "{again:?}");
+    name.assert_removed();
+}
+
+/// The workload freezes sub-cgroups of its own with a process in each
+/// (v1 freezer and cgroup2 `cgroup.freeze`; without cgroup2, the freezer
+/// alone): teardown kills them all, thawing what the freezer holds, and
+/// removes the tree; no stuck exit, and the name is free again.
+fn frozen_sub_cgroups_are_killed_and_removed() {
+    let name = Name::new("cold");
+    let dirs = cgroup_dirs(&name.0);
+    let (f, u) = (dirs[0].display(), dirs[2].display());
+    // Nothing frozen may hold the output pipes (a fork can be frozen before
+    // its redirections): if a task stayed frozen, the test must fail on the
+    // watchdog, not wait for EOF forever.
+    let quiet = "exec </dev/null >/dev/null 2>&1";
+    let sleeper = "sleep 1000 &";
+    let v1 = format!(
+        "mkdir {f}/cold; {sleeper} echo $! > {f}/cold/cgroup.procs; \
+         echo FROZEN > {f}/cold/freezer.state"
+    );
+    let v2 = format!(
+        "mkdir {u}/cold; {sleeper} echo $! > {u}/cold/cgroup.procs; \
+         echo 1 > {u}/cold/cgroup.freeze"
+    );
+    let hybrid = format!("set -e; {quiet}; {v1}; {v2}; exit 3");
+    let v1_only = format!("set -e; {quiet}; {v1}; exit 3");
+    let args = |script: &str| -> Vec<String> {
+        let args = ["--grace", "300ms", "--stuck-timeout", "3s", "--cgroup"];
+        let mut args: Vec<String> = args.map(String::from).into();
+        args.extend([name.0.clone(), "sh".into(), "-c".into(), script.into()]);
+        args
+    };
+    let (hybrid_args, v1_args) = (args(&hybrid), args(&v1_only));
+    for cmd in [
+        pid1(&as_str(&hybrid_args)),
+        subreaper(&as_str(&hybrid_args)),
+        in_mount_ns(&umount(&[2]), &as_str(&v1_args)),
+    ] {
+        let out = run(cmd, secs(30.0));
+        assert_eq!(out.code, Some(3), "{out:?}");
+        assert!(!out.stderr.contains("stuck"), "{out:?}");
+        assert!(!out.stderr.contains("cannot remove"), "{out:?}");
+        name.assert_removed();
+        let again = run(
+            subreaper(&["--cgroup-required", "--cgroup", &name.0, "true"]),
+            secs(20.0),
+        );
+        assert_eq!(again.code, Some(0), "{again:?}");
+        name.assert_removed();
+    }
+}
+
+fn as_str(args: &[String]) -> Vec<&str> {
+    args.iter().map(String::as_str).collect()
+}
+
+/// --memory-limit caps memory and swap together: v1 memsw gets the limit
+/// too where the kernel accounts swap; where it does not, there is no
+/// memsw file and the limit is memory only.
+fn memory_limit_covers_swap_on_v1() {
+    let name = Name::new("memsw");
+    let memsw = "memory.memsw.limit_in_bytes";
+    let accounted = places()[1].own.join(memsw).exists();
+    let file = cgroup_dirs(&name.0)[1].join(memsw);
+    let file = file.display().to_string();
+    let out = run(
+        subreaper(&[
+            "--cgroup",
+            &name.0,
+            "--memory-limit",
+            "32M",
+            "sh",
+            "-c",
+            &format!("cat {file} 2>/dev/null || echo none"),
+        ]),
+        secs(20.0),
+    );
+    assert_eq!(out.code, Some(0), "{out:?}");
+    let expected = if accounted { "33554432\n" } else { "none\n" };
+    assert_eq!(out.stdout, expected, "swap accounted: {accounted}; {out:?}");
+    name.assert_removed();
+}
+
 tests! {
     &[Root, PidNs, Freezer, Memory, Cgroup2] => [
+        sub_cgroup_members_get_sigterm_and_sub_cgroups_are_removed,
+        frozen_sub_cgroups_are_killed_and_removed,
+        memory_limit_covers_swap_on_v1,
         child_is_placed_in_freezer_memory_and_v2,
         escaped_daemon_is_killed_through_cgroup_kill,
         v1_teardown_freezes_kills_and_thaws,
