@@ -94,8 +94,20 @@ impl std::fmt::Display for UsageError {
     }
 }
 
+/// Control characters come out escaped (`\n`, `\u{1b}`): the message
+/// echoes values, and one holding a newline or a terminal escape must not
+/// forge a second log line.
 fn usage(msg: impl Into<String>) -> UsageError {
-    UsageError(msg.into())
+    let msg: String = msg.into();
+    let mut escaped = String::with_capacity(msg.len());
+    for c in msg.chars() {
+        if c.is_control() {
+            escaped.extend(c.escape_default());
+        } else {
+            escaped.push(c);
+        }
+    }
+    UsageError(escaped)
 }
 
 /// Raw occurrences, before defaults and the environment are applied.
@@ -788,6 +800,25 @@ mod tests {
         assert!(err(&["x"], &[("RINIT_GRACE", "5x")]).contains("'5x' for RINIT_GRACE"));
         assert!(err(&["x"], &[("RINIT_REMAP_EXIT", "1,x")]).contains("RINIT_REMAP_EXIT"));
         assert!(err(&["x"], &[("RINIT_REWRITE", "TERM:NOPE")]).contains("RINIT_REWRITE"));
+    }
+
+    #[test]
+    fn usage_errors_are_one_line_whatever_the_value() {
+        // Found by the fuzzer (fuzz/fuzz_targets/cli.rs): a BEL in an
+        // option name, a newline in a value and in a variable.
+        assert_eq!(
+            err(&["-vv", "--\u{7}RINIT_FUSORT=:0"], &[]),
+            "unknown option --\\u{7}RINIT_FUSORT"
+        );
+        assert_eq!(
+            err(&["--grace", "5s\nrinit: ERROR forged", "x"], &[]),
+            "invalid value '5s\\nrinit: ERROR forged' for --grace: expected a duration such as 500ms, 5s or 2m"
+        );
+        let msg = err(&["x"], &[("RINIT_CGROUP", "a\r\x1b[2Kb\tc")]);
+        assert!(
+            msg.starts_with("invalid value 'a\\r\\u{1b}[2Kb\\tc' for RINIT_CGROUP"),
+            "{msg}"
+        );
     }
 
     #[test]
