@@ -949,6 +949,25 @@ mod tests {
     }
 
     #[test]
+    fn usage_errors_are_one_line_whatever_the_value() {
+        // Found by the fuzzer (fuzz/fuzz_targets/cli.rs): a BEL in an
+        // option name, a newline in a value and in a variable.
+        assert_eq!(
+            err(&["-vv", "--\u{7}RINIT_FUSORT=:0"], &[]),
+            "unknown option --\\x07RINIT_FUSORT"
+        );
+        assert_eq!(
+            err(&["--grace", "5s\nrinit: ERROR forged", "x"], &[]),
+            "invalid value '5s\\nrinit: ERROR forged' for --grace: expected a duration such as 500ms, 5s or 2m"
+        );
+        let msg = err(&["x"], &[("RINIT_CGROUP", "a\r\x1b[2Kb\tc")]);
+        assert!(
+            msg.starts_with("invalid value 'a\\r\\x1b[2Kb\\tc' for RINIT_CGROUP"),
+            "{msg}"
+        );
+    }
+
+    #[test]
     fn booleans() {
         for t in ["1", "true", "YES", "True"] {
             assert_eq!(parse_bool(t), Some(true));

@@ -164,10 +164,13 @@ pub fn keyed_value(text: &str, key: &str) -> Option<u64> {
     })
 }
 
-/// The process ids listed in `cgroup.procs`.
+/// The process ids listed in `cgroup.procs`. Each gets a signal at
+/// teardown, so anything below 1 is dropped: `kill(0)` and `kill(-1)`
+/// would reach rinit's own group or every process.
 pub fn parse_pids(text: &str) -> Vec<i32> {
     text.split_whitespace()
         .filter_map(|p| p.parse().ok())
+        .filter(|&p| p > 0)
         .collect()
 }
 
@@ -308,5 +311,8 @@ mod tests {
         assert_eq!(keyed_value(oom, "oom_kill"), Some(3));
         assert_eq!(parse_pids("12\n345\n"), vec![12, 345]);
         assert_eq!(parse_pids(""), Vec::<i32>::new());
+        // Found by the fuzzer (fuzz/fuzz_targets/cgroup_files.rs).
+        assert_eq!(parse_pids("populated 1\nfrozen 0\n"), vec![1]);
+        assert_eq!(parse_pids("-1 12 0 +13 -0"), vec![12, 13]);
     }
 }

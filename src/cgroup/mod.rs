@@ -8,7 +8,10 @@ mod discover;
 pub mod oom;
 
 pub use child::{ChildCgroup, SetupError};
-pub use discover::{Hierarchy, Kind, dir_in, discover, memberships, parse_size, valid_name};
+pub use discover::{
+    Hierarchy, Kind, describe_size, dir_in, discover, keyed_value, memberships, parse_pids,
+    parse_size, valid_name,
+};
 
 use crate::os::procfs::Proc;
 

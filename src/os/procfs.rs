@@ -31,14 +31,17 @@ impl ProcStat {
     }
 }
 
+/// `None` for a pid below 1 or a negative ppid: the kernel never writes
+/// them, and a table entry with pid 0 or -1 would turn a `kill(pid)` of
+/// teardown into a signal to a whole process group or to everyone.
 pub fn parse_stat(text: &str) -> Option<ProcStat> {
     let open = text.find('(')?;
     let close = text.rfind(')')?;
-    let pid = text[..open].trim().parse().ok()?;
+    let pid = text[..open].trim().parse().ok().filter(|&p| p > 0)?;
     let comm = text.get(open + 1..close)?.to_string();
     let mut rest = text[close + 1..].split_ascii_whitespace();
     let state = rest.next()?.chars().next()?;
-    let ppid = rest.next()?.parse().ok()?;
+    let ppid = rest.next()?.parse().ok().filter(|&p| p >= 0)?;
     // pgrp, session, tty_nr, tpgid, then flags.
     let flags = rest.nth(4).and_then(|f| f.parse().ok()).unwrap_or(0);
     Some(ProcStat {
@@ -87,7 +90,8 @@ pub fn parse_cmdline(raw: &[u8]) -> Vec<String> {
         .collect()
 }
 
-/// Octal escapes of mountinfo (`\040` for a space).
+/// Octal escapes of mountinfo (`\040` for a space). The kernel writes
+/// bytes, so `\400` and above are not escapes (and would overflow a byte).
 pub fn unescape(field: &str) -> String {
     let bytes = field.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
@@ -95,7 +99,8 @@ pub fn unescape(field: &str) -> String {
     while i < bytes.len() {
         if bytes[i] == b'\\'
             && i + 3 < bytes.len()
-            && bytes[i + 1..i + 4]
+            && (b'0'..=b'3').contains(&bytes[i + 1])
+            && bytes[i + 2..i + 4]
                 .iter()
                 .all(|b| (b'0'..=b'7').contains(b))
         {
@@ -166,18 +171,23 @@ pub fn fdinfo_mnt_id(text: &str) -> Option<u32> {
     status_field(text, "mnt_id")?.parse().ok()
 }
 
-/// Every process below `root` in the parent/child tree, parents first.
+/// Every process below `root` in the parent/child tree, parents first,
+/// each once. The table is read one file at a time, so with pids reused
+/// meanwhile (or a /proc that is not the kernel's) it may hold a cycle or a
+/// pid twice: without `seen` the walk would never end.
 pub fn descendants(table: &[ProcStat], root: i32) -> Vec<i32> {
     let mut found = vec![root];
+    // Sorted, for binary search: no hasher in a static PID 1.
+    let mut seen = vec![root];
     let mut i = 0;
     while i < found.len() {
         let parent = found[i];
-        found.extend(
-            table
-                .iter()
-                .filter(|p| p.ppid == parent && p.pid != root)
-                .map(|p| p.pid),
-        );
+        for p in table.iter().filter(|p| p.ppid == parent) {
+            if let Err(at) = seen.binary_search(&p.pid) {
+                seen.insert(at, p.pid);
+                found.push(p.pid);
+            }
+        }
         i += 1;
     }
     found.remove(0);
@@ -412,6 +422,22 @@ mod tests {
     }
 
     #[test]
+    fn stat_never_names_pid_zero_or_below() {
+        // Found by the fuzzer (fuzz/fuzz_targets/proc_stat.rs): a table
+        // entry with pid 0 or -1 would become kill(0) or kill(-1).
+        for bad in [
+            "0 (swapper) S 0 0 0",
+            "-1 (x) S 1 1 1",
+            "-0 (x) S 1 1 1",
+            "5 (x) S -1 1 1",
+            "1234 (my (\u{2}\0) \u{2}0\0  -1 \0\0 129",
+        ] {
+            assert_eq!(parse_stat(bad), None, "{bad:?}");
+        }
+        assert_eq!(parse_stat("2 (kthreadd) S 0 0 0").map(|s| s.ppid), Some(0));
+    }
+
+    #[test]
     fn finds_descendants_only() {
         // 10 is us; 11 and 12 our children; 13 a grandchild; 20 a stranger
         // with its own child 21.
@@ -427,6 +453,26 @@ mod tests {
         assert_eq!(descendants(&table, 10), vec![11, 12, 13]);
         assert_eq!(descendants(&table, 13), Vec::<i32>::new());
         assert_eq!(descendants(&table, 99), Vec::<i32>::new());
+    }
+
+    #[test]
+    fn descendants_end_on_cycles_and_duplicates() {
+        // Found by the fuzzer (fuzz/fuzz_targets/proc_stat.rs): a table
+        // with a cycle below the root made the walk grow forever. Pid
+        // reuse between reads gives one: 30 read as 31's child, then 31
+        // exited and a new 31 was forked by 30.
+        let table = vec![
+            stat(1234, 1233),
+            stat(1234, 1234),
+            stat(30, 10),
+            stat(31, 30),
+            stat(30, 31),
+            stat(32, 31),
+            stat(32, 31),
+        ];
+        assert_eq!(descendants(&table, 1233), vec![1234]);
+        assert_eq!(descendants(&table, 10), vec![30, 31, 32]);
+        assert_eq!(descendants(&table, 31), vec![30, 32]);
     }
 
     #[test]
@@ -478,6 +524,12 @@ mod tests {
         assert_eq!(mounts[0].fuse_connection(), Some(41));
         assert_eq!(mounts[1].fuse_connection(), Some((8 << 20) | 1));
         assert_eq!(mounts[2].fuse_connection(), None);
+        // Found by the fuzzer (fuzz/fuzz_targets/mountinfo.rs): \4xx and
+        // above overflowed a byte (a panic in a debug build); the kernel
+        // escapes bytes, so they are plain text.
+        assert_eq!(unescape("\\777\\400x"), "\\777\\400x");
+        assert_eq!(unescape("\\377"), "\u{fffd}");
+        assert_eq!(unescape("a\\134b\\011\\0"), "a\\b\t\\0");
         assert_eq!(
             fdinfo_mnt_id("pos:\t0\nflags:\t0100000\nmnt_id:\t91\nino:\t2\n"),
             Some(91)
