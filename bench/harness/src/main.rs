@@ -927,14 +927,14 @@ mod tests {
 
     #[test]
     fn results_name_binaries_without_build_directories() {
-        let top = Path::new("/work/main");
-        let built = Path::new("/work/main/target/small/x86_64-unknown-linux-musl/release/rinit");
+        let top = Path::new("/src/rinit");
+        let built = Path::new("/src/rinit/target/small/x86_64-unknown-linux-musl/release/rinit");
         assert_eq!(
             shown_path(built, top),
             "target/small/x86_64-unknown-linux-musl/release/rinit"
         );
         assert_eq!(
-            shown_path(Path::new("/work/baseline/rinit-9df4e0b"), top),
+            shown_path(Path::new("/opt/old/rinit-9df4e0b"), top),
             "rinit-9df4e0b"
         );
         assert_eq!(
