@@ -6,7 +6,7 @@
 #
 # EXTRA_INITS="NAME=PATH ..." measures more inits in the same interleaved
 # run, e.g. a before/after of rinit:
-#   EXTRA_INITS="rinit-before=/work/baseline/rinit-9df4e0b" bench/compare.sh
+#   EXTRA_INITS="rinit-before=/path/to/old/rinit" bench/compare.sh
 # They are in the table and the JSON, but not peers in the targets' check.
 # SYSCALLS_ONLY=1 only counts syscalls per event (deterministic, so fine on
 # a busy machine), prints them and writes no JSON.
