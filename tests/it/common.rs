@@ -440,10 +440,15 @@ impl Drop for TempDir {
     }
 }
 
-/// A v1 freezer cgroup made for one test under the test's own freezer
-/// cgroup; thawed, emptied (its members are the test's own processes) and
-/// removed on drop.
-pub struct FreezerCgroup(PathBuf);
+/// A cgroup made for one test under the test's own cgroup, to freeze its
+/// members: in the v1 freezer (`new`), or in cgroup2 (`v2`). The two differ
+/// where it matters here: a task frozen by v1 cannot act on SIGKILL, one
+/// frozen by cgroup2's `cgroup.freeze` dies of it. Thawed, emptied (its
+/// members are the test's own processes) and removed on drop.
+pub struct FreezerCgroup {
+    path: PathBuf,
+    v2: bool,
+}
 
 impl FreezerCgroup {
     pub fn new(tag: &str) -> FreezerCgroup {
@@ -452,33 +457,62 @@ impl FreezerCgroup {
             .as_ref()
             .expect("a test that makes a freezer cgroup declares the freezer need")
             .own;
+        FreezerCgroup::create(own, tag, false)
+    }
+
+    pub fn v2(tag: &str) -> FreezerCgroup {
+        let own = &crate::needs::cgroups()
+            .unified
+            .as_ref()
+            .expect("a test that makes a cgroup2 cgroup declares the cgroup2 need")
+            .own;
+        FreezerCgroup::create(own, tag, true)
+    }
+
+    fn create(own: &Path, tag: &str, v2: bool) -> FreezerCgroup {
         let path = own.join(format!("rinit-test-{}-{tag}", std::process::id()));
         std::fs::create_dir(&path)
             .unwrap_or_else(|e| panic!("cannot create {}: {e}", path.display()));
-        FreezerCgroup(path)
+        FreezerCgroup { path, v2 }
     }
 
     pub fn add(&self, pid: i32) {
-        std::fs::write(self.0.join("cgroup.procs"), pid.to_string()).unwrap();
+        std::fs::write(self.path.join("cgroup.procs"), pid.to_string()).unwrap();
     }
 
     pub fn freeze(&self) {
-        std::fs::write(self.0.join("freezer.state"), "FROZEN").unwrap();
-        // The state moves to FROZEN lazily, when read.
-        wait_until("the freezer to report FROZEN", secs(5.0), || {
-            std::fs::read_to_string(self.0.join("freezer.state"))
+        let (file, value) = self.control(true);
+        std::fs::write(self.path.join(file), value).unwrap();
+        // Freezing completes asynchronously: v1 moves FREEZING to FROZEN
+        // when the state is read, v2 says `frozen 1` in cgroup.events.
+        let (file, done) = match self.v2 {
+            false => ("freezer.state", "FROZEN"),
+            true => ("cgroup.events", "frozen 1"),
+        };
+        wait_until(&format!("{file} to say {done}"), secs(5.0), || {
+            std::fs::read_to_string(self.path.join(file))
                 .unwrap()
-                .trim()
-                == "FROZEN"
+                .lines()
+                .any(|l| l.trim() == done)
         });
     }
 
     pub fn thaw(&self) {
-        let _ = std::fs::write(self.0.join("freezer.state"), "THAWED");
+        let (file, value) = self.control(false);
+        let _ = std::fs::write(self.path.join(file), value);
+    }
+
+    fn control(&self, frozen: bool) -> (&'static str, &'static str) {
+        match (self.v2, frozen) {
+            (false, true) => ("freezer.state", "FROZEN"),
+            (false, false) => ("freezer.state", "THAWED"),
+            (true, true) => ("cgroup.freeze", "1"),
+            (true, false) => ("cgroup.freeze", "0"),
+        }
     }
 
     pub fn path(&self) -> &Path {
-        &self.0
+        &self.path
     }
 }
 
@@ -487,7 +521,7 @@ impl Drop for FreezerCgroup {
         self.thaw();
         let deadline = Instant::now() + secs(10.0);
         loop {
-            let procs = std::fs::read_to_string(self.0.join("cgroup.procs")).unwrap_or_default();
+            let procs = std::fs::read_to_string(self.path.join("cgroup.procs")).unwrap_or_default();
             if procs.trim().is_empty() || Instant::now() > deadline {
                 break;
             }
@@ -496,8 +530,8 @@ impl Drop for FreezerCgroup {
             }
             thread::sleep(Duration::from_millis(20));
         }
-        if let Err(e) = std::fs::remove_dir(&self.0) {
-            eprintln!("cannot remove {}: {e}", self.0.display());
+        if let Err(e) = std::fs::remove_dir(&self.path) {
+            eprintln!("cannot remove {}: {e}", self.path.display());
         }
     }
 }

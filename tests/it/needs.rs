@@ -14,9 +14,14 @@ pub enum Need {
     PidNs,
     Python,
     /// The v1 freezer hierarchy is mounted and this process may create
-    /// cgroups under its own cgroup there; likewise for the others.
+    /// cgroups under its own cgroup there.
     Freezer,
+    /// A memory controller rinit can put a limit on: the v1 memory
+    /// hierarchy, or cgroup2 with `memory` among its own cgroup's
+    /// controllers (a pure v2 host); writable as for the freezer.
     Memory,
+    /// cgroup2 is mounted (at /sys/fs/cgroup or /sys/fs/cgroup/unified);
+    /// writable as for the freezer.
     Cgroup2,
     /// /dev/fuse and the fuse filesystem (the helpers mount it themselves).
     Fuse,
@@ -73,7 +78,14 @@ impl Need {
             PidNs => command_works("unshare", &["--pid", "--fork", "--mount-proc", "true"]),
             Python => command_works("python3", &["-c", "import ctypes, json, threading"]),
             Freezer => writable_cgroup(cgroups().freezer.as_ref(), "the cgroup v1 freezer"),
-            Memory => writable_cgroup(cgroups().memory.as_ref(), "the cgroup v1 memory"),
+            Memory => {
+                writable_cgroup(cgroups().memory.as_ref(), "the cgroup v1 memory").or_else(|v1| {
+                    match v2_has_memory() {
+                        true => writable_cgroup(cgroups().unified.as_ref(), "cgroup2"),
+                        false => Err(format!("{v1}, and cgroup2 offers no memory controller")),
+                    }
+                })
+            }
             Cgroup2 => writable_cgroup(cgroups().unified.as_ref(), "cgroup2"),
             Fuse => {
                 std::fs::OpenOptions::new()
@@ -144,6 +156,15 @@ fn writable_cgroup(place: Option<&Place>, what: &str) -> Result<(), String> {
         return Err(format!("cannot create cgroups in {}: {e}", own.display()));
     }
     Ok(())
+}
+
+/// Whether cgroup2 lets this process's cgroup limit memory (on a hybrid
+/// host the memory controller belongs to v1, and cgroup2 lacks it).
+pub fn v2_has_memory() -> bool {
+    cgroups().unified.as_ref().is_some_and(|place| {
+        std::fs::read_to_string(place.own.join("cgroup.controllers"))
+            .is_ok_and(|c| c.split_whitespace().any(|c| c == "memory"))
+    })
 }
 
 /// Where a hierarchy is mounted, and this process's own cgroup in it.
@@ -312,4 +333,10 @@ pub fn parses_a_pure_v2_layout_in_a_namespace() {
     assert_eq!(found.memory, None);
     let found = own_cgroups(mountinfo, "0::/elsewhere\n");
     assert_eq!(found.unified, None, "a cgroup outside the mount's root");
+    // What tests/cgroup2-only.sh makes: /proc/self/cgroup still lists the
+    // v1 hierarchies, but only cgroup2 is mounted.
+    let v2_only = "61 60 0:38 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n";
+    let found = own_cgroups(v2_only, "6:freezer:/\n4:memory:/a\n0::/\n");
+    assert_eq!(found.unified.unwrap().own, Path::new("/sys/fs/cgroup"));
+    assert_eq!((found.freezer, found.memory), (None, None));
 }

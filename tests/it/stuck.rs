@@ -2,8 +2,9 @@
 //! blocked in a FUSE flush, a nested namespace's init in
 //! zap_pid_ns_processes) are reported with the right classification, as
 //! text and JSON, within --grace + --stuck-timeout (plus slack) of the main
-//! child's exit; rinit then exits
-//! with the main child's status once they are released. Each test makes its
+//! child's exit; rinit then exits with the main child's status once they
+//! are released (a task frozen by cgroup2 is no such task: SIGKILL ends
+//! it). Each test makes its
 //! own stuck task and always releases it. FUSE mounts live only in private
 //! mount namespaces.
 
@@ -83,7 +84,8 @@ fn hangfs_connection(out_file: &str) -> Option<String> {
 /// `victim`'s shape: a grandchild, a child, a nested namespace's member),
 /// waits for a `go` file and exits 4. The test freezes the victim in a v1
 /// freezer cgroup of its own before releasing the main child, so the victim
-/// survives SIGKILL; the cgroup is thawed and removed on drop.
+/// survives SIGKILL (`start_in` takes another freezer, e.g. cgroup2's); the
+/// cgroup is thawed and removed on drop.
 struct Frozen {
     cg: FreezerCgroup,
     report: String,
@@ -101,7 +103,15 @@ impl Frozen {
         victim: impl Fn(&str) -> String,
         wrap: impl Fn(&[&str]) -> Command,
     ) -> Frozen {
-        let cg = FreezerCgroup::new(tag);
+        Frozen::start_in(FreezerCgroup::new(tag), tag, victim, wrap)
+    }
+
+    fn start_in(
+        cg: FreezerCgroup,
+        tag: &str,
+        victim: impl Fn(&str) -> String,
+        wrap: impl Fn(&[&str]) -> Command,
+    ) -> Frozen {
         let dir = TempDir::new(tag);
         let (go, report) = (dir.file("go"), dir.file("report.json"));
         let script = format!(
@@ -273,6 +283,45 @@ fn report_cannot_be_blocked_by_a_planted_fifo() {
     let left = std::fs::symlink_metadata(&planted).unwrap();
     assert!(left.file_type().is_fifo(), "{left:?}");
     assert_eq!(f.finish().code, Some(4));
+}
+
+/// cgroup2's freezer (`cgroup.freeze`, what `docker pause` uses on a v2
+/// host) lets fatal signals through: a frozen task that ignores SIGTERM
+/// dies of the SIGKILL after the grace, so it is no survivor, and rinit
+/// exits with the main child's status and no report.
+fn v2_frozen_task_dies_of_sigkill_and_is_not_reported() {
+    let f = Frozen::start_in(
+        FreezerCgroup::v2("stuck-v2"),
+        "stuck-v2",
+        |_| "sh -c 'trap \"\" TERM; tail -f /dev/null & :'".into(),
+        pid1,
+    );
+    let exited = f.release_main();
+    let Frozen {
+        cg,
+        report,
+        run,
+        rinit,
+        ..
+    } = f;
+    // Waited for here, not in finish: were the victim to survive, it would
+    // hold rinit's output pipes open until thawed, and finish would hang.
+    let gone = || status_field(rinit, "State").is_none_or(|s| s.starts_with('Z'));
+    while !gone() && exited.elapsed() < secs(5.0) {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let took = exited.elapsed();
+    drop(cg);
+    let out = run.finish();
+    assert_eq!(out.code, Some(4), "{out:?}");
+    assert!(!out.stderr.contains("stuck exit"), "{out:?}");
+    assert!(!std::path::Path::new(&report).exists(), "{out:?}");
+    // Not before the grace (the victim ignored SIGTERM, frozen or not), and
+    // before a report would have been due.
+    assert!(
+        took >= secs(0.5) && took < secs(0.5 + 1.0),
+        "exited {took:?} after the main child: {out:?}"
+    );
 }
 
 /// /proc/PID/stack is unreadable without CAP_SYS_ADMIN: the report says so
@@ -609,6 +658,7 @@ tests! {
         report_never_follows_a_planted_symlink,
         report_cannot_be_blocked_by_a_planted_fifo,
     ];
+    &[Root, PidNs, Cgroup2] => [v2_frozen_task_dies_of_sigkill_and_is_not_reported];
     &[Root, PidNs, Fuse, Python] => [
         thread_blocked_in_fuse_flush_is_reported,
         fuse_abort_releases_the_task,
