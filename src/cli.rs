@@ -562,14 +562,7 @@ mod tests {
         assert_eq!(cfg.report, report("/run/r.json", "--report"));
         assert!(cfg.fuse_abort);
         let env = [("RINIT_REPORT", "/tmp/r.json"), ("RINIT_FUSE_ABORT", "yes")];
-        let lookup = |name: &str| {
-            env.iter()
-                .find(|(k, _)| *k == name)
-                .map(|(_, v)| OsString::from(v))
-        };
-        let Ok(Request::Run(cfg)) = parse(args(&["x"]), lookup) else {
-            panic!()
-        };
+        let cfg = run_with(&["x"], &env);
         assert_eq!(cfg.report, report("/tmp/r.json", "RINIT_REPORT"));
         assert!(cfg.fuse_abort);
         assert!(err(&["x"], &[("RINIT_FUSE_ABORT", "maybe")]).contains("RINIT_FUSE_ABORT"));
@@ -688,14 +681,7 @@ mod tests {
             ("RINIT_MEMORY_LIMIT", "1G"),
             ("RINIT_CGROUP_REQUIRED", "true"),
         ];
-        let lookup = |name: &str| {
-            env.iter()
-                .find(|(k, _)| *k == name)
-                .map(|(_, v)| OsString::from(v))
-        };
-        let Ok(Request::Run(cfg)) = parse(args(&["x"]), lookup) else {
-            panic!()
-        };
+        let cfg = run_with(&["x"], &env);
         assert_eq!(cfg.cgroup.as_deref(), Some("web"));
         assert_eq!(cfg.memory_limit, Some(1 << 30));
         assert!(cfg.cgroup_required);
@@ -863,14 +849,7 @@ mod tests {
             ("RINIT_KILL_AFTER", "1s"),
             ("RINIT_STUCK_TIMEOUT", "1m"),
         ];
-        let lookup = |name: &str| {
-            env.iter()
-                .find(|(k, _)| *k == name)
-                .map(|(_, v)| OsString::from(v))
-        };
-        let Ok(Request::Run(cfg)) = parse(args(&["x"]), lookup) else {
-            panic!()
-        };
+        let cfg = run_with(&["x"], &env);
         assert!(cfg.signal_child_only);
         assert_eq!(
             cfg.policy.rewrites.apply(crate::signals::SIGTERM),
@@ -883,8 +862,8 @@ mod tests {
         assert_eq!(cfg.policy.kill_after, Some(Duration::from_secs(1)));
         assert_eq!(cfg.policy.stuck_timeout, Duration::from_secs(60));
 
-        let Ok(Request::Run(cfg)) = parse(
-            args(&[
+        let cfg = run_with(
+            &[
                 "-e",
                 "5",
                 "-r",
@@ -894,11 +873,9 @@ mod tests {
                 "--kill-after",
                 "off",
                 "x",
-            ]),
-            lookup,
-        ) else {
-            panic!()
-        };
+            ],
+            &env,
+        );
         assert!(cfg.policy.remap.contains(5) && !cfg.policy.remap.contains(3));
         assert_eq!(
             cfg.policy.rewrites.apply(crate::signals::SIGTERM),

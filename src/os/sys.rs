@@ -32,6 +32,24 @@ pub fn args_from_c(argc: c_int, argv: *const *const c_char) -> Vec<std::ffi::OsS
         .collect()
 }
 
+/// read(2), retried when a signal interrupts it.
+///
+/// # Safety
+/// `buf` must be valid for writes of `len` bytes.
+unsafe fn read_retrying(fd: c_int, buf: *mut libc::c_void, len: usize) -> io::Result<usize> {
+    loop {
+        // SAFETY: the caller guarantees `buf` holds `len` writable bytes.
+        let n = unsafe { libc::read(fd, buf, len) };
+        if n >= 0 {
+            return Ok(n as usize);
+        }
+        let err = io::Error::last_os_error();
+        if err.kind() != io::ErrorKind::Interrupted {
+            return Err(err);
+        }
+    }
+}
+
 fn check(ret: libc::c_long) -> io::Result<libc::c_long> {
     if ret < 0 {
         Err(io::Error::last_os_error())
@@ -124,23 +142,15 @@ impl SignalFd {
         const BATCH: usize = 32;
         // SAFETY: signalfd_siginfo is plain old data; all-zero is valid.
         let mut infos: [libc::signalfd_siginfo; BATCH] = unsafe { std::mem::zeroed() };
-        let n = loop {
-            // SAFETY: the buffer is valid for its full size in bytes.
-            let n = unsafe {
-                libc::read(
-                    self.0.as_raw_fd(),
-                    infos.as_mut_ptr().cast(),
-                    std::mem::size_of_val(&infos),
-                )
-            };
-            if n >= 0 || io::Error::last_os_error().kind() != io::ErrorKind::Interrupted {
-                break n;
-            }
-        };
-        if n < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        let count = n as usize / std::mem::size_of::<libc::signalfd_siginfo>();
+        // SAFETY: the buffer is valid for its full size in bytes.
+        let n = unsafe {
+            read_retrying(
+                self.0.as_raw_fd(),
+                infos.as_mut_ptr().cast(),
+                std::mem::size_of_val(&infos),
+            )
+        }?;
+        let count = n / std::mem::size_of::<libc::signalfd_siginfo>();
         Ok(infos[..count]
             .iter()
             .filter_map(|i| {
@@ -510,28 +520,20 @@ impl ExecStatusPipe {
     /// child is reaped (its write end is closed then).
     pub fn read(self) -> io::Result<ExecStatus> {
         let mut message: [c_int; 2] = [0; 2];
-        let n = loop {
-            // SAFETY: reading at most size_of_val(&message) bytes into `message`.
-            let n = unsafe {
-                libc::read(
-                    self.0.as_raw_fd(),
-                    message.as_mut_ptr().cast(),
-                    std::mem::size_of_val(&message),
-                )
-            };
-            if n >= 0 || io::Error::last_os_error().kind() != io::ErrorKind::Interrupted {
-                break n;
-            }
-        };
-        if n < 0 {
-            return Err(io::Error::last_os_error());
-        }
+        // SAFETY: reading at most size_of_val(&message) bytes into `message`.
+        let n = unsafe {
+            read_retrying(
+                self.0.as_raw_fd(),
+                message.as_mut_ptr().cast(),
+                std::mem::size_of_val(&message),
+            )
+        }?;
         if n == 0 {
             return Ok(ExecStatus::NoFailure);
         }
         // The child writes its 8 bytes at once (less than PIPE_BUF, so
         // atomically): anything shorter means they were lost.
-        if n as usize != std::mem::size_of_val(&message) {
+        if n != std::mem::size_of_val(&message) {
             return Ok(ExecStatus::Failed(SpawnError::new(
                 SpawnStage::Exec,
                 io::Error::other("lost the exec status of the child"),

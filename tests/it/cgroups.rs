@@ -130,25 +130,6 @@ fn subtree(dir: &Path) -> Vec<PathBuf> {
     found
 }
 
-/// A shell in a private mount namespace that first runs `setup` (remount
-/// the cgroup filesystems read-only, or unmount some), then execs rinit.
-fn in_mount_ns(setup: &str, args: &[&str]) -> Command {
-    let mut cmd = Command::new("unshare");
-    let script = format!("{setup}\nexec \"$@\"");
-    cmd.args([
-        "--mount",
-        "--propagation",
-        "private",
-        "sh",
-        "-c",
-        &script,
-        "sh",
-        rinit(),
-    ])
-    .args(args);
-    cmd
-}
-
 /// Remounts every hierarchy read-only (in a private mount namespace).
 fn read_only() -> String {
     let mounts: Vec<String> = places()

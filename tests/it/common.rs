@@ -24,11 +24,33 @@ pub fn helper(name: &str) -> String {
     format!("{}/tests/helpers/{name}", env!("CARGO_MANIFEST_DIR"))
 }
 
+/// A fresh PID namespace with its own /proc, ended with its first process.
+pub const PID_NS: [&str; 4] = ["--pid", "--fork", "--mount-proc", "--kill-child"];
+/// A private mount namespace: its mounts and unmounts are seen by no one else.
+pub const MOUNT_NS: [&str; 3] = ["--mount", "--propagation", "private"];
+
+/// `unshare NAMESPACES sh -c SCRIPT sh ARGS`: SCRIPT runs in the new
+/// namespaces, with ARGS as its "$@".
+pub fn sh_in(namespaces: &[&str], script: &str, args: &[&str]) -> Command {
+    let mut cmd = Command::new("unshare");
+    cmd.args(namespaces)
+        .args(["sh", "-c", script, "sh"])
+        .args(args);
+    cmd
+}
+
 /// `unshare --pid --fork --mount-proc rinit ARGS`: rinit is PID 1.
 pub fn pid1(args: &[&str]) -> Command {
     let mut cmd = Command::new("unshare");
-    cmd.args(["--pid", "--fork", "--mount-proc", "--kill-child", rinit()])
-        .args(args);
+    cmd.args(PID_NS).arg(rinit()).args(args);
+    cmd
+}
+
+/// rinit ARGS in a private mount namespace, after shell code `setup` ran
+/// there (remount the cgroup filesystems read-only, or unmount some).
+pub fn in_mount_ns(setup: &str, args: &[&str]) -> Command {
+    let mut cmd = sh_in(&MOUNT_NS, &format!("{setup}\nexec \"$@\""), &[rinit()]);
+    cmd.args(args);
     cmd
 }
 
@@ -37,20 +59,9 @@ pub fn pid1(args: &[&str]) -> Command {
 /// started, and rinit's teardown can be checked not to reach beyond its
 /// own descendants. `before` runs in that sh first (e.g. start a sibling).
 pub fn subreaper_with(before: &str, after: &str, args: &[&str]) -> Command {
-    let mut cmd = Command::new("unshare");
     let script = format!("{before}\n\"$@\"\nrc=$?\n{after}\necho \"rinit-exit=$rc\" >&2\nexit $rc");
-    cmd.args([
-        "--pid",
-        "--fork",
-        "--mount-proc",
-        "--kill-child",
-        "sh",
-        "-c",
-        &script,
-        "sh",
-        rinit(),
-    ])
-    .args(args);
+    let mut cmd = sh_in(&PID_NS, &script, &[rinit()]);
+    cmd.args(args);
     cmd
 }
 

@@ -249,9 +249,7 @@ fi
 fn failed_log_writes_never_reach_the_child() {
     for mode in ["pid1", "subreaper"] {
         for stderr in ["closed-pipe", "full-file"] {
-            let mut cmd = std::process::Command::new("unshare");
-            cmd.args(["--mount", "--propagation", "private", "sh", "-c"])
-                .args([FAILED_LOG_WRITE, "sh", mode, stderr, rinit()]);
+            let cmd = sh_in(&MOUNT_NS, FAILED_LOG_WRITE, &[mode, stderr, rinit()]);
             let out = run(cmd, secs(20.0));
             assert_eq!(out.stdout, "7\n", "{mode}, stderr a {stderr}: {out:?}");
         }

@@ -432,18 +432,8 @@ kill -KILL $(cat {d}/daemon.pid) 2>/dev/null
 exit $rc"#,
             hangfs = helper("hangfs.py")
         );
-        let mut cmd = Command::new("unshare");
-        cmd.args([
-            "--mount",
-            "--propagation",
-            "private",
-            "sh",
-            "-c",
-            &script,
-            "sh",
-            rinit(),
-        ])
-        .args(rinit_args);
+        let mut cmd = sh_in(&MOUNT_NS, &script, &[rinit()]);
+        cmd.args(rinit_args);
         cmd
     }
 
@@ -609,18 +599,8 @@ fn fuse_daemon_stuck_in_its_own_exit() {
     );
     let outer =
         format!("mkdir -p {d}/mnt && exec unshare --pid --fork --mount-proc --kill-child \"$@\"");
-    let mut cmd = Command::new("unshare");
-    cmd.args([
-        "--mount",
-        "--propagation",
-        "private",
-        "sh",
-        "-c",
-        &outer,
-        "sh",
-        rinit(),
-    ])
-    .args(stuck_args(&["--fuse-abort"], &report, &child));
+    let mut cmd = sh_in(&MOUNT_NS, &outer, &[rinit()]);
+    cmd.args(stuck_args(&["--fuse-abort"], &report, &child));
     let run = start(cmd, secs(60.0));
     run.wait_stdout("main-exit", secs(20.0));
     let out = run.finish();

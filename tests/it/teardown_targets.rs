@@ -97,21 +97,13 @@ fn without_proc_the_main_group_is_reached_and_survivors_are_not_denied() {
     let script = r#"
         umount -l /proc || exit 99
         "$1" --grace 1s --stuck-timeout 1s sh -c "$2"; echo "rinit-exit=$?""#;
-    let mut cmd = Command::new("unshare");
-    cmd.args([
-        "--pid",
-        "--fork",
-        "--kill-child",
-        "--mount",
-        "--propagation",
-        "private",
-        "sh",
-        "-c",
+    // No --mount-proc: the test unmounts the outer /proc itself.
+    let namespaces = ["--pid", "--fork", "--kill-child"];
+    let cmd = sh_in(
+        &[&namespaces[..], &MOUNT_NS[..]].concat(),
         script,
-        "sh",
-        rinit(),
-        &main,
-    ]);
+        &[rinit(), &main],
+    );
     let out = run(cmd, secs(30.0));
     assert!(out.stdout.contains("rinit-exit=5"), "{out:?}");
     assert!(out.stdout.contains("job-flushed"), "{out:?}");
@@ -159,19 +151,7 @@ fn recycled_pid_is_not_signalled() {
         kill -0 $stranger && echo stranger-alive
         echo "rinit-exit=$rc""#
     );
-    let mut cmd = Command::new("unshare");
-    cmd.args([
-        "--pid",
-        "--fork",
-        "--mount-proc",
-        "--kill-child",
-        "sh",
-        "-c",
-        &script,
-        "sh",
-        rinit(),
-        &main,
-    ]);
+    let cmd = sh_in(&PID_NS, &script, &[rinit(), &main]);
     let out = run(cmd, secs(60.0));
     assert!(out.stdout.contains("pid-recycled"), "{out:?}");
     assert!(out.stdout.contains("rinit-exit=5"), "{out:?}");
