@@ -411,6 +411,14 @@ impl Runtime {
     /// The processes still running (zombies aside), as /proc shows them;
     /// `None` when /proc cannot show them.
     fn leftovers(&self) -> Option<Vec<Leftover>> {
+        // No child and no cgroup: nothing is left, and a subreaper on a busy
+        // host spares the walk through /proc.
+        if matches!(self.scope, Scope::Descendants { .. })
+            && self.cgroup.is_none()
+            && !sys::has_children()
+        {
+            return Some(Vec::new());
+        }
         let table = self.proc.table();
         let (pids, rinit_here) = match (self.scope, self.view) {
             (Scope::Descendants { .. }, View::Outer { self_pid, .. }) => (
