@@ -9,6 +9,7 @@
 
 use crate::cgroup;
 use crate::exit_status::Remap;
+use crate::leaks::{DEFAULT_EXIT_CODE, LeakPolicy, Mode};
 use crate::signals::{Disposition, Rewrites, Signo};
 use crate::supervisor::Policy;
 use std::ffi::OsString;
@@ -36,7 +37,11 @@ Options (each has an environment variable; the flag wins):
                              forwarded TERM/INT [off]            RINIT_KILL_AFTER
       --stuck-timeout DURATION
                              wait after the final SIGKILL [10s]  RINIT_STUCK_TIMEOUT
-      --report PATH          write the stuck-exit report as JSON  RINIT_REPORT
+      --report PATH          write the exit report (JSON) there   RINIT_REPORT
+      --leaks MODE           off, warn (say what the command left
+                             behind) or fail (and exit 99 when
+                             the command succeeded) [off]        RINIT_LEAKS
+      --leaks-exit-code CODE exit code for --leaks fail [99]     RINIT_LEAKS_EXIT_CODE
       --fuse-abort           abort FUSE connections that hold
                              stuck tasks, after the report       RINIT_FUSE_ABORT=1
       --cgroup NAME          run the child in cgroup NAME, made
@@ -48,7 +53,8 @@ Options (each has an environment variable; the flag wins):
 
 Signals: TERM, SIGTERM, 15, RTMIN+3. Durations: 500ms, 5s, 2m, 1h, or seconds.
 Booleans: 1/true/yes, 0/false/no. Exit: COMMAND's code, 128+N if killed by
-signal N, 126/127 if it cannot be run, 2 for a usage error.
+signal N, 126/127 if it cannot be run, 2 for a usage error, 99 (or CODE) for
+a leak under --leaks fail.
 ";
 
 /// What the command line asks for.
@@ -74,6 +80,7 @@ pub struct Config {
     pub cgroup_required: bool,
     pub report: Option<ReportPath>,
     pub fuse_abort: bool,
+    pub leaks: LeakPolicy,
 }
 
 /// --report: where the JSON document goes, and which of the flag or its
@@ -135,6 +142,8 @@ struct Seen {
     cgroup_required: bool,
     report: Option<String>,
     fuse_abort: bool,
+    leaks: Option<String>,
+    leaks_exit_code: Option<String>,
 }
 
 /// Parses `args` (without the program name) and the `RINIT_*` variables
@@ -180,6 +189,10 @@ where
             Some(Long("cgroup-required")) => seen.cgroup_required = true,
             Some(Long("report")) => seen.report = Some(value(&mut parser, "--report")?),
             Some(Long("fuse-abort")) => seen.fuse_abort = true,
+            Some(Long("leaks")) => seen.leaks = Some(value(&mut parser, "--leaks")?),
+            Some(Long("leaks-exit-code")) => {
+                seen.leaks_exit_code = Some(value(&mut parser, "--leaks-exit-code")?);
+            }
             Some(Short(c)) => return Err(usage(format!("unknown option -{c}"))),
             Some(Long(name)) => return Err(usage(format!("unknown option --{name}"))),
             // The first word that is not an option starts the command; the
@@ -307,6 +320,28 @@ fn build(
             source,
         }),
     };
+    let mode = match pick(seen.leaks, "--leaks", env, "RINIT_LEAKS")? {
+        None => Mode::Off,
+        Some((text, source)) => Mode::parse(&text).ok_or_else(|| {
+            usage(format!(
+                "invalid value '{text}' for {source}: expected off, warn or fail"
+            ))
+        })?,
+    };
+    let leaks_exit_code = match pick(
+        seen.leaks_exit_code,
+        "--leaks-exit-code",
+        env,
+        "RINIT_LEAKS_EXIT_CODE",
+    )? {
+        None => DEFAULT_EXIT_CODE,
+        // 0 would let a leak pass as a success.
+        Some((text, source)) => text.parse().ok().filter(|&c: &u8| c != 0).ok_or_else(|| {
+            usage(format!(
+                "invalid value '{text}' for {source}: expected an exit code 1..255"
+            ))
+        })?,
+    };
     let cgroup = match pick(seen.cgroup, "--cgroup", env, "RINIT_CGROUP")? {
         None => None,
         Some((name, _)) if cgroup::valid_name(&name) => Some(name),
@@ -415,6 +450,10 @@ fn build(
         cgroup_required,
         report,
         fuse_abort,
+        leaks: LeakPolicy {
+            mode,
+            exit_code: leaks_exit_code,
+        },
     })
 }
 
@@ -548,6 +587,39 @@ mod tests {
         assert!(!cfg.cgroup_required);
         assert_eq!(cfg.report, None);
         assert!(!cfg.fuse_abort);
+    }
+
+    #[test]
+    fn leaks_options() {
+        assert_eq!(run(&["x"]).leaks, LeakPolicy::default());
+        assert_eq!(run(&["x"]).leaks.exit_code, 99);
+        let cfg = run(&["--leaks", "fail", "--leaks-exit-code", "7", "x"]);
+        assert_eq!(
+            cfg.leaks,
+            LeakPolicy {
+                mode: Mode::Fail,
+                exit_code: 7
+            }
+        );
+        let env = [("RINIT_LEAKS", "warn"), ("RINIT_LEAKS_EXIT_CODE", "42")];
+        assert_eq!(
+            run_with(&["x"], &env).leaks,
+            LeakPolicy {
+                mode: Mode::Warn,
+                exit_code: 42
+            }
+        );
+        // The flag wins over the variable.
+        assert_eq!(run_with(&["--leaks=off", "x"], &env).leaks.mode, Mode::Off);
+        assert_eq!(
+            err(&["--leaks", "loud", "x"], &[]),
+            "invalid value 'loud' for --leaks: expected off, warn or fail"
+        );
+        assert_eq!(
+            err(&["x"], &[("RINIT_LEAKS_EXIT_CODE", "0")]),
+            "invalid value '0' for RINIT_LEAKS_EXIT_CODE: expected an exit code 1..255"
+        );
+        assert!(err(&["--leaks-exit-code", "256", "x"], &[]).contains("1..255"));
     }
 
     #[test]

@@ -13,7 +13,9 @@
 pub mod cgroup;
 pub mod cli;
 pub mod escape;
+pub mod exit_report;
 pub mod exit_status;
+pub mod leaks;
 pub mod logging;
 pub mod os;
 pub mod runtime;

@@ -16,7 +16,7 @@
 #![deny(clippy::undocumented_unsafe_blocks)]
 
 use rinit::escape::escape;
-use rinit::{cgroup, cli, logging, os, runtime, signals, spawn, stuck, supervisor};
+use rinit::{cgroup, cli, logging, os, runtime, signals, spawn, supervisor};
 
 use log::{debug, error, warn};
 use os::procfs::Proc;
@@ -81,10 +81,9 @@ fn start_and_supervise(args: Vec<OsString>) -> Result<u8, StartError> {
         policy: config.policy,
         signals,
         cgroup,
-        report: stuck::ReportConfig {
-            path: report_path,
-            fuse_abort: config.fuse_abort,
-        },
+        report: report_path,
+        fuse_abort: config.fuse_abort,
+        leaks: config.leaks,
     };
     Ok(runtime::Runtime::new(setup).run(pending))
 }

@@ -6,7 +6,9 @@
 
 use crate::cgroup::ChildCgroup;
 use crate::cgroup::oom::OomWatch;
+use crate::exit_report;
 use crate::exit_status::ChildExit;
+use crate::leaks::{self, LeakPolicy, Leftover, Mode, Tracker};
 use crate::os::procfs::{self, Proc, View};
 use crate::os::sys::{self, Delivery, Reap, SignalFd};
 use crate::signals::{self, Disposition, Signo};
@@ -14,6 +16,7 @@ use crate::spawn::PendingExec;
 use crate::stuck;
 use crate::supervisor::{Action, Policy, Scope, Supervisor};
 use log::{debug, error, info, warn};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 /// Everything the loop starts from.
@@ -26,7 +29,11 @@ pub struct Setup {
     pub policy: Policy,
     pub signals: SignalFd,
     pub cgroup: Option<ChildCgroup>,
-    pub report: stuck::ReportConfig,
+    /// --report: where the exit report goes.
+    pub report: Option<PathBuf>,
+    /// --fuse-abort: abort the FUSE connections that hold stuck tasks.
+    pub fuse_abort: bool,
+    pub leaks: LeakPolicy,
 }
 
 pub struct Runtime {
@@ -41,8 +48,16 @@ pub struct Runtime {
     supervisor: Supervisor,
     signals: SignalFd,
     cgroup: Option<ChildCgroup>,
-    report: stuck::ReportConfig,
+    report: Option<PathBuf>,
+    fuse_abort: bool,
+    leaks: LeakPolicy,
+    /// What the exit report and --leaks tell; `None` with neither, so that
+    /// the default path makes no syscall for it.
+    tracker: Option<Tracker>,
     oom: OomWatch,
+    /// OOM kills reported, for the exit report.
+    oom_kills: u64,
+    stuck: Option<stuck::StuckSection>,
     proc: Proc,
     /// Whether `proc` shows rinit's own PID namespace; decided once.
     view: View,
@@ -102,8 +117,14 @@ impl Runtime {
             supervisor: Supervisor::new(setup.policy),
             signals: setup.signals,
             cgroup: setup.cgroup,
+            tracker: (setup.leaks.mode != Mode::Off || setup.report.is_some())
+                .then(Tracker::default),
             report: setup.report,
+            fuse_abort: setup.fuse_abort,
+            leaks: setup.leaks,
             oom: OomWatch::new(),
+            oom_kills: 0,
+            stuck: None,
             proc,
             view,
         }
@@ -132,6 +153,7 @@ impl Runtime {
         if let Some(cgroup) = &mut self.cgroup {
             // An OOM kill whose report was still due.
             if let Some(kill) = self.oom.at_exit(cgroup.oom_kills()) {
+                self.oom_kills += 1;
                 error!(
                     "{}",
                     kill.message(self.main_pid, cgroup.name(), cgroup.memory_limit())
@@ -140,6 +162,46 @@ impl Runtime {
         }
         if let Some(cgroup) = self.cgroup.take() {
             cgroup.remove();
+        }
+        self.finish_report(code)
+    }
+
+    /// At exit: how each leftover ended, the summary, the leak code, and
+    /// the exit report. Returns rinit's exit code.
+    fn finish_report(&mut self, code: u8) -> u8 {
+        let Some(mut tracker) = self.tracker.take() else {
+            return code;
+        };
+        let left_behind = tracker.left_behind();
+        let ends = tracker.finish();
+        let main_exit = self.supervisor.main_exit();
+        if self.leaks.mode != Mode::Off && main_exit.is_some() {
+            for (leftover, end) in ends.iter().flatten() {
+                warn!("{}", leaks::ending(leftover, *end, self.supervisor.grace()));
+            }
+            let line = leaks::summary(main_exit, &tracker.orphans, ends.as_ref().map(Vec::len));
+            if left_behind > 0 || ends.is_none() {
+                warn!("{line}");
+            } else {
+                info!("{line}");
+            }
+        }
+        let code = self.leaks.exit_code(code, left_behind);
+        if let Some(path) = &self.report {
+            let json = exit_report::to_json(exit_report::Facts {
+                exit_code: code,
+                main: exit_report::main_child(self.main_pid, main_exit, |exit| {
+                    self.supervisor.exit_code_for(exit)
+                }),
+                leaks_mode: self.leaks.mode,
+                leftovers: ends.as_deref(),
+                orphans: &tracker.orphans,
+                oom_kills: self.oom_kills,
+                stuck: self.stuck.take(),
+            });
+            if let Err(why) = exit_report::write_atomically(path, &json) {
+                error!("exit report not written: {why}");
+            }
         }
         code
     }
@@ -248,7 +310,8 @@ impl Runtime {
     fn reap(&mut self) -> Option<u8> {
         let mut others = 0;
         loop {
-            match sys::reap_one() {
+            let (reaped, comm) = self.reap_next();
+            match reaped {
                 Ok(Reap::Exited { pid, status }) if pid == self.main_pid => {
                     let Some(exit) = ChildExit::from_raw(status) else {
                         warn!("main child {pid}: unexpected wait status {status:#x}");
@@ -259,7 +322,11 @@ impl Runtime {
                     self.settle_exec();
                     info!("main child {pid} {exit}");
                     self.check_main_oom(exit);
-                    let actions = self.supervisor.on_main_exit(exit, Instant::now());
+                    let now = Instant::now();
+                    let actions = self.supervisor.on_main_exit(exit, now);
+                    if actions.contains(&Action::TermRest) {
+                        self.track_leftovers(now);
+                    }
                     if let Some(code) = self.perform(&actions) {
                         return Some(code);
                     }
@@ -267,6 +334,11 @@ impl Runtime {
                 Ok(Reap::Exited { pid, status }) => {
                     others += 1;
                     debug!("reaped pid {pid} (status {status:#x})");
+                    if let (Some(tracker), Some(exit)) =
+                        (&mut self.tracker, ChildExit::from_raw(status))
+                    {
+                        tracker.on_reaped(pid, comm.as_deref(), exit, Instant::now());
+                    }
                 }
                 Ok(Reap::NoneReady) => break,
                 Ok(Reap::NoChildren) => {
@@ -289,6 +361,113 @@ impl Runtime {
             return self.perform(&actions);
         }
         None
+    }
+
+    /// One step of draining the exited children. When tracking, each is
+    /// peeked at first (left a zombie) so that its name can be read from
+    /// /proc before the reaping frees it.
+    fn reap_next(&self) -> (std::io::Result<Reap>, Option<String>) {
+        if self.tracker.is_none() {
+            return (sys::reap_one(), None);
+        }
+        match sys::peek_exited() {
+            Ok(Some(pid)) => {
+                // Another namespace's /proc would name a stranger.
+                let comm = (self.view == View::Own && pid != self.main_pid)
+                    .then(|| self.proc.stat(pid).map(|s| s.comm))
+                    .flatten();
+                (sys::reap_pid(pid), comm)
+            }
+            Ok(None) => (sys::reap_one(), None),
+            Err(e) => (Err(e), None),
+        }
+    }
+
+    /// The main child exited: with --leaks or --report, what it left
+    /// running, read before the teardown's SIGTERM.
+    fn track_leftovers(&mut self, now: Instant) {
+        if self.tracker.is_none() {
+            return;
+        }
+        let leftovers = self.leftovers();
+        if self.leaks.mode != Mode::Off {
+            match &leftovers {
+                Some(list) => {
+                    for leftover in list {
+                        warn!("{}", leftover.warning());
+                    }
+                }
+                None if sys::has_children() => warn!(
+                    "leak: processes are still running after the main child exited, but /proc does not show rinit's PID namespace: cannot name them"
+                ),
+                None => {}
+            }
+        }
+        if let Some(tracker) = &mut self.tracker {
+            tracker.on_main_exit(leftovers, now);
+        }
+    }
+
+    /// The processes still running (zombies aside), as /proc shows them;
+    /// `None` when /proc cannot show them.
+    fn leftovers(&self) -> Option<Vec<Leftover>> {
+        // No child and no cgroup: nothing is left, and a subreaper on a busy
+        // host spares the walk through /proc.
+        if matches!(self.scope, Scope::Descendants { .. })
+            && self.cgroup.is_none()
+            && !sys::has_children()
+        {
+            return Some(Vec::new());
+        }
+        let table = self.proc.table();
+        let (pids, rinit_here) = match (self.scope, self.view) {
+            (Scope::Descendants { .. }, View::Outer { self_pid, .. }) => (
+                self.targets().iter().filter_map(|t| t.here).collect(),
+                self_pid,
+            ),
+            (Scope::Namespace, View::Outer { .. }) | (_, View::Foreign) => return None,
+            (Scope::Namespace, View::Own) => {
+                (stuck::survivors(self.scope, &table, Vec::new, || true)?, 1)
+            }
+            (Scope::Descendants { own_pid }, _) => (
+                stuck::survivors(
+                    self.scope,
+                    &table,
+                    || {
+                        self.cgroup
+                            .as_ref()
+                            .map(ChildCgroup::members)
+                            .unwrap_or_default()
+                    },
+                    || true,
+                )?,
+                own_pid,
+            ),
+        };
+        let boot_now = sys::boot_time().ok();
+        let ticks = sys::clock_ticks_per_second();
+        let comm_of = |pid: i32| table.iter().find(|p| p.pid == pid).map(|p| p.comm.clone());
+        Some(
+            pids.into_iter()
+                .filter_map(|pid| {
+                    let stat = table.iter().find(|p| p.pid == pid)?;
+                    if stat.state == 'Z' {
+                        return None;
+                    }
+                    let details = self.proc.stat_details(pid)?;
+                    Some(Leftover {
+                        pid,
+                        comm: stat.comm.clone(),
+                        cmdline: self.proc.cmdline(pid),
+                        ran_for: boot_now
+                            .and_then(|now| leaks::ran_for(details.start_ticks, ticks, now)),
+                        pgrp: details.pgrp,
+                        session: details.session,
+                        parent: Leftover::parent_of(stat.ppid, rinit_here, comm_of(stat.ppid)),
+                    })
+                })
+                .collect(),
+        )
     }
 
     /// Reads the main child's exec status, once: a failure is said now, and
@@ -326,6 +505,10 @@ impl Runtime {
                     }
                 }
                 Action::KillAfterGrace => {
+                    if let Some(tracker) = &mut self.tracker {
+                        let proc = &self.proc;
+                        tracker.on_kill(|l| proc.stat(l.pid).is_some_and(|s| s.state != 'Z'));
+                    }
                     self.warn_of_grace_survivors();
                     self.kill_rest();
                 }
@@ -604,6 +787,7 @@ impl Runtime {
             || proc.is_some_and(|proc| main_is_dying(proc, main_pid)),
         );
         if let Some(kill) = kill {
+            self.oom_kills += 1;
             error!(
                 "{}",
                 kill.message(main_pid, cgroup.name(), cgroup.memory_limit())
@@ -616,6 +800,7 @@ impl Runtime {
             return;
         };
         if let Some(kill) = self.oom.on_main_exit(exit, || cgroup.oom_kills()) {
+            self.oom_kills += 1;
             error!(
                 "{}",
                 kill.message(self.main_pid, cgroup.name(), cgroup.memory_limit())
@@ -643,16 +828,17 @@ impl Runtime {
                 || self.proc.shows_own_namespace(1),
             ),
         };
-        let main = stuck::main_child(self.main_pid, self.supervisor.main_exit(), |exit| {
-            self.supervisor.exit_code_for(exit)
-        });
-        stuck::report(
+        if let (Some(tracker), Some(pids)) = (&mut self.tracker, &survivors) {
+            tracker.on_stuck(pids);
+        }
+        let reported = stuck::report(
             survivors.as_deref(),
             &table,
-            &main,
             self.supervisor.stuck_timeout(),
-            &self.report,
-        )
+            self.fuse_abort,
+        );
+        self.stuck = Some(reported.section);
+        reported.released
     }
 }
 

@@ -53,6 +53,27 @@ pub fn parse_stat(text: &str) -> Option<ProcStat> {
     })
 }
 
+/// What CI mode tells of a process besides `ProcStat`: /proc/PID/stat's
+/// process group, session and start time (clock ticks since boot).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StatDetails {
+    pub pgrp: i32,
+    pub session: i32,
+    pub start_ticks: u64,
+}
+
+pub fn parse_stat_details(text: &str) -> Option<StatDetails> {
+    let close = text.rfind(')')?;
+    // After the name: state (3), ppid (4), pgrp (5), session (6), ...,
+    // starttime (22).
+    let fields: Vec<&str> = text[close + 1..].split_ascii_whitespace().collect();
+    Some(StatDetails {
+        pgrp: fields.get(2)?.parse().ok()?,
+        session: fields.get(3)?.parse().ok()?,
+        start_ticks: fields.get(19)?.parse().ok()?,
+    })
+}
+
 /// A field of `/proc/PID/status`: `State:\tD (disk sleep)` → "D (disk sleep)".
 pub fn status_field<'a>(status: &'a str, key: &str) -> Option<&'a str> {
     status
@@ -323,6 +344,10 @@ impl Proc {
         parse_stat(&fs::read_to_string(self.process(pid).join("stat")).ok()?)
     }
 
+    pub fn stat_details(&self, pid: i32) -> Option<StatDetails> {
+        parse_stat_details(&fs::read_to_string(self.process(pid).join("stat")).ok()?)
+    }
+
     pub fn status(&self, pid: i32) -> Option<String> {
         fs::read_to_string(self.process(pid).join("status")).ok()
     }
@@ -419,6 +444,20 @@ mod tests {
         assert_eq!(parse_stat(""), None);
         assert_eq!(parse_stat("x (y) S 1"), None);
         assert_eq!(parse_stat("1 (y)"), None);
+    }
+
+    #[test]
+    fn stat_details_read_group_session_and_start() {
+        let text = "4242 (a) b) (c) S 1 4240 4239 0 -1 4194560 100 0 0 0 0 0 0 0 20 0 1 0 987654 1000 200 18446744073709551615";
+        assert_eq!(
+            parse_stat_details(text),
+            Some(StatDetails {
+                pgrp: 4240,
+                session: 4239,
+                start_ticks: 987654
+            })
+        );
+        assert_eq!(parse_stat_details("7 (x) S 1 7"), None);
     }
 
     #[test]

@@ -243,6 +243,73 @@ pub fn has_children() -> bool {
     !(ret < 0 && io::Error::last_os_error().raw_os_error() == Some(libc::ECHILD))
 }
 
+/// The pid of a child that has exited, left unreaped (WNOWAIT), so that
+/// its /proc entry can still be read; `None` when there is none.
+pub fn peek_exited() -> io::Result<Option<i32>> {
+    loop {
+        // SAFETY: an all-zero siginfo_t is valid; waitid only writes to it.
+        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+        // SAFETY: `info` is a valid siginfo_t; WNOWAIT leaves the status in place.
+        let ret = unsafe {
+            libc::waitid(
+                libc::P_ALL,
+                0,
+                &mut info,
+                libc::WEXITED | libc::WNOHANG | libc::WNOWAIT,
+            )
+        };
+        if ret < 0 {
+            let err = io::Error::last_os_error();
+            return match err.raw_os_error() {
+                Some(libc::ECHILD) => Ok(None),
+                Some(libc::EINTR) => continue,
+                _ => Err(err),
+            };
+        }
+        // SAFETY: waitid filled `info` for a child (si_pid 0: none ready).
+        let pid = unsafe { info.si_pid() };
+        return Ok((pid > 0).then_some(pid));
+    }
+}
+
+/// Reaps `pid`, which `peek_exited` found exited.
+pub fn reap_pid(pid: i32) -> io::Result<Reap> {
+    let mut status: c_int = 0;
+    loop {
+        // SAFETY: status points to a live c_int.
+        let ret = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
+        return match ret {
+            0 => Ok(Reap::NoneReady),
+            p if p > 0 => Ok(Reap::Exited { pid: p, status }),
+            _ => {
+                let err = io::Error::last_os_error();
+                match err.raw_os_error() {
+                    Some(libc::ECHILD) => Ok(Reap::NoChildren),
+                    Some(libc::EINTR) => continue,
+                    _ => Err(err),
+                }
+            }
+        };
+    }
+}
+
+/// Time since boot, suspend included: the clock of /proc/PID/stat's
+/// start times.
+pub fn boot_time() -> io::Result<Duration> {
+    // SAFETY: an all-zero timespec is valid; clock_gettime only writes to it.
+    let mut ts: libc::timespec = unsafe { std::mem::zeroed() };
+    // SAFETY: `ts` is a valid timespec.
+    check(unsafe { libc::clock_gettime(libc::CLOCK_BOOTTIME, &mut ts) }.into())?;
+    Ok(Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32))
+}
+
+/// The unit of /proc/PID/stat's times; 0 when unknown.
+pub fn clock_ticks_per_second() -> u64 {
+    // SAFETY: sysconf has no memory arguments.
+    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    u64::try_from(ticks).unwrap_or(0)
+}
+
 /// kill(2) for any signal number, real-time ones included (nix's `kill`
 /// takes only its `Signal` enum, which has none).
 pub fn kill(pid: i32, sig: Signo) -> io::Result<()> {

@@ -1,10 +1,11 @@
 //! Stuck exits: tasks that survive SIGKILL. `gather` reads the facts from
 //! /proc and sysfs; `task` classifies them and formats them, as log lines
-//! and as one JSON document; `report` decides who is reported, which FUSE
-//! connections to abort, and writes it all out.
+//! and as the exit report's section; `report` decides who is reported and
+//! which FUSE connections to abort.
 
 mod gather;
 mod report;
 mod task;
 
-pub use report::{ReportConfig, main_child, report, survivors};
+pub use report::{Reported, report, survivors};
+pub use task::StuckSection;

@@ -1,25 +1,22 @@
-//! Writing the stuck-exit report: who survived the final SIGKILL, the log
-//! lines, the JSON file, and with --fuse-abort the FUSE connections to
-//! abort. The decisions are pure functions, tested here; `report` strings
+//! The stuck-exit report: who survived the final SIGKILL, the log lines,
+//! the exit report's stuck section, and with --fuse-abort the FUSE
+//! connections to abort. The decisions are pure functions, tested here; `report` strings
 //! them together with the reading of /proc (`gather`).
 
 use super::gather::{Fusectl, gather};
-use super::task::{AbortOutcome, Class, MainChild, Task, to_json};
-use crate::exit_status::ChildExit;
+use super::task::{AbortOutcome, Class, StuckSection, Task, stuck_section};
 use crate::os::procfs::{self, ProcStat};
-use crate::os::{describe_error, sys};
 use crate::supervisor::Scope;
 use log::{error, warn};
-use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-/// What the stuck-exit report does besides logging.
-#[derive(Debug, Default)]
-pub struct ReportConfig {
-    /// --report: where the JSON document goes.
-    pub path: Option<PathBuf>,
-    /// --fuse-abort: abort the FUSE connections that hold stuck tasks.
-    pub fuse_abort: bool,
+/// What the stuck-exit report did.
+pub struct Reported {
+    /// FUSE connections were aborted: the tasks they held are worth
+    /// waiting for.
+    pub released: bool,
+    /// For the exit report.
+    pub section: StuckSection,
 }
 
 /// The pids still there after the final SIGKILL, from `table` (/proc as
@@ -88,34 +85,23 @@ pub fn connections_to_abort(tasks: &[Task]) -> Vec<u64> {
     connections
 }
 
-/// How the main child ended, for the JSON document; `code` is the exit code
-/// rinit gives for it (after --remap-exit).
-pub fn main_child(pid: i32, exit: Option<ChildExit>, code: impl Fn(ChildExit) -> u8) -> MainChild {
-    MainChild {
-        pid,
-        code: exit.map(code),
-        signal: match exit {
-            Some(ChildExit::Signaled(sig)) => Some(sig.number()),
-            _ => None,
-        },
-    }
-}
-
-/// Writes the stuck-exit report for `survivors` (log lines, and JSON with
-/// --report), then with --fuse-abort aborts the FUSE connections holding
-/// stuck tasks. Returns whether anything was aborted, so worth waiting for.
+/// Logs the stuck-exit report for `survivors`, then with `fuse_abort`
+/// aborts the FUSE connections holding stuck tasks.
 pub fn report(
     survivors: Option<&[i32]>,
     table: &[ProcStat],
-    main: &MainChild,
     timeout: Duration,
-    config: &ReportConfig,
-) -> bool {
+    fuse_abort: bool,
+) -> Reported {
+    let timeout_ms = timeout.as_millis() as u64;
     let Some(pids) = survivors else {
         error!(
             "stuck exit: processes survived SIGKILL, but /proc is not this PID namespace's: cannot list them"
         );
-        return false;
+        return Reported {
+            released: false,
+            section: stuck_section(timeout_ms, None, None),
+        };
     };
     let mut fusectl: Option<Fusectl> = None;
     let tasks = gather(pids, table, &mut fusectl);
@@ -125,7 +111,7 @@ pub fn report(
             error!("{line}");
         }
     }
-    let outcome = config.fuse_abort.then(|| {
+    let outcome = fuse_abort.then(|| {
         let connections = connections_to_abort(&tasks);
         let outcome = if connections.is_empty() {
             AbortOutcome::default()
@@ -146,106 +132,9 @@ pub fn report(
     });
     // Unmounts fusectl if rinit mounted it, before the report is written.
     drop(fusectl);
-    if let Some(path) = &config.path {
-        let json = to_json(main, timeout.as_millis() as u64, &tasks, outcome.as_ref());
-        if let Err(why) = write_atomically(path, &json) {
-            error!("stuck-exit report not written: {why}");
-        }
-    }
-    outcome.is_some_and(|o| !o.aborted.is_empty())
-}
-
-/// Writes `text` to a new file beside `path` (mode 0644), syncs it, then
-/// renames it over `path`, so a reader never sees half a report and a crash
-/// leaves the old one or the new one. The directory may be writable by
-/// others: the temporary file has a name no one can guess and is created
-/// exclusively, so a symlink or FIFO planted there is never followed, never
-/// truncated and never waited on.
-fn write_atomically(path: &Path, text: &str) -> Result<(), String> {
-    use std::io::Write;
-    let (tmp, mut file) = create_temporary(path)?;
-    let written = file
-        .write_all(text.as_bytes())
-        .map_err(|e| format!("cannot write {}: {}", tmp.display(), describe_error(&e)))
-        .and_then(|()| {
-            file.sync_all()
-                .map_err(|e| format!("cannot sync {}: {}", tmp.display(), describe_error(&e)))
-        })
-        .and_then(|()| {
-            std::fs::rename(&tmp, path).map_err(|e| {
-                format!(
-                    "cannot rename {} to {}: {}",
-                    tmp.display(),
-                    path.display(),
-                    describe_error(&e)
-                )
-            })
-        });
-    if written.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    written?;
-    let dir = directory_of(path);
-    sys::sync_directory(dir).map_err(|e| {
-        format!(
-            "cannot sync directory {}: {}",
-            dir.display(),
-            describe_error(&e)
-        )
-    })
-}
-
-/// A new temporary file beside `path`. A name taken already (planted, or a
-/// leftover) is skipped for another; a few tries are plenty when the name
-/// cannot be guessed.
-fn create_temporary(path: &Path) -> Result<(PathBuf, std::fs::File), String> {
-    const TRIES: usize = 8;
-    let mut last = None;
-    for _ in 0..TRIES {
-        let tmp = temporary_name(path, std::process::id(), unpredictable());
-        match sys::create_new_file(&tmp, 0o644) {
-            Ok(file) => return Ok((tmp, file)),
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => last = Some(tmp),
-            Err(e) => {
-                return Err(format!(
-                    "cannot create {}: {}",
-                    tmp.display(),
-                    describe_error(&e)
-                ));
-            }
-        }
-    }
-    let last = last.expect("TRIES > 0");
-    Err(format!(
-        "cannot create a temporary file beside {}: {TRIES} names taken, the last {}",
-        path.display(),
-        last.display()
-    ))
-}
-
-/// `PATH.<pid>.<16 hex digits>`: the pid keeps two rinits apart, the
-/// random part keeps anyone from planting something at the name first
-/// (PID 1's pid is always 1).
-fn temporary_name(path: &Path, pid: u32, random: u64) -> PathBuf {
-    let mut name = path.as_os_str().to_owned();
-    name.push(format!(".{pid}.{random:016x}"));
-    PathBuf::from(name)
-}
-
-/// Random bits for a name; the clock if the kernel has none to give (the
-/// exclusive create keeps even a guessed name safe, only not unblockable).
-fn unpredictable() -> u64 {
-    sys::random_u64().unwrap_or_else(|_| {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos() as u64)
-    })
-}
-
-fn directory_of(path: &Path) -> &Path {
-    match path.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => dir,
-        _ => Path::new("."),
+    Reported {
+        released: outcome.as_ref().is_some_and(|o| !o.aborted.is_empty()),
+        section: stuck_section(timeout_ms, Some(&tasks), outcome.as_ref()),
     }
 }
 
@@ -390,86 +279,5 @@ mod tests {
         ];
         assert_eq!(connections_to_abort(&tasks), vec![40, 41]);
         assert_eq!(connections_to_abort(&tasks[2..]), Vec::<u64>::new());
-    }
-
-    #[test]
-    fn the_json_names_how_the_main_child_ended() {
-        let killed = main_child(2, Some(ChildExit::Signaled(SIGKILL)), |_| 0);
-        let json = to_json(&killed, 10, &[], None);
-        assert!(
-            json.contains("\"main_child\":{\"pid\":2,\"exit_code\":0,\"signal\":9}"),
-            "{json}"
-        );
-        let exited = main_child(2, Some(ChildExit::Exited(3)), ChildExit::code);
-        let json = to_json(&exited, 10, &[], None);
-        assert!(
-            json.contains("\"main_child\":{\"pid\":2,\"exit_code\":3,\"signal\":null}"),
-            "{json}"
-        );
-        let running = main_child(2, None, |_| panic!("no exit, no code"));
-        let json = to_json(&running, 10, &[], None);
-        assert!(
-            json.contains("\"main_child\":{\"pid\":2,\"exit_code\":null,\"signal\":null}"),
-            "{json}"
-        );
-    }
-
-    fn entries(dir: &Path) -> Vec<String> {
-        let mut names: Vec<String> = std::fs::read_dir(dir)
-            .unwrap()
-            .map(|e| e.unwrap().file_name().into_string().unwrap())
-            .collect();
-        names.sort();
-        names
-    }
-
-    #[test]
-    fn the_report_file_appears_whole() {
-        use std::os::unix::fs::PermissionsExt;
-        let dir = crate::os::TempDir::new();
-        let path = dir.file("report.json", "old");
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
-        write_atomically(&path, "{}").unwrap();
-        assert_eq!(std::fs::read_to_string(&path).unwrap(), "{}");
-        let meta = std::fs::symlink_metadata(&path).unwrap();
-        assert!(meta.is_file());
-        assert_eq!(meta.permissions().mode() & 0o7777, 0o644);
-        assert_eq!(entries(dir.path()), ["report.json"]);
-    }
-
-    #[test]
-    fn temporary_names_cannot_be_guessed() {
-        let path = Path::new("/run/r.json");
-        assert_eq!(
-            temporary_name(path, 1, 0xab),
-            Path::new("/run/r.json.1.00000000000000ab")
-        );
-        // Two reports of the same PID 1 get names that share nothing
-        // after the pid.
-        let (a, b) = (unpredictable(), unpredictable());
-        assert_ne!(a, b);
-        assert_ne!(temporary_name(path, 1, a), temporary_name(path, 1, b));
-    }
-
-    #[test]
-    fn a_failed_report_leaves_no_temporary_file() {
-        let dir = crate::os::TempDir::new();
-        let target = dir.path().join("report.json");
-        std::fs::create_dir(&target).unwrap();
-        std::fs::write(target.join("keep"), "").unwrap();
-        let why = write_atomically(&target, "{}").unwrap_err();
-        assert!(
-            why.starts_with(&format!("cannot rename {}.", target.display()))
-                && why.contains(&format!(" to {}: ", target.display())),
-            "{why}"
-        );
-        assert_eq!(entries(dir.path()), ["report.json"]);
-        let missing = dir.path().join("no/such/report.json");
-        let why = write_atomically(&missing, "{}").unwrap_err();
-        assert!(
-            why.starts_with(&format!("cannot create {}.", missing.display()))
-                && why.ends_with(": No such file or directory"),
-            "{why}"
-        );
     }
 }

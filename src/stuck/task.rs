@@ -1,7 +1,7 @@
 //! The stuck-exit report: what each task that survived SIGKILL is doing, why
 //! it cannot die, and what would release it. Pure: `diagnose` gathers the
 //! facts from /proc and sysfs; this module classifies and formats them, as
-//! log lines and as one JSON document.
+//! log lines and as a section of the exit report.
 
 use crate::os::procfs::PF_EXITING;
 use crate::signals::{SigSet, Signo};
@@ -303,21 +303,14 @@ pub struct AbortOutcome {
     pub errors: Vec<String>,
 }
 
-/// The JSON document of `--report PATH`; the schema is in the README.
+/// The stuck section of the exit report (docs/exit-report.schema.json).
 #[derive(Serialize)]
-struct JsonReport<'a> {
-    rinit_version: &'a str,
-    main_child: JsonMain,
+pub struct StuckSection {
+    /// Whether /proc could list the survivors; `tasks` is empty when not.
+    listed: bool,
     stuck_timeout_ms: u64,
     tasks: Vec<JsonTask>,
     fuse_abort: Option<AbortOutcome>,
-}
-
-#[derive(Serialize)]
-struct JsonMain {
-    pid: i32,
-    exit_code: Option<u8>,
-    signal: Option<i32>,
 }
 
 #[derive(Serialize)]
@@ -345,29 +338,19 @@ struct JsonTask {
     waiting_for: Vec<i32>,
 }
 
-/// How the main child ended, for the report: (pid, exit code, signal).
-pub struct MainChild {
-    pub pid: i32,
-    pub code: Option<u8>,
-    pub signal: Option<i32>,
-}
-
-pub fn to_json(
-    main: &MainChild,
+/// The section for the tasks that survived SIGKILL; `tasks` is `None`
+/// when /proc could not list them.
+pub fn stuck_section(
     stuck_timeout_ms: u64,
-    tasks: &[Task],
+    tasks: Option<&[Task]>,
     fuse_abort: Option<&AbortOutcome>,
-) -> String {
+) -> StuckSection {
     let names = |set: SigSet| set.iter().map(|s| s.to_string()).collect();
-    let report = JsonReport {
-        rinit_version: env!("CARGO_PKG_VERSION"),
-        main_child: JsonMain {
-            pid: main.pid,
-            exit_code: main.code,
-            signal: main.signal,
-        },
+    StuckSection {
+        listed: tasks.is_some(),
         stuck_timeout_ms,
         tasks: tasks
+            .unwrap_or_default()
             .iter()
             .map(|t| {
                 let (explanation, remedy) = t.explain();
@@ -406,8 +389,7 @@ pub fn to_json(
             })
             .collect(),
         fuse_abort: fuse_abort.cloned(),
-    };
-    miniserde::json::to_string(&report)
+    }
 }
 
 #[cfg(test)]
@@ -614,24 +596,19 @@ mod tests {
 
     #[test]
     fn json_document() {
-        let main = MainChild {
-            pid: 2,
-            code: Some(4),
-            signal: None,
+        let to_json = |timeout, tasks: &[Task], outcome| {
+            miniserde::json::to_string(&stuck_section(timeout, Some(tasks), outcome))
         };
         let outcome = AbortOutcome {
             aborted: vec![41],
             errors: vec![],
         };
-        let json = to_json(&main, 1000, &[fuse_thread()], Some(&outcome));
+        let json = to_json(1000, &[fuse_thread()], Some(&outcome));
         let value: miniserde::json::Value = miniserde::json::from_str(&json).unwrap();
         let miniserde::json::Value::Object(top) = value else {
             panic!("{json}")
         };
-        assert!(
-            json.contains("\"main_child\":{\"pid\":2,\"exit_code\":4,\"signal\":null}"),
-            "{json}"
-        );
+        assert!(json.contains("\"listed\":true"), "{json}");
         assert!(json.contains("\"class\":\"fuse\""), "{json}");
         assert!(json.contains("\"pending\":[\"SIGKILL\"]"), "{json}");
         assert!(json.contains("\"connection\":41"), "{json}");
@@ -645,10 +622,15 @@ mod tests {
             comm: "a\"b\nc".into(),
             ..task()
         };
-        let json = to_json(&main, 1, &[odd], None);
+        let json = to_json(1, &[odd], None);
         assert!(
             miniserde::json::from_str::<miniserde::json::Value>(&json).is_ok(),
             "{json}"
+        );
+        let unlisted = miniserde::json::to_string(&stuck_section(1, None, None));
+        assert!(
+            unlisted.starts_with("{\"listed\":false,\"stuck_timeout_ms\":1,\"tasks\":[]"),
+            "{unlisted}"
         );
     }
 }

@@ -1,4 +1,4 @@
-# Reads a rinit --report JSON document with a real parser and prints its
+# Reads the stuck section of a rinit --report JSON document with a real parser and prints its
 # facts one per line, for the tests to match:
 #   MAIN pid=2 code=4 signal=None timeout_ms=1000
 #   TASK pid=3 tid=4 class=fuse state=D exiting=False wchan=request_wait_answer
@@ -7,9 +7,11 @@
 import json, sys
 
 doc = json.load(open(sys.argv[1]))
+assert doc["schema_version"] == 1, doc
 m = doc["main_child"]
-print(f"MAIN pid={m['pid']} code={m['exit_code']} signal={m['signal']} timeout_ms={doc['stuck_timeout_ms']}")
-for t in doc["tasks"]:
+stuck = doc["stuck"]
+print(f"MAIN pid={m['pid']} code={m['exit_code']} signal={m['signal']} timeout_ms={stuck['stuck_timeout_ms']}")
+for t in stuck["tasks"]:
     fuse = ",".join(f"{c['connection']}:{c['waiting']}" for c in t["fuse"])
     freezer = t["freezer"]["state"] if t["freezer"] else None
     stack = "ok" if t["stack"] is not None else "error:" + t["stack_error"]
@@ -20,6 +22,6 @@ for t in doc["tasks"]:
         f"live_threads={'+'.join(map(str, t['live_threads']))} nspid={'+'.join(map(str, t['nspid']))} stack={stack}"
     )
     assert t["explanation"] and t["remedy"], t
-if doc["fuse_abort"] is not None:
-    a = doc["fuse_abort"]
+if stuck["fuse_abort"] is not None:
+    a = stuck["fuse_abort"]
     print(f"ABORT aborted={'+'.join(map(str, a['aborted']))} errors={'|'.join(a['errors'])}")

@@ -259,8 +259,32 @@ fn kill_after_stops_a_command_that_ignores_term() {
     assert!(took >= secs(0.9) && took < secs(4.0), "stop took {took:?}");
 }
 
+/// RINIT_LEAKS=fail in a real container: a command that succeeds but leaves
+/// a server behind fails the container with 99, and the log names it.
+fn leaks_fail_in_a_container() {
+    let _lock = PODMAN.lock().unwrap_or_else(|e| e.into_inner());
+    let mut image = Image::build("leaks", true);
+    let name = image.container_name();
+    let script = r#"sleep 1000 & until [ "$(cat /proc/$!/comm)" = sleep ]; do sleep 0.01; done; echo tests-passed"#;
+    let mut cmd = podman();
+    cmd.args(["run", "--name", &name, "-e", "RINIT_LEAKS=fail"])
+        .args(RUN_FLAGS)
+        .args([&image.tag, "sh", "-c", script]);
+    let out = run(cmd, secs(120.0));
+    assert_eq!(out.code, Some(99), "{out:?}");
+    assert!(out.stdout.contains("tests-passed"), "{out:?}");
+    assert!(
+        out.stderr
+            .contains("still running after the main child exited: sleep 1000 (")
+            && out.stderr.contains("re-parented to rinit"),
+        "{out:?}"
+    );
+    assert!(out.stderr.contains("1 process(es) left behind"), "{out:?}");
+}
+
 tests! {
     &[Root, Podman] => [
+        leaks_fail_in_a_container,
         dockerfile_test_scenarios_pass,
         init_path_drop_in,
         stop_forwards_term,

@@ -30,6 +30,7 @@ mod cli;
 mod common;
 mod container;
 mod exit_status;
+mod leaks;
 mod needs;
 mod reaping;
 mod shutdown;
@@ -64,6 +65,7 @@ fn main() {
         cli::TESTS,
         container::TESTS,
         exit_status::TESTS,
+        leaks::TESTS,
         reaping::TESTS,
         shutdown::TESTS,
         signals::TESTS,

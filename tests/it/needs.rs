@@ -32,12 +32,15 @@ pub enum Need {
     /// strace can delay a syscall (`-e inject=...:delay_enter=`), to widen
     /// a race window.
     Strace,
+    /// Python's `jsonschema` (`python3 -m pip install jsonschema`), to
+    /// validate the exit report against docs/exit-report.schema.json.
+    JsonSchema,
 }
 
 use Need::*;
 
-pub const ALL: [Need; 10] = [
-    Root, PidNs, Python, Freezer, Memory, Cgroup2, Fuse, Podman, Pty, Strace,
+pub const ALL: [Need; 11] = [
+    Root, PidNs, Python, Freezer, Memory, Cgroup2, Fuse, Podman, Pty, Strace, JsonSchema,
 ];
 
 impl Need {
@@ -54,6 +57,7 @@ impl Need {
             Podman => "podman",
             Pty => "pty",
             Strace => "strace",
+            JsonSchema => "jsonschema",
         }
     }
 
@@ -111,6 +115,7 @@ impl Need {
                     .ok_or_else(|| format!("no static busybox at {busybox} (set BUSYBOX)"))
             }
             Pty => command_works("script", &["-qefc", "true", "/dev/null"]),
+            JsonSchema => command_works("python3", &["-c", "import jsonschema"]),
             Strace => command_works(
                 "strace",
                 &[

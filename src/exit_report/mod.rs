@@ -1,0 +1,248 @@
+//! The exit report (--report PATH): one JSON document written at every exit,
+//! for CI to keep as an artifact. Its schema is docs/exit-report.schema.json;
+//! `SCHEMA_VERSION` changes with any change that is not an added field.
+//! Building it is pure; `write` puts it on disk.
+
+mod write;
+
+pub use write::write_atomically;
+
+use crate::exit_status::ChildExit;
+use crate::leaks::{End, Leftover, Mode, Names, Parent};
+use crate::stuck::StuckSection;
+use miniserde::Serialize;
+
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// How the main child ended: its pid, rinit's code for its end (after
+/// --remap-exit), and the signal that killed it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct MainChild {
+    pub pid: i32,
+    pub exit_code: Option<u8>,
+    pub signal: Option<i32>,
+}
+
+/// `code` is rinit's exit code for an end (after --remap-exit).
+pub fn main_child(pid: i32, exit: Option<ChildExit>, code: impl Fn(ChildExit) -> u8) -> MainChild {
+    MainChild {
+        pid,
+        exit_code: exit.map(code),
+        signal: match exit {
+            Some(ChildExit::Signaled(sig)) => Some(sig.number()),
+            _ => None,
+        },
+    }
+}
+
+/// Everything the report tells.
+pub struct Facts<'a> {
+    /// rinit's own exit code.
+    pub exit_code: u8,
+    pub main: MainChild,
+    pub leaks_mode: Mode,
+    /// `None` when not tracked (no teardown ran, or /proc could not list).
+    pub leftovers: Option<&'a [(Leftover, End)]>,
+    pub orphans: &'a Names,
+    pub oom_kills: u64,
+    pub stuck: Option<StuckSection>,
+}
+
+#[derive(Serialize)]
+struct Document<'a> {
+    schema_version: u32,
+    rinit_version: &'a str,
+    exit_code: u8,
+    main_child: MainChild,
+    leaks_mode: &'a str,
+    leftovers: Option<Vec<JsonLeftover>>,
+    orphans: JsonOrphans,
+    oom_kills: u64,
+    stuck: Option<StuckSection>,
+}
+
+#[derive(Serialize)]
+struct JsonLeftover {
+    pid: i32,
+    comm: String,
+    cmdline: Vec<String>,
+    ran_for_ms: Option<u64>,
+    pgrp: i32,
+    session: i32,
+    reparented: bool,
+    parent_pid: Option<i32>,
+    parent_comm: Option<String>,
+    end: &'static str,
+    end_after_ms: Option<u64>,
+    exit_code: Option<u8>,
+    signal: Option<i32>,
+}
+
+#[derive(Serialize)]
+struct JsonOrphans {
+    count: u64,
+    names: Vec<JsonName>,
+}
+
+#[derive(Serialize)]
+struct JsonName {
+    name: String,
+    count: u64,
+}
+
+fn leftover(l: &Leftover, end: End) -> JsonLeftover {
+    let (parent_pid, parent_comm) = match &l.parent {
+        Parent::Rinit => (None, None),
+        Parent::Own { pid, comm } => (Some(*pid), comm.clone()),
+    };
+    let (end_after_ms, exit_code, signal) = match end {
+        End::Exited { after, exit } => {
+            let (code, signal) = match exit {
+                ChildExit::Exited(code) => (Some(code), None),
+                ChildExit::Signaled(sig) => (None, Some(sig.number())),
+            };
+            (Some(after.as_millis() as u64), code, signal)
+        }
+        End::Killed => (None, None, Some(crate::signals::SIGKILL.number())),
+        End::Gone | End::Stuck => (None, None, None),
+    };
+    JsonLeftover {
+        pid: l.pid,
+        comm: l.comm.clone(),
+        cmdline: l.cmdline.clone(),
+        ran_for_ms: l.ran_for.map(|d| d.as_millis() as u64),
+        pgrp: l.pgrp,
+        session: l.session,
+        reparented: l.parent == Parent::Rinit,
+        parent_pid,
+        parent_comm,
+        end: end.name(),
+        end_after_ms,
+        exit_code,
+        signal,
+    }
+}
+
+pub fn to_json(facts: Facts) -> String {
+    let document = Document {
+        schema_version: SCHEMA_VERSION,
+        rinit_version: env!("CARGO_PKG_VERSION"),
+        exit_code: facts.exit_code,
+        main_child: facts.main,
+        leaks_mode: facts.leaks_mode.name(),
+        leftovers: facts
+            .leftovers
+            .map(|all| all.iter().map(|(l, end)| leftover(l, *end)).collect()),
+        orphans: JsonOrphans {
+            count: facts.orphans.total,
+            names: facts
+                .orphans
+                .ranked()
+                .into_iter()
+                .map(|(name, count)| JsonName { name, count })
+                .collect(),
+        },
+        oom_kills: facts.oom_kills,
+        stuck: facts.stuck,
+    };
+    miniserde::json::to_string(&document)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::signals::{SIGKILL, SIGTERM};
+    use std::time::Duration;
+
+    fn sleeper(pid: i32, parent: Parent) -> Leftover {
+        Leftover {
+            pid,
+            comm: "sleep".into(),
+            cmdline: vec!["sleep".into(), "1000".into()],
+            ran_for: Some(Duration::from_millis(1500)),
+            pgrp: 3,
+            session: 1,
+            parent,
+        }
+    }
+
+    #[test]
+    fn main_child_names_its_end() {
+        let killed = main_child(2, Some(ChildExit::Signaled(SIGKILL)), |_| 0);
+        assert_eq!((killed.exit_code, killed.signal), (Some(0), Some(9)));
+        let exited = main_child(2, Some(ChildExit::Exited(3)), ChildExit::code);
+        assert_eq!((exited.exit_code, exited.signal), (Some(3), None));
+        let running = main_child(2, None, |_| panic!("no exit, no code"));
+        assert_eq!((running.exit_code, running.signal), (None, None));
+    }
+
+    #[test]
+    fn a_report_with_leftovers_and_orphans() {
+        let leftovers = [
+            (
+                sleeper(5, Parent::Rinit),
+                End::Exited {
+                    after: Duration::from_millis(4),
+                    exit: ChildExit::Signaled(SIGTERM),
+                },
+            ),
+            (
+                sleeper(
+                    6,
+                    Parent::Own {
+                        pid: 5,
+                        comm: Some("sh".into()),
+                    },
+                ),
+                End::Killed,
+            ),
+        ];
+        let mut orphans = Names::default();
+        orphans.add("sleep");
+        orphans.add("sleep");
+        let json = to_json(Facts {
+            exit_code: 99,
+            main: main_child(2, Some(ChildExit::Exited(0)), ChildExit::code),
+            leaks_mode: Mode::Fail,
+            leftovers: Some(&leftovers),
+            orphans: &orphans,
+            oom_kills: 0,
+            stuck: None,
+        });
+        let expected = concat!(
+            "{\"schema_version\":1,\"rinit_version\":\"",
+            env!("CARGO_PKG_VERSION"),
+            "\",\"exit_code\":99,",
+            "\"main_child\":{\"pid\":2,\"exit_code\":0,\"signal\":null},",
+            "\"leaks_mode\":\"fail\",\"leftovers\":[",
+            "{\"pid\":5,\"comm\":\"sleep\",\"cmdline\":[\"sleep\",\"1000\"],\"ran_for_ms\":1500,",
+            "\"pgrp\":3,\"session\":1,\"reparented\":true,\"parent_pid\":null,\"parent_comm\":null,",
+            "\"end\":\"exited\",\"end_after_ms\":4,\"exit_code\":null,\"signal\":15},",
+            "{\"pid\":6,\"comm\":\"sleep\",\"cmdline\":[\"sleep\",\"1000\"],\"ran_for_ms\":1500,",
+            "\"pgrp\":3,\"session\":1,\"reparented\":false,\"parent_pid\":5,\"parent_comm\":\"sh\",",
+            "\"end\":\"killed\",\"end_after_ms\":null,\"exit_code\":null,\"signal\":9}],",
+            "\"orphans\":{\"count\":2,\"names\":[{\"name\":\"sleep\",\"count\":2}]},",
+            "\"oom_kills\":0,\"stuck\":null}"
+        );
+        assert_eq!(json, expected);
+    }
+
+    #[test]
+    fn untracked_leftovers_are_null_and_the_stuck_section_nests() {
+        let section = crate::stuck::report(None, &[], Duration::from_secs(1), false).section;
+        let json = to_json(Facts {
+            exit_code: 1,
+            main: main_child(2, None, ChildExit::code),
+            leaks_mode: Mode::Off,
+            leftovers: None,
+            orphans: &Names::default(),
+            oom_kills: 2,
+            stuck: Some(section),
+        });
+        assert!(json.contains("\"leftovers\":null"), "{json}");
+        assert!(
+            json.contains("\"orphans\":{\"count\":0,\"names\":[]},\"oom_kills\":2,\"stuck\":{\"listed\":false,\"stuck_timeout_ms\":1000,"),
+            "{json}"
+        );
+    }
+}

@@ -1,0 +1,22 @@
+# Validates a rinit exit report (argv[1]) against docs/exit-report.schema.json
+# with the real jsonschema validator, then prints its facts one per line:
+#   EXIT code=99 main=0 mode=fail oom=0 stuck=None
+#   ORPHANS count=100 names=sleep:100
+#   LEFT pid=3 comm=sleep reparented=True end=exited after_ms=2 code=None signal=15
+import json, os, sys
+import jsonschema
+
+schema_path = os.path.join(os.path.dirname(__file__), "..", "..", "docs", "exit-report.schema.json")
+schema = json.load(open(schema_path))
+jsonschema.Draft202012Validator.check_schema(schema)
+doc = json.load(open(sys.argv[1]))
+jsonschema.Draft202012Validator(schema).validate(doc)
+stuck = None if doc["stuck"] is None else len(doc["stuck"]["tasks"])
+print(f"EXIT code={doc['exit_code']} main={doc['main_child']['exit_code']} mode={doc['leaks_mode']} oom={doc['oom_kills']} stuck={stuck}")
+o = doc["orphans"]
+print(f"ORPHANS count={o['count']} names={','.join(n['name'] + ':' + str(n['count']) for n in o['names'])}")
+for l in doc["leftovers"] or []:
+    print(
+        f"LEFT pid={l['pid']} comm={l['comm']} reparented={l['reparented']} end={l['end']} "
+        f"after_ms={l['end_after_ms']} code={l['exit_code']} signal={l['signal']}"
+    )

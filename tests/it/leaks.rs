@@ -1,0 +1,246 @@
+//! CI mode (--leaks) and the exit report (--report), with the real binary:
+//! what a command leaves behind is named, the leak code replaces only a
+//! success, orphans are counted by name, and the report validates against
+//! docs/exit-report.schema.json.
+
+use crate::common::*;
+use crate::needs::Need::*;
+use std::process::Command;
+
+/// A shell function: `wait_for 'sleep 999'` returns once a process runs
+/// exactly that command line (exec'd, not a fork still named sh).
+const WAIT_FOR: &str = r#"wait_for() { until (for p in /proc/[0-9]*/cmdline; do [ "$(tr '\0' ' ' < $p 2>/dev/null)" = "$1 " ] && exit 0; done; exit 1); do sleep 0.01; done; }"#;
+
+/// rinit ARGS as PID 1 or as a subreaper (both modes run every check).
+fn both(args: &[&str]) -> [(&'static str, Command); 2] {
+    [("pid1", pid1(args)), ("subreaper", subreaper(args))]
+}
+
+/// The exit report's facts, after validation against the schema.
+fn report_facts(path: &str) -> String {
+    let out = Command::new("python3")
+        .args([&helper("exit_report.py"), path])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "the report does not validate: {}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        std::fs::read_to_string(path).unwrap_or_default()
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A test suite that starts a server in the background and exits 0: the
+/// server is named with its command line, how it ended is said, and with
+/// `fail` rinit exits with the leak code (99), with `warn` with 0.
+fn a_forgotten_server_is_reported_and_fails_the_build() {
+    // Until the server has exec'd, rinit would see a forked sh.
+    let suite = r#"sleep 1000 & until [ "$(cat /proc/$!/comm)" = sleep ]; do sleep 0.01; done; echo tests-passed; exit 0"#;
+    for mode in ["warn", "fail"] {
+        for (how, cmd) in both(&["--leaks", mode, "--", "sh", "-c", suite]) {
+            let out = run(cmd, secs(30.0));
+            let expected = if mode == "fail" { 99 } else { 0 };
+            let code = if how == "pid1" {
+                out.code
+            } else {
+                rinit_exit(&out.stderr)
+            };
+            assert_eq!(code, Some(expected), "{mode} {how}: {out:?}");
+            assert!(out.stdout.contains("tests-passed"), "{out:?}");
+            let warned: Vec<&str> = out
+                .stderr
+                .lines()
+                .filter(|l| l.contains("still running after the main child exited"))
+                .collect();
+            assert_eq!(warned.len(), 1, "{mode} {how}: {out:?}");
+            assert!(warned[0].contains(": sleep 1000 (running for "), "{out:?}");
+            assert!(warned[0].contains("re-parented to rinit"), "{out:?}");
+            assert!(
+                out.stderr.contains("(sleep) ended on SIGTERM after "),
+                "{out:?}"
+            );
+            assert!(
+                out.stderr.contains(
+                    "leak summary: main child exited with code 0; no orphan reaped during the run; 1 process(es) left behind"
+                ),
+                "{mode} {how}: {out:?}"
+            );
+        }
+    }
+}
+
+/// `--leaks-exit-code` and RINIT_LEAKS: the variable works like the flag.
+fn the_leak_code_is_configurable_by_environment() {
+    let mut cmd = pid1(&["sh", "-c", "sleep 1000 & exit 0"]);
+    cmd.env("RINIT_LEAKS", "fail")
+        .env("RINIT_LEAKS_EXIT_CODE", "42");
+    let out = run(cmd, secs(30.0));
+    assert_eq!(out.code, Some(42), "{out:?}");
+}
+
+/// A double-forked daemon (its parent exited) is named as re-parented to
+/// rinit; a worker that still has its daemon parent is named as its child.
+fn a_double_forked_daemon_is_named_as_reparented() {
+    let script = format!(
+        "{WAIT_FOR}; (sh -c 'sleep 1000 & exec sleep 999' &); wait_for 'sleep 999'; wait_for 'sleep 1000'; exit 0"
+    );
+    for (how, cmd) in both(&["--leaks", "warn", "--", "sh", "-c", &script]) {
+        let out = run(cmd, secs(30.0));
+        let line = |needle: &str| {
+            out.stderr
+                .lines()
+                .find(|l| l.contains("still running") && l.contains(needle))
+                .unwrap_or_else(|| panic!("{how}: no warning for {needle}: {out:?}"))
+                .to_string()
+        };
+        assert!(
+            line("sleep 999").contains("re-parented to rinit"),
+            "{how}: {out:?}"
+        );
+        assert!(
+            line("sleep 1000").contains("still a child of pid "),
+            "{how}: {out:?}"
+        );
+        assert!(line("sleep 1000").contains("(sleep)"), "{how}: {out:?}");
+    }
+}
+
+/// A program that makes exactly 100 orphans: the summary says 100, with
+/// their command name, and the report lists them.
+fn a_hundred_orphans_are_counted_by_name() {
+    let dir = TempDir::new("orphans");
+    let report = dir.file("report.json");
+    for (how, cmd) in both(&[
+        "--leaks",
+        "warn",
+        "-v",
+        "--report",
+        &report,
+        "--",
+        "python3",
+        &helper("orphan_maker.py"),
+        "100",
+        "orphan-x",
+    ]) {
+        let out = run(cmd, secs(60.0));
+        assert!(out.stdout.contains("LEFT 0"), "{how}: {out:?}");
+        assert!(
+            out.stderr.contains(
+                "leak summary: main child exited with code 0; 100 orphan(s) reaped during the run (orphan-x x100); 0 process(es) left behind"
+            ),
+            "{how}: {out:?}"
+        );
+        let facts = report_facts(&report);
+        assert!(
+            facts.contains("ORPHANS count=100 names=orphan-x:100\n"),
+            "{how}: {facts}"
+        );
+        assert!(
+            facts.contains("EXIT code=0 main=0 mode=warn"),
+            "{how}: {facts}"
+        );
+    }
+}
+
+/// A main child that fails keeps its code, leftovers or not.
+fn a_failing_command_keeps_its_code() {
+    for (how, cmd) in both(&["--leaks", "fail", "--", "sh", "-c", "sleep 1000 & exit 3"]) {
+        let out = run(cmd, secs(30.0));
+        let code = if how == "pid1" {
+            out.code
+        } else {
+            rinit_exit(&out.stderr)
+        };
+        assert_eq!(code, Some(3), "{how}: {out:?}");
+        assert!(out.stderr.contains("1 process(es) left behind"), "{out:?}");
+    }
+}
+
+/// Nothing left behind: no warning at all, and the command's code.
+fn no_leftovers_no_warning() {
+    for (how, cmd) in both(&["--leaks", "fail", "--", "sh", "-c", "sleep 0.01; exit 0"]) {
+        let out = run(cmd, secs(30.0));
+        let code = if how == "pid1" {
+            out.code
+        } else {
+            rinit_exit(&out.stderr)
+        };
+        assert_eq!(code, Some(0), "{how}: {out:?}");
+        assert!(!out.stderr.contains("rinit:"), "{how}: {out:?}");
+    }
+}
+
+/// `off`, set or not, prints nothing new: the same stderr as before.
+fn off_prints_nothing_new() {
+    let script = "sleep 1000 & exit 0";
+    let mut unset = pid1(&["sh", "-c", script]);
+    unset.env_remove("RINIT_LEAKS");
+    let mut off = pid1(&["sh", "-c", script]);
+    off.env("RINIT_LEAKS", "off");
+    let (unset, off) = (run(unset, secs(30.0)), run(off, secs(30.0)));
+    assert_eq!(unset.code, Some(0), "{unset:?}");
+    assert_eq!(off.code, Some(0), "{off:?}");
+    assert_eq!(unset.stderr, "", "{unset:?}");
+    assert_eq!(off.stderr, unset.stderr);
+}
+
+/// The report is written at every exit, not only after a stuck one, and a
+/// real one validates against the schema the README documents: here with
+/// a leftover that ignores SIGTERM and is SIGKILLed after the grace.
+fn the_exit_report_validates_against_the_schema() {
+    let dir = TempDir::new("exitreport");
+    let report = dir.file("report.json");
+    let script = r#"f=$(mktemp -u); sh -c 'trap "" TERM; touch "$0"; while :; do sleep 0.05; done' "$f" & until [ -e "$f" ]; do sleep 0.01; done; rm -f "$f"; exit 0"#;
+    for (how, cmd) in both(&[
+        "--leaks", "fail", "--grace", "300ms", "--report", &report, "--", "sh", "-c", script,
+    ]) {
+        let _ = std::fs::remove_file(&report);
+        let out = run(cmd, secs(30.0));
+        assert!(
+            out.stderr
+                .contains("ignored SIGTERM for the grace (300 ms): killed by SIGKILL"),
+            "{how}: {out:?}"
+        );
+        let facts = report_facts(&report);
+        assert!(
+            facts.contains("EXIT code=99 main=0 mode=fail oom=0 stuck=None"),
+            "{how}: {facts}"
+        );
+        assert!(
+            facts.contains("comm=sh reparented=True end=killed after_ms=None code=None signal=9"),
+            "{how}: {facts}"
+        );
+    }
+    // --leaks off: the report is still written, leftovers listed.
+    let out = run(
+        pid1(&["--report", &report, "--", "sh", "-c", "exit 5"]),
+        secs(30.0),
+    );
+    assert_eq!(out.code, Some(5), "{out:?}");
+    let facts = report_facts(&report);
+    assert!(facts.contains("EXIT code=5 main=5 mode=off"), "{facts}");
+}
+
+/// The subreaper wrapper's last line: rinit's own exit code.
+fn rinit_exit(stderr: &str) -> Option<i32> {
+    stderr
+        .lines()
+        .rev()
+        .find_map(|l| l.strip_prefix("rinit-exit=")?.parse().ok())
+}
+
+tests! {
+    &[Root, PidNs] => [
+        a_forgotten_server_is_reported_and_fails_the_build,
+        the_leak_code_is_configurable_by_environment,
+        a_double_forked_daemon_is_named_as_reparented,
+        a_failing_command_keeps_its_code,
+        no_leftovers_no_warning,
+        off_prints_nothing_new,
+    ];
+    &[Root, PidNs, Python, JsonSchema] => [
+        a_hundred_orphans_are_counted_by_name,
+        the_exit_report_validates_against_the_schema,
+    ];
+}
