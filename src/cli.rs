@@ -1041,4 +1041,61 @@ mod tests {
             assert_eq!(parse_duration(bad), None, "{bad}");
         }
     }
+
+    /// The long options of an option list: every `--name` word.
+    fn long_options(lines: impl Iterator<Item = String>) -> std::collections::BTreeSet<String> {
+        lines
+            .flat_map(|line| {
+                line.split(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
+                    .filter(|word| word.starts_with("--") && word.len() > 2)
+                    .map(str::to_string)
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn man_page_lists_every_option() {
+        let man = include_str!("../man/rinit.1");
+        // The item heads (the line after .TP) of the OPTIONS section.
+        let section = man
+            .split("\n.SH ")
+            .find(|s| s.starts_with("OPTIONS"))
+            .expect("man/rinit.1 has an OPTIONS section");
+        let heads = section.lines().collect::<Vec<_>>();
+        let in_man = long_options(
+            heads
+                .windows(2)
+                .filter(|pair| pair[0] == ".TP")
+                .map(|pair| pair[1].replace("\\-", "-")),
+        );
+        let in_usage = long_options(
+            USAGE
+                .lines()
+                .filter(|line| line.starts_with("  -") || line.starts_with("      --"))
+                .map(|line| {
+                    line.split("  ")
+                        .find(|s| !s.is_empty())
+                        .unwrap_or("")
+                        .to_string()
+                }),
+        );
+        // Another branch is adding these to the CLI; the man page has them
+        // already. Once USAGE has them too, this list can go.
+        let pending = ["--leaks", "--leaks-exit-code"];
+        let missing_in_man: Vec<_> = in_usage.difference(&in_man).collect();
+        let missing_in_usage: Vec<_> = in_man
+            .difference(&in_usage)
+            .filter(|o| !pending.contains(&o.as_str()))
+            .collect();
+        assert!(
+            missing_in_man.is_empty(),
+            "not in man/rinit.1: {missing_in_man:?}"
+        );
+        assert!(
+            missing_in_usage.is_empty(),
+            "not in --help: {missing_in_usage:?}"
+        );
+        assert!(in_usage.len() >= 16, "{in_usage:?}");
+    }
 }
