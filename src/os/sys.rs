@@ -62,6 +62,36 @@ pub fn block_signals(set: SigSet) -> io::Result<SigSet> {
     sigprocmask(libc::SIG_BLOCK, Some(set))
 }
 
+/// sigaction(2) on SIGCHLD: sets `handler` (when given) and returns the
+/// handler it had.
+fn sigchld_handler(handler: Option<libc::sighandler_t>) -> io::Result<libc::sighandler_t> {
+    // SAFETY: an all-zero sigaction is valid: no handler, no flags, an
+    // empty mask.
+    let mut new: libc::sigaction = unsafe { std::mem::zeroed() };
+    // SAFETY: as above.
+    let mut old: libc::sigaction = unsafe { std::mem::zeroed() };
+    let new_ptr = handler.map_or(std::ptr::null(), |h| {
+        new.sa_sigaction = h;
+        &new as *const libc::sigaction
+    });
+    // SAFETY: both pointers reference live sigactions (or NULL for "no
+    // change"); SIG_IGN and SIG_DFL run no code of ours.
+    check(unsafe { libc::sigaction(libc::SIGCHLD, new_ptr, &mut old) }.into())?;
+    Ok(old.sa_sigaction)
+}
+
+/// Sets SIGCHLD back to its default if the caller left it ignored, and
+/// says whether it was. Ignored, it makes the kernel reap every child
+/// itself (as SA_NOCLDWAIT does): waitpid would never report one, and
+/// rinit would wait for its child forever.
+pub fn unignore_sigchld() -> io::Result<bool> {
+    if sigchld_handler(None)? != libc::SIG_IGN {
+        return Ok(false);
+    }
+    sigchld_handler(Some(libc::SIG_DFL))?;
+    Ok(true)
+}
+
 /// Takes a pending `sig` off the calling thread without waiting; false if
 /// none was pending. A write that fails with EPIPE (SIGPIPE) or EFBIG
 /// (SIGXFSZ) raises the signal at the writing thread itself, and the kernel
@@ -438,6 +468,8 @@ pub struct SpawnSpec {
     pub argv: Vec<CString>,
     /// The signal mask rinit's caller had.
     pub mask: SigSet,
+    /// Whether the caller ignored SIGCHLD (rinit itself no longer does).
+    pub sigchld_ignored: bool,
     pub take_terminal: bool,
     /// `cgroup.procs` files to write "0" to, so the child is in its cgroups
     /// before it execs and nothing it starts can escape them.
@@ -457,6 +489,7 @@ pub enum SpawnStage {
     SignalMask = 4,
     /// Creating the exec-status pipe (in rinit, before the fork).
     Pipe = 5,
+    SigchldDisposition = 6,
 }
 
 impl SpawnStage {
@@ -468,6 +501,7 @@ impl SpawnStage {
             SpawnStage::ProcessGroup,
             SpawnStage::SignalMask,
             SpawnStage::Pipe,
+            SpawnStage::SigchldDisposition,
         ]
         .into_iter()
         .find(|&stage| stage as c_int == code)
@@ -558,7 +592,7 @@ pub enum ExecStatus {
 
 /// Forks, puts the child in a new process group (and in the terminal's
 /// foreground when asked) and in its cgroups, restores the caller's signal
-/// mask and execs the first candidate that works. Returns as soon as the
+/// mask and ignored SIGCHLD and execs the first candidate that works. Returns as soon as the
 /// fork succeeded, with the child's pid and the pipe its exec status comes
 /// through: rinit must not wait for the exec here, since a child frozen
 /// before it (a cgroup frozen from outside) would leave PID 1 deaf to every
@@ -574,8 +608,8 @@ pub fn spawn(spec: &SpawnSpec) -> Result<(i32, ExecStatusPipe), SpawnError> {
 
     // SAFETY: rinit is single-threaded here (no logger thread, no runtime),
     // so the child is a faithful copy. The child branch below calls only
-    // async-signal-safe functions (setpgid, getpid, tcsetpgrp, rt_sigprocmask,
-    // execve, write, _exit) on data prepared before the fork, allocates
+    // async-signal-safe functions (setpgid, getpid, tcsetpgrp, sigaction,
+    // rt_sigprocmask, execve, write, _exit) on data prepared before the fork, allocates
     // nothing, and never returns.
     let pid = unsafe { libc::fork() };
     if pid < 0 {
@@ -613,6 +647,13 @@ pub fn spawn(spec: &SpawnSpec) -> Result<(i32, ExecStatusPipe), SpawnError> {
                 // terminal went away meanwhile (hang-up), and then running
                 // the command without it beats not running it at all.
                 libc::tcsetpgrp(0, libc::getpid());
+            }
+            if spec.sigchld_ignored {
+                let mut ignore: libc::sigaction = std::mem::zeroed();
+                ignore.sa_sigaction = libc::SIG_IGN;
+                if libc::sigaction(libc::SIGCHLD, &ignore, std::ptr::null_mut()) != 0 {
+                    report(SpawnStage::SigchldDisposition, last_errno());
+                }
             }
             if libc::syscall(
                 libc::SYS_rt_sigprocmask,
@@ -671,10 +712,11 @@ mod tests {
             SpawnStage::ProcessGroup,
             SpawnStage::SignalMask,
             SpawnStage::Pipe,
+            SpawnStage::SigchldDisposition,
         ] {
             assert_eq!(SpawnStage::from_code(stage as c_int), Some(stage));
         }
-        assert_eq!(SpawnStage::from_code(6), None);
+        assert_eq!(SpawnStage::from_code(7), None);
     }
 
     #[test]
