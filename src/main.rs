@@ -324,7 +324,7 @@ fn set_up_cgroup(
 fn default_cgroup_name(own_pid: i32) -> String {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
+        .map_or(0, |d| d.as_nanos() as u64);
     format!("rinit-{own_pid}-{:06x}", nanos & 0xff_ffff)
 }
 

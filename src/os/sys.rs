@@ -184,14 +184,19 @@ impl SignalFd {
     }
 }
 
+/// poll's timeout for `t`, rounded up: waking before the deadline would
+/// only spin. (No u128 division: the binary would carry one for this alone.)
+fn poll_millis(t: Duration) -> c_int {
+    let part_millisecond = !t.subsec_nanos().is_multiple_of(1_000_000);
+    let millis = t.as_millis() + u128::from(part_millisecond);
+    c_int::try_from(millis).unwrap_or(c_int::MAX)
+}
+
 /// Sleeps until one of `fds` (descriptor, poll events) is ready or
 /// `timeout` passes (`None`: no timeout, so an idle rinit has no wake-ups at
 /// all). Returns which descriptors are ready.
 pub fn poll(fds: &[(c_int, i16)], timeout: Option<Duration>) -> io::Result<Vec<bool>> {
-    let millis = timeout.map_or(-1, |t| {
-        // Round up: waking before the deadline would only spin.
-        c_int::try_from(t.as_nanos().div_ceil(1_000_000)).unwrap_or(c_int::MAX)
-    });
+    let millis = timeout.map_or(-1, poll_millis);
     let mut pfds: Vec<libc::pollfd> = fds
         .iter()
         .map(|&(fd, events)| libc::pollfd {
@@ -399,14 +404,16 @@ pub fn owns_foreground_terminal() -> bool {
 /// Closes every descriptor above 2 but `keep` (rinit's own), so rinit pins
 /// nothing its caller opened (the child already has its copies).
 pub fn close_inherited_fds(keep: &[c_int]) -> io::Result<()> {
-    let mut keep: Vec<u32> = keep
-        .iter()
-        .filter_map(|&fd| u32::try_from(fd).ok())
-        .filter(|&fd| fd > 2)
-        .collect();
+    // Sorted as c_int, not u32: the binary has the sort for i32 already,
+    // and each element type costs a copy of it (2.7 KB).
+    let mut keep: Vec<c_int> = keep.iter().copied().filter(|&fd| fd > 2).collect();
     keep.sort_unstable();
     let mut first = 3u32;
-    for fd in keep.into_iter().chain(std::iter::once(u32::MAX)) {
+    for fd in keep
+        .into_iter()
+        .map(|fd| fd as u32)
+        .chain(std::iter::once(u32::MAX))
+    {
         if fd > first {
             let last = if fd == u32::MAX { u32::MAX } else { fd - 1 };
             // SAFETY: close_range has no memory arguments; the range holds
@@ -702,6 +709,15 @@ pub fn spawn(spec: &SpawnSpec) -> Result<(i32, ExecStatusPipe), SpawnError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn poll_timeouts_round_up_to_milliseconds() {
+        assert_eq!(poll_millis(Duration::ZERO), 0);
+        assert_eq!(poll_millis(Duration::from_nanos(1)), 1);
+        assert_eq!(poll_millis(Duration::from_millis(1500)), 1500);
+        assert_eq!(poll_millis(Duration::from_micros(1_500_001)), 1501);
+        assert_eq!(poll_millis(Duration::from_secs(u64::MAX)), c_int::MAX);
+    }
 
     #[test]
     fn spawn_stages_survive_the_pipe() {
