@@ -3,7 +3,8 @@
 //! left in bounded stages, and exits with the command's status.
 //!
 //! The lifecycle is `start_and_supervise`, one step per line: block signals
-//! (before anything else, so none is lost or acted on by default), parse the
+//! and un-ignore SIGCHLD (before anything else, so none is lost or acted on
+//! by default, and every child's exit is kept for waitpid), parse the
 //! command line, check the --report path, start logging, become a subreaper (when not PID 1), arm the
 //! parent-death signal, set up the cgroup, fork the child, let go of the
 //! caller's cwd and descriptors, create the signalfd, then loop until the
@@ -58,7 +59,7 @@ fn main_with_args(args: Vec<OsString>) -> u8 {
 /// The lifecycle, step by step. Before the loop any error ends rinit; inside
 /// it nothing does.
 fn start_and_supervise(args: Vec<OsString>) -> Result<u8, StartError> {
-    let caller_mask = block_signals()?;
+    let caller_signals = take_over_signals()?;
     let config = match parse_command_line(args)? {
         cli::Request::Run(config) => *config,
         cli::Request::Help => return Ok(print_stdout(cli::USAGE)),
@@ -70,7 +71,7 @@ fn start_and_supervise(args: Vec<OsString>) -> Result<u8, StartError> {
     let scope = become_subreaper(own_pid);
     let pending = arm_pdeathsig(config.pdeathsig);
     let mut cgroup = set_up_cgroup(&config, own_pid)?;
-    let (main_pid, exec) = spawn_child(&config.command, caller_mask, cgroup.as_mut())?;
+    let (main_pid, exec) = spawn_child(&config.command, caller_signals, cgroup.as_mut())?;
     let_go_of_cwd_and_inherited_fds(cgroup.as_ref(), exec.fd());
     let signals = create_signalfd(main_pid)?;
     let setup = runtime::Setup {
@@ -135,11 +136,19 @@ impl StartError {
 }
 
 /// First of all: from here on every signal waits in the queue for the loop,
-/// and none can kill or stop rinit by its default action. Returns the
-/// caller's mask, for the child.
-fn block_signals() -> Result<signals::SigSet, StartError> {
-    sys::block_signals(signals::SigSet::waited())
-        .map_err(|e| StartError::Early(format!("cannot block signals: {e}")))
+/// and none can kill or stop rinit by its default action. A SIGCHLD the
+/// caller left ignored goes back to its default, else the kernel would
+/// reap the child behind rinit's back and rinit would wait for it forever.
+/// Returns what the caller had, for the child.
+fn take_over_signals() -> Result<signals::CallerSignals, StartError> {
+    let mask = sys::block_signals(signals::SigSet::waited())
+        .map_err(|e| StartError::Early(format!("cannot block signals: {e}")))?;
+    let sigchld_ignored = sys::unignore_sigchld()
+        .map_err(|e| StartError::Early(format!("cannot set SIGCHLD to its default action: {e}")))?;
+    Ok(signals::CallerSignals {
+        mask,
+        sigchld_ignored,
+    })
 }
 
 fn parse_command_line(args: Vec<OsString>) -> Result<cli::Request, StartError> {
@@ -232,7 +241,7 @@ fn arm_pdeathsig(sig: Option<Signo>) -> Vec<Signo> {
 /// exec status comes later, to the loop.
 fn spawn_child(
     command: &[OsString],
-    caller_mask: signals::SigSet,
+    caller_signals: signals::CallerSignals,
     mut cgroup: Option<&mut cgroup::ChildCgroup>,
 ) -> Result<(i32, spawn::PendingExec), StartError> {
     let join = cgroup
@@ -241,7 +250,7 @@ fn spawn_child(
         .unwrap_or_default();
     let cgroup_name = cgroup.as_deref().map_or("", |c| c.name());
     let take_terminal = sys::owns_foreground_terminal();
-    let (main_pid, exec) = spawn::spawn(command, caller_mask, take_terminal, join, cgroup_name)
+    let (main_pid, exec) = spawn::spawn(command, caller_signals, take_terminal, join, cgroup_name)
         .map_err(StartError::NotStarted)?;
     debug!("started main child {main_pid} (terminal hand-off: {take_terminal})");
     if let Some(cg) = &mut cgroup {
@@ -314,7 +323,7 @@ fn set_up_cgroup(
 fn default_cgroup_name(own_pid: i32) -> String {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
+        .map_or(0, |d| d.as_nanos() as u64);
     format!("rinit-{own_pid}-{:06x}", nanos & 0xff_ffff)
 }
 

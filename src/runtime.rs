@@ -215,7 +215,10 @@ impl Runtime {
         for sig in wakeup.signals {
             let actions = self.supervisor.on_signal(sig, now);
             if actions.is_empty() {
-                debug!("not forwarding {sig} ({:?})", self.supervisor.phase());
+                debug!(
+                    "not forwarding {sig} (phase: {})",
+                    self.supervisor.phase().name()
+                );
             }
             if let Some(code) = self.perform(&actions) {
                 return Some(code);
@@ -709,7 +712,9 @@ impl Runtime {
     /// The grace is over: one warning naming what ignored SIGTERM for it,
     /// so that a slow stop is no mystery.
     fn warn_of_grace_survivors(&self) {
-        let grace = self.supervisor.grace().as_millis();
+        // Durations come from u64 milliseconds (cli::parse_duration), so
+        // this is exact, and spares the binary u128 formatting.
+        let grace = self.supervisor.grace().as_millis() as u64;
         let survivors: Option<Vec<(i32, Option<i32>)>> = match (self.scope, self.view) {
             (Scope::Namespace, View::Own) => Some(
                 self.proc

@@ -172,6 +172,14 @@ impl SigSet {
     }
 }
 
+/// The signal state rinit's caller left it, which the child gets back:
+/// rinit blocks signals and takes SIGCHLD off the ignored ones for itself.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct CallerSignals {
+    pub mask: SigSet,
+    pub sigchld_ignored: bool,
+}
+
 /// Who sent a signal, as the signalfd reports it: `ssi_pid` and `ssi_code`.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub struct Origin {

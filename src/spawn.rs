@@ -5,7 +5,7 @@
 use crate::os::describe_error;
 use crate::os::sys::{self, ExecStatus, errno};
 pub use crate::os::sys::{SpawnError, SpawnStage};
-use crate::signals::SigSet;
+use crate::signals::CallerSignals;
 use log::warn;
 use std::ffi::{CString, OsStr, OsString};
 use std::io;
@@ -96,6 +96,9 @@ impl NotStarted {
             SpawnStage::SignalMask => failure(format!(
                 "cannot restore the caller's signal mask in the child: {error}"
             )),
+            SpawnStage::SigchldDisposition => failure(format!(
+                "cannot make the child ignore SIGCHLD as the caller did: {error}"
+            )),
         }
     }
 }
@@ -136,7 +139,7 @@ impl PendingExec {
 /// none) is for the message if joining it fails.
 pub fn spawn(
     command: &[OsString],
-    mask: SigSet,
+    caller: CallerSignals,
     take_terminal: bool,
     join_cgroups: Vec<RawFd>,
     cgroup_name: &str,
@@ -155,7 +158,8 @@ pub fn spawn(
     let spec = sys::SpawnSpec {
         candidates,
         argv,
-        mask,
+        mask: caller.mask,
+        sigchld_ignored: caller.sigchld_ignored,
         take_terminal,
         join_cgroups,
     };
@@ -225,6 +229,10 @@ mod tests {
             not_started(SpawnStage::SignalMask, errno::EINVAL).exit_code,
             1
         );
+        assert_eq!(
+            not_started(SpawnStage::SigchldDisposition, errno::EINVAL).exit_code,
+            1
+        );
     }
 
     #[test]
@@ -249,6 +257,10 @@ mod tests {
         assert_eq!(
             message(SpawnStage::SignalMask, errno::EINVAL),
             "cannot restore the caller's signal mask in the child: Invalid argument"
+        );
+        assert_eq!(
+            message(SpawnStage::SigchldDisposition, errno::EINVAL),
+            "cannot make the child ignore SIGCHLD as the caller did: Invalid argument"
         );
     }
 

@@ -56,6 +56,21 @@ pub enum Phase {
     Done,
 }
 
+impl Phase {
+    /// For the log: the derived Debug would print each deadline's raw
+    /// timespec, which tells a reader nothing (and costs 1 KB of code).
+    pub fn name(self) -> &'static str {
+        match self {
+            Phase::Running { .. } => "running",
+            Phase::Terminating { .. } => "terminating",
+            Phase::Killing { .. } => "killing",
+            Phase::Reporting => "reporting",
+            Phase::Releasing { .. } => "releasing",
+            Phase::Done => "done",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
     /// Send this signal to the main child (or its process group).
@@ -303,6 +318,7 @@ mod tests {
             vec![Action::TermRest]
         );
         assert_eq!(sup.deadline(), Some(t0 + Duration::from_secs(5)));
+        assert_eq!(sup.phase().name(), "terminating");
         // Signals after the main child's death change nothing.
         assert_eq!(sup.on_signal(SIGTERM, t0), vec![]);
         assert_eq!(sup.on_reaped(), vec![]);
@@ -310,6 +326,7 @@ mod tests {
         let t1 = t0 + Duration::from_secs(5);
         assert_eq!(sup.on_time(t1), vec![Action::KillAfterGrace]);
         assert_eq!(sup.deadline(), Some(t1 + Duration::from_secs(10)));
+        assert_eq!(sup.phase().name(), "killing");
         assert_eq!(sup.on_reaped(), vec![Action::KillRest]);
         let t2 = t1 + Duration::from_secs(10);
         assert_eq!(sup.on_time(t2), vec![Action::ReportStuck]);

@@ -514,7 +514,8 @@ fn remove_dir_retrying(cgroupfs: &dyn CgroupFs, dir: &Path, retries: &mut u32) -
                     if pids.is_empty() {
                         String::new()
                     } else {
-                        format!(" (still holds pids {pids:?})")
+                        let pids: Vec<String> = pids.iter().map(i32::to_string).collect();
+                        format!(" (still holds pids {})", pids.join(" "))
                     }
                 );
                 return false;

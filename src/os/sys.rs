@@ -80,6 +80,36 @@ pub fn block_signals(set: SigSet) -> io::Result<SigSet> {
     sigprocmask(libc::SIG_BLOCK, Some(set))
 }
 
+/// sigaction(2) on SIGCHLD: sets `handler` (when given) and returns the
+/// handler it had.
+fn sigchld_handler(handler: Option<libc::sighandler_t>) -> io::Result<libc::sighandler_t> {
+    // SAFETY: an all-zero sigaction is valid: no handler, no flags, an
+    // empty mask.
+    let mut new: libc::sigaction = unsafe { std::mem::zeroed() };
+    // SAFETY: as above.
+    let mut old: libc::sigaction = unsafe { std::mem::zeroed() };
+    let new_ptr = handler.map_or(std::ptr::null(), |h| {
+        new.sa_sigaction = h;
+        &new as *const libc::sigaction
+    });
+    // SAFETY: both pointers reference live sigactions (or NULL for "no
+    // change"); SIG_IGN and SIG_DFL run no code of ours.
+    check(unsafe { libc::sigaction(libc::SIGCHLD, new_ptr, &mut old) }.into())?;
+    Ok(old.sa_sigaction)
+}
+
+/// Sets SIGCHLD back to its default if the caller left it ignored, and
+/// says whether it was. Ignored, it makes the kernel reap every child
+/// itself (as SA_NOCLDWAIT does): waitpid would never report one, and
+/// rinit would wait for its child forever.
+pub fn unignore_sigchld() -> io::Result<bool> {
+    if sigchld_handler(None)? != libc::SIG_IGN {
+        return Ok(false);
+    }
+    sigchld_handler(Some(libc::SIG_DFL))?;
+    Ok(true)
+}
+
 /// Takes a pending `sig` off the calling thread without waiting; false if
 /// none was pending. A write that fails with EPIPE (SIGPIPE) or EFBIG
 /// (SIGXFSZ) raises the signal at the writing thread itself, and the kernel
@@ -164,14 +194,19 @@ impl SignalFd {
     }
 }
 
+/// poll's timeout for `t`, rounded up: waking before the deadline would
+/// only spin. (No u128 division: the binary would carry one for this alone.)
+fn poll_millis(t: Duration) -> c_int {
+    let part_millisecond = !t.subsec_nanos().is_multiple_of(1_000_000);
+    let millis = t.as_millis() + u128::from(part_millisecond);
+    c_int::try_from(millis).unwrap_or(c_int::MAX)
+}
+
 /// Sleeps until one of `fds` (descriptor, poll events) is ready or
 /// `timeout` passes (`None`: no timeout, so an idle rinit has no wake-ups at
 /// all). Returns which descriptors are ready.
 pub fn poll(fds: &[(c_int, i16)], timeout: Option<Duration>) -> io::Result<Vec<bool>> {
-    let millis = timeout.map_or(-1, |t| {
-        // Round up: waking before the deadline would only spin.
-        c_int::try_from(t.as_nanos().div_ceil(1_000_000)).unwrap_or(c_int::MAX)
-    });
+    let millis = timeout.map_or(-1, poll_millis);
     let mut pfds: Vec<libc::pollfd> = fds
         .iter()
         .map(|&(fd, events)| libc::pollfd {
@@ -446,14 +481,16 @@ pub fn owns_foreground_terminal() -> bool {
 /// Closes every descriptor above 2 but `keep` (rinit's own), so rinit pins
 /// nothing its caller opened (the child already has its copies).
 pub fn close_inherited_fds(keep: &[c_int]) -> io::Result<()> {
-    let mut keep: Vec<u32> = keep
-        .iter()
-        .filter_map(|&fd| u32::try_from(fd).ok())
-        .filter(|&fd| fd > 2)
-        .collect();
+    // Sorted as c_int, not u32: the binary has the sort for i32 already,
+    // and each element type costs a copy of it (2.7 KB).
+    let mut keep: Vec<c_int> = keep.iter().copied().filter(|&fd| fd > 2).collect();
     keep.sort_unstable();
     let mut first = 3u32;
-    for fd in keep.into_iter().chain(std::iter::once(u32::MAX)) {
+    for fd in keep
+        .into_iter()
+        .map(|fd| fd as u32)
+        .chain(std::iter::once(u32::MAX))
+    {
         if fd > first {
             let last = if fd == u32::MAX { u32::MAX } else { fd - 1 };
             // SAFETY: close_range has no memory arguments; the range holds
@@ -515,6 +552,8 @@ pub struct SpawnSpec {
     pub argv: Vec<CString>,
     /// The signal mask rinit's caller had.
     pub mask: SigSet,
+    /// Whether the caller ignored SIGCHLD (rinit itself no longer does).
+    pub sigchld_ignored: bool,
     pub take_terminal: bool,
     /// `cgroup.procs` files to write "0" to, so the child is in its cgroups
     /// before it execs and nothing it starts can escape them.
@@ -534,6 +573,7 @@ pub enum SpawnStage {
     SignalMask = 4,
     /// Creating the exec-status pipe (in rinit, before the fork).
     Pipe = 5,
+    SigchldDisposition = 6,
 }
 
 impl SpawnStage {
@@ -545,6 +585,7 @@ impl SpawnStage {
             SpawnStage::ProcessGroup,
             SpawnStage::SignalMask,
             SpawnStage::Pipe,
+            SpawnStage::SigchldDisposition,
         ]
         .into_iter()
         .find(|&stage| stage as c_int == code)
@@ -627,7 +668,7 @@ pub enum ExecStatus {
 
 /// Forks, puts the child in a new process group (and in the terminal's
 /// foreground when asked) and in its cgroups, restores the caller's signal
-/// mask and execs the first candidate that works. Returns as soon as the
+/// mask and ignored SIGCHLD and execs the first candidate that works. Returns as soon as the
 /// fork succeeded, with the child's pid and the pipe its exec status comes
 /// through: rinit must not wait for the exec here, since a child frozen
 /// before it (a cgroup frozen from outside) would leave PID 1 deaf to every
@@ -643,8 +684,8 @@ pub fn spawn(spec: &SpawnSpec) -> Result<(i32, ExecStatusPipe), SpawnError> {
 
     // SAFETY: rinit is single-threaded here (no logger thread, no runtime),
     // so the child is a faithful copy. The child branch below calls only
-    // async-signal-safe functions (setpgid, getpid, tcsetpgrp, rt_sigprocmask,
-    // execve, write, _exit) on data prepared before the fork, allocates
+    // async-signal-safe functions (setpgid, getpid, tcsetpgrp, sigaction,
+    // rt_sigprocmask, execve, write, _exit) on data prepared before the fork, allocates
     // nothing, and never returns.
     let pid = unsafe { libc::fork() };
     if pid < 0 {
@@ -682,6 +723,13 @@ pub fn spawn(spec: &SpawnSpec) -> Result<(i32, ExecStatusPipe), SpawnError> {
                 // terminal went away meanwhile (hang-up), and then running
                 // the command without it beats not running it at all.
                 libc::tcsetpgrp(0, libc::getpid());
+            }
+            if spec.sigchld_ignored {
+                let mut ignore: libc::sigaction = std::mem::zeroed();
+                ignore.sa_sigaction = libc::SIG_IGN;
+                if libc::sigaction(libc::SIGCHLD, &ignore, std::ptr::null_mut()) != 0 {
+                    report(SpawnStage::SigchldDisposition, last_errno());
+                }
             }
             if libc::syscall(
                 libc::SYS_rt_sigprocmask,
@@ -732,6 +780,15 @@ mod tests {
     use super::*;
 
     #[test]
+    fn poll_timeouts_round_up_to_milliseconds() {
+        assert_eq!(poll_millis(Duration::ZERO), 0);
+        assert_eq!(poll_millis(Duration::from_nanos(1)), 1);
+        assert_eq!(poll_millis(Duration::from_millis(1500)), 1500);
+        assert_eq!(poll_millis(Duration::from_micros(1_500_001)), 1501);
+        assert_eq!(poll_millis(Duration::from_secs(u64::MAX)), c_int::MAX);
+    }
+
+    #[test]
     fn spawn_stages_survive_the_pipe() {
         for stage in [
             SpawnStage::Fork,
@@ -740,10 +797,11 @@ mod tests {
             SpawnStage::ProcessGroup,
             SpawnStage::SignalMask,
             SpawnStage::Pipe,
+            SpawnStage::SigchldDisposition,
         ] {
             assert_eq!(SpawnStage::from_code(stage as c_int), Some(stage));
         }
-        assert_eq!(SpawnStage::from_code(6), None);
+        assert_eq!(SpawnStage::from_code(7), None);
     }
 
     #[test]

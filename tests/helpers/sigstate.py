@@ -1,10 +1,14 @@
 # A caller with an unusual signal state: it blocks and ignores some signals,
 # prints its own SigBlk/SigIgn, then execs argv[2:] (rinit ...). argv[1]
-# says whether SIGPIPE is left ignored (as Python leaves it) or reset.
+# says whether SIGPIPE is left ignored (as Python leaves it) or reset, and
+# with ",chld-ignored" SIGCHLD is ignored too (`trap '' CHLD`).
 import os, signal, sys
 
-if sys.argv[1] == "pipe-default":
+modes = sys.argv[1].split(",")
+if "pipe-default" in modes:
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+if "chld-ignored" in modes:
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)
 for s in (signal.SIGHUP, signal.SIGUSR2, 40):
     signal.signal(s, signal.SIG_IGN)
 # Handlers do not survive exec; make sure nothing of Python's stays caught.

@@ -76,9 +76,11 @@ fn sig_lines(text: &str, prefix: &str) -> (String, String) {
 /// The child starts with exactly the signal mask and ignored signals that
 /// rinit's caller had, whatever rinit blocked for itself (tini's sigconf
 /// test). Both with SIGPIPE ignored and with it at its default: Rust
-/// programs normally ignore SIGPIPE before main, rinit must not.
+/// programs normally ignore SIGPIPE before main, rinit must not. And with
+/// SIGCHLD ignored, which rinit cannot keep for itself (the kernel would
+/// reap its child unseen) but must give back to the child.
 fn child_gets_the_callers_signal_state() {
-    for pipe in ["pipe-default", "pipe-ignored"] {
+    for pipe in ["pipe-default", "pipe-ignored", "pipe-ignored,chld-ignored"] {
         let caller = [
             "python3",
             &helper("sigstate.py"),
@@ -106,8 +108,14 @@ fn child_gets_the_callers_signal_state() {
             let ign = u64::from_str_radix(&child_ign, 16).unwrap();
             assert_eq!(
                 ign & pipe_bit != 0,
-                pipe == "pipe-ignored",
+                pipe.starts_with("pipe-ignored"),
                 "{mode}: SIGPIPE disposition"
+            );
+            let chld_bit = 1u64 << 16;
+            assert_eq!(
+                ign & chld_bit != 0,
+                pipe.ends_with("chld-ignored"),
+                "{mode} {pipe}: SIGCHLD disposition"
             );
         }
     }

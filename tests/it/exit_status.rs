@@ -109,6 +109,35 @@ fn failed_fork_exits_1() {
     );
 }
 
+/// A caller that left SIGCHLD ignored (`trap '' CHLD`, a Python parent
+/// with SIG_IGN) does not make rinit miss its child's exit: with SIGCHLD
+/// ignored the kernel reaps children itself, and waitpid never sees them.
+fn exit_is_seen_when_the_caller_ignored_sigchld() {
+    let ignore_then_exec = "import os, signal, sys\n\
+        signal.signal(signal.SIGCHLD, signal.SIG_IGN)\n\
+        os.execv(sys.argv[1], sys.argv[1:])";
+    let caller = [
+        "python3",
+        "-c",
+        ignore_then_exec,
+        rinit(),
+        "sh",
+        "-c",
+        "exit 3",
+    ];
+    let mut in_ns = std::process::Command::new("unshare");
+    in_ns
+        .args(["--pid", "--fork", "--mount-proc", "--kill-child"])
+        .args(caller);
+    let mut direct = std::process::Command::new(caller[0]);
+    direct.args(&caller[1..]);
+    for (mode, cmd) in [("pid1", in_ns), ("subreaper", direct)] {
+        let out = run(cmd, secs(10.0));
+        assert_eq!(out.code, Some(3), "{mode}: {out:?}");
+        assert_eq!(out.stderr, "", "{mode}: {out:?}");
+    }
+}
+
 /// The program name is the caller's text, echoed in a log line: a newline
 /// or an escape sequence in it is shown escaped, never acted on.
 fn an_echoed_program_name_stays_one_line() {
@@ -132,4 +161,5 @@ tests! {
         an_echoed_program_name_stays_one_line,
     ];
     &[Root] => [failed_fork_exits_1];
+    &[Root, PidNs, Python] => [exit_is_seen_when_the_caller_ignored_sigchld];
 }
