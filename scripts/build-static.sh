@@ -123,7 +123,11 @@ if [ -z "${RINIT_PLAIN_BUILD:-}" ]; then
     say "adding rustup's rust-src component"
     if rustup component add rust-src >/dev/null 2>&1; then
         say "building rinit for $arch ($triple) with -Zbuild-std and panic=immediate-abort"
-        if RUSTC_BOOTSTRAP=1 RUSTFLAGS="$flags -Zunstable-options -Cpanic=immediate-abort" \
+        # No unwind tables either: nothing unwinds in a panic=immediate-abort,
+        # stripped binary, and .eh_frame was 45 KB of it. (A debugger still
+        # walks frames of an unstripped build from its DWARF; profilers of
+        # this init need an unstripped build anyway.)
+        if RUSTC_BOOTSTRAP=1 RUSTFLAGS="$flags -Zunstable-options -Cpanic=immediate-abort -Cforce-unwind-tables=no" \
             cargo build --release --target "$triple" -Zbuild-std=std,panic_abort \
                 --target-dir "$target_dir/small" >&2; then
             echo "$target_dir/small/$triple/release/rinit"
