@@ -11,10 +11,10 @@
 # SYSCALLS_ONLY=1 only counts syscalls per event (deterministic, so fine on
 # a busy machine), prints them and writes no JSON.
 #
-# It builds the shipped static rinit (scripts/build-static.sh) and the harness (bench/harness), installs
+# It builds the shipped static rinit (scripts/build-static.sh) and the harness (bench/.harness), installs
 # the peers if they are missing (tini, catatonit, dumb-init, hyperfine and strace
 # from Debian; tino with cargo install --locked for the musl target), then
-# runs bench/harness for every init. See README "Benchmarks".
+# runs bench/.harness for every init. See README "Benchmarks".
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 out=$(realpath -m "${1:-$top/bench/results.json}")
@@ -50,7 +50,7 @@ fi
 catatonit=$(command -v catatonit || echo /usr/libexec/podman/catatonit)
 
 rinit=$("$top/scripts/build-static.sh")
-cargo build --quiet --release --manifest-path "$top/bench/harness/Cargo.toml"
+cargo build --quiet --release --manifest-path "$top/bench/.harness/Cargo.toml"
 
 if [ -n "${SYSCALLS_ONLY:-}" ]; then
     mode=(syscalls)
@@ -61,7 +61,7 @@ fi
 # The harness names binaries relative to the checkout (or by file name), so
 # the results hold no build directory.
 cd "$top"
-exec "$top/bench/harness/target/release/rinit-bench" "${mode[@]}" \
+exec "$top/bench/.harness/target/release/rinit-bench" "${mode[@]}" \
     --init rinit="$rinit" \
     --init tini-static=/usr/bin/tini-static \
     --init catatonit="$catatonit" \

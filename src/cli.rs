@@ -1002,7 +1002,7 @@ mod tests {
 
     #[test]
     fn usage_errors_are_one_line_whatever_the_value() {
-        // Found by the fuzzer (fuzz/fuzz_targets/cli.rs): a BEL in an
+        // Found by the fuzzer (.fuzz/fuzz_targets/cli.rs): a BEL in an
         // option name, a newline in a value and in a variable.
         assert_eq!(
             err(&["-vv", "--\u{7}RINIT_FUSORT=:0"], &[]),

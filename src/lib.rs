@@ -1,4 +1,4 @@
-//! rinit's parts, as a library so that the fuzz targets (fuzz/) can drive the
+//! rinit's parts, as a library so that the fuzz targets (.fuzz/) can drive the
 //! parsers; the binary (main.rs) is the start-up sequence that uses them.
 //!
 //! Pure logic, no syscalls, unit-tested on strings: `cli`, `escape`, `signals`,

@@ -323,7 +323,7 @@ mod tests {
         assert_eq!(keyed_value(oom, "oom_kill"), Some(3));
         assert_eq!(parse_pids("12\n345\n"), vec![12, 345]);
         assert_eq!(parse_pids(""), Vec::<i32>::new());
-        // Found by the fuzzer (fuzz/fuzz_targets/cgroup_files.rs).
+        // Found by the fuzzer (.fuzz/fuzz_targets/cgroup_files.rs).
         assert_eq!(parse_pids("populated 1\nfrozen 0\n"), vec![1]);
         assert_eq!(parse_pids("-1 12 0 +13 -0"), vec![12, 13]);
     }

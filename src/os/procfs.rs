@@ -467,7 +467,7 @@ mod tests {
 
     #[test]
     fn stat_never_names_pid_zero_or_below() {
-        // Found by the fuzzer (fuzz/fuzz_targets/proc_stat.rs): a table
+        // Found by the fuzzer (.fuzz/fuzz_targets/proc_stat.rs): a table
         // entry with pid 0 or -1 would become kill(0) or kill(-1).
         for bad in [
             "0 (swapper) S 0 0 0",
@@ -501,7 +501,7 @@ mod tests {
 
     #[test]
     fn descendants_end_on_cycles_and_duplicates() {
-        // Found by the fuzzer (fuzz/fuzz_targets/proc_stat.rs): a table
+        // Found by the fuzzer (.fuzz/fuzz_targets/proc_stat.rs): a table
         // with a cycle below the root made the walk grow forever. Pid
         // reuse between reads gives one: 30 read as 31's child, then 31
         // exited and a new 31 was forked by 30.
@@ -568,7 +568,7 @@ mod tests {
         assert_eq!(mounts[0].fuse_connection(), Some(41));
         assert_eq!(mounts[1].fuse_connection(), Some((8 << 20) | 1));
         assert_eq!(mounts[2].fuse_connection(), None);
-        // Found by the fuzzer (fuzz/fuzz_targets/mountinfo.rs): \4xx and
+        // Found by the fuzzer (.fuzz/fuzz_targets/mountinfo.rs): \4xx and
         // above overflowed a byte (a panic in a debug build); the kernel
         // escapes bytes, so they are plain text.
         assert_eq!(unescape("\\777\\400x"), "\\777\\400x");
