@@ -19,7 +19,7 @@
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
-targets=${RELEASE_TARGETS:-amd64 arm64 arm 386}
+targets=${RELEASE_TARGETS:-amd64 arm64 arm 386 ppc64le s390x riscv64}
 say() { echo "release: $*" >&2; }
 
 if [ "${1:-}" = --check ]; then

@@ -32,6 +32,20 @@ pub fn args_from_c(argc: c_int, argv: *const *const c_char) -> Vec<std::ffi::OsS
         .collect()
 }
 
+/// For the targets whose only unwinder in Debian is glibc's libgcc_eh
+/// (ppc64le, s390x, riscv64): it asks `_dl_find_object`, which musl lacks,
+/// for the unwind tables of a code address. Nothing in rinit unwinds (a
+/// panic aborts), so "no object here" is the whole answer, and the link
+/// succeeds against musl.
+#[cfg(all(
+    target_env = "musl",
+    any(target_arch = "powerpc64", target_arch = "s390x", target_arch = "riscv64")
+))]
+#[unsafe(no_mangle)]
+extern "C" fn _dl_find_object(_pc: *mut libc::c_void, _result: *mut libc::c_void) -> c_int {
+    -1
+}
+
 /// read(2), retried when a signal interrupts it.
 ///
 /// # Safety
