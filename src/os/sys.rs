@@ -39,7 +39,11 @@ pub fn args_from_c(argc: c_int, argv: *const *const c_char) -> Vec<std::ffi::OsS
 /// succeeds against musl.
 #[cfg(all(
     target_env = "musl",
-    any(target_arch = "powerpc64", target_arch = "s390x", target_arch = "riscv64")
+    any(
+        target_arch = "powerpc64",
+        target_arch = "s390x",
+        target_arch = "riscv64"
+    )
 ))]
 #[unsafe(no_mangle)]
 extern "C" fn _dl_find_object(_pc: *mut libc::c_void, _result: *mut libc::c_void) -> c_int {
