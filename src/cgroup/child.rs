@@ -27,15 +27,17 @@ fn op_error(op: &str, path: &Path, err: io::Error) -> SetupError {
     ))
 }
 
-/// The operations on a cgroup filesystem whose effect is the kernel's:
-/// making and removing a cgroup (the kernel fills and empties the
-/// directory) and writing a control file (which moves processes, enables
-/// controllers, kills). Reads are plain file reads. Unit tests put a fake
-/// that applies the kernel's rules to a fixture tree in its place.
+/// The operations on cgroups whose effect is the kernel's: making and
+/// removing a cgroup (the kernel fills and empties the directory), writing
+/// a control file (which moves processes, enables controllers, freezes,
+/// kills) and signalling a member. Reads are plain file reads. Unit tests
+/// put a fake that applies the kernel's rules to a fixture tree in its
+/// place, so none of them sends a real signal.
 pub trait CgroupFs {
     fn create_dir(&self, dir: &Path) -> io::Result<()>;
     fn write(&self, file: &Path, text: &str) -> io::Result<()>;
     fn remove_dir(&self, dir: &Path) -> io::Result<()>;
+    fn signal(&self, pid: i32, sig: Signo) -> io::Result<sys::Delivery>;
 }
 
 /// The real cgroup filesystems.
@@ -52,6 +54,10 @@ impl CgroupFs for Kernel {
 
     fn remove_dir(&self, dir: &Path) -> io::Result<()> {
         fs::remove_dir(dir)
+    }
+
+    fn signal(&self, pid: i32, sig: Signo) -> io::Result<sys::Delivery> {
+        sys::send_signal(pid, sig)
     }
 }
 
@@ -320,7 +326,7 @@ impl ChildCgroup {
 
     pub fn signal_members(&self, sig: Signo) {
         for pid in self.members() {
-            if let Err(e) = sys::send_signal(pid, sig) {
+            if let Err(e) = self.fs.signal(pid, sig) {
                 warn!(
                     "cannot send {sig} to pid {pid} in cgroup {}: {e}",
                     self.name
@@ -452,7 +458,7 @@ fn wait_frozen(state: &Path, limit: Duration) -> bool {
 /// Every cgroup of the tree at `dir`, each after all of its sub-cgroups
 /// (rmdir of a cgroup that has sub-cgroups is EBUSY). A directory that
 /// cannot be read is listed alone.
-fn cgroups_under(dir: &Path) -> Vec<PathBuf> {
+pub(super) fn cgroups_under(dir: &Path) -> Vec<PathBuf> {
     let mut found = vec![dir.to_path_buf()];
     let mut i = 0;
     while i < found.len() {
@@ -619,331 +625,22 @@ impl Memory {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::os::TempDir;
-    use std::cell::RefCell;
-    use std::rc::Rc;
+    use crate::cgroup::fake_kernel::{
+        CHILD, Event, Fixture, IN_DEEPER, IN_SUB, RINIT, busy, pids, read,
+    };
 
-    /// rinit's pid in the fixtures; "0" written to cgroup.procs means it.
-    const RINIT: i32 = 100;
-    /// The child's pid: above the kernel's PID_MAX_LIMIT (4194304), so the
-    /// real kill(2) of the freezer path can only fail with ESRCH.
-    const CHILD: i32 = 1_999_999_999;
-    /// Processes in sub-cgroups of the child's cgroup, as unreal.
-    const IN_SUB: i32 = 1_999_999_998;
-    const IN_DEEPER: i32 = 1_999_999_997;
-
-    const V1_UNLIMITED: &str = "9223372036854771712\n";
-    const V1_OOM_CONTROL: &str = "oom_kill_disable 0\nunder_oom 0\noom_kill 0\n";
-    const V2_MEMORY_EVENTS: &str = "low 0\nhigh 0\nmax 0\noom 0\noom_kill 0\n";
-
-    /// The kernel's side of a cgroup filesystem, on a fixture tree whose
-    /// top-level directories are the hierarchies: mkdir fills a cgroup with
-    /// its control files (v2 memory ones only when the parent enables
-    /// memory for its children), a pid written to `cgroup.procs` leaves its
-    /// old cgroup in that hierarchy, the no-internal-process rule makes
-    /// `subtree_control` EBUSY, rmdir of a populated cgroup or of one with
-    /// sub-cgroups is EBUSY, `cgroup.kill` empties the whole subtree
-    /// (frozen or not), v1 memsw may not go below the memory limit. Swap
-    /// files exist in a new cgroup when its parent has them (swap
-    /// accounting on). Every rmdir is logged in `rmdirs`.
-    struct FakeKernel {
-        root: PathBuf,
-        rmdirs: Rc<RefCell<Vec<PathBuf>>>,
+    fn create(
+        fx: &Fixture,
+        hierarchies: &[Hierarchy],
+        limit: Option<u64>,
+    ) -> Result<ChildCgroup, String> {
+        ChildCgroup::create_on(fx.kernel(), hierarchies, "job", limit).map_err(|e| e.0)
     }
 
-    fn read(path: &Path) -> String {
-        fs::read_to_string(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
-    }
-
-    fn pids(dir: &Path) -> Vec<i32> {
-        cgroup::parse_pids(&fs::read_to_string(dir.join("cgroup.procs")).unwrap_or_default())
-    }
-
-    fn busy() -> io::Error {
-        io::Error::from(io::ErrorKind::ResourceBusy)
-    }
-
-    fn set_pids(dir: &Path, list: &[i32]) {
-        let text: String = list.iter().map(|p| format!("{p}\n")).collect();
-        fs::write(dir.join("cgroup.procs"), text).unwrap();
-        let events = dir.join("cgroup.events");
-        if events.exists() {
-            let populated = u8::from(!list.is_empty());
-            fs::write(events, format!("populated {populated}\nfrozen 0\n")).unwrap();
-        }
-    }
-
-    fn memory_files_v2(dir: &Path, on: bool) {
-        let parent = dir.parent().expect("a cgroup has a parent");
-        let swap = parent.join("memory.swap.max").exists();
-        for (name, text) in [
-            ("memory.max", "max\n"),
-            ("memory.events", V2_MEMORY_EVENTS),
-            ("memory.swap.max", "max\n"),
-        ] {
-            if on && (swap || name != "memory.swap.max") {
-                fs::write(dir.join(name), text).unwrap();
-            } else {
-                let _ = fs::remove_file(dir.join(name));
-            }
-        }
-    }
-
-    impl FakeKernel {
-        fn hierarchy_of(&self, dir: &Path) -> PathBuf {
-            let rel = dir.strip_prefix(&self.root).expect("inside the fixture");
-            self.root
-                .join(rel.components().next().expect("below a hierarchy"))
-        }
-
-        fn move_pid(&self, into: &Path, pid: i32) {
-            let all = cgroups_under(&self.hierarchy_of(into));
-            for dir in all.iter().filter(|d| d.join("cgroup.procs").exists()) {
-                let mut list = pids(dir);
-                if dir == into {
-                    list.push(pid);
-                } else if list.contains(&pid) {
-                    list.retain(|&p| p != pid);
-                } else {
-                    continue;
-                }
-                set_pids(dir, &list);
-            }
-        }
-
-        fn subtree_control(&self, dir: &Path, text: &str) -> io::Result<()> {
-            let control = dir.join("cgroup.subtree_control");
-            let mut enabled: Vec<String> = read(&control)
-                .split_whitespace()
-                .map(String::from)
-                .collect();
-            let is_root = dir == self.hierarchy_of(dir);
-            for change in text.split_whitespace() {
-                let (on, controller) = change.split_at(1);
-                if on == "+" {
-                    if !read(&dir.join("cgroup.controllers"))
-                        .split_whitespace()
-                        .any(|c| c == controller)
-                    {
-                        return Err(io::ErrorKind::NotFound.into());
-                    }
-                    if !is_root && !pids(dir).is_empty() {
-                        return Err(busy());
-                    }
-                    if !enabled.iter().any(|c| c == controller) {
-                        enabled.push(controller.to_string());
-                    }
-                } else {
-                    enabled.retain(|c| c != controller);
-                }
-            }
-            fs::write(&control, enabled.join(" "))?;
-            let memory = enabled.iter().any(|c| c == "memory");
-            for child in fs::read_dir(dir)?.flatten() {
-                if child.file_type()?.is_dir() {
-                    fs::write(child.path().join("cgroup.controllers"), enabled.join(" "))?;
-                    memory_files_v2(&child.path(), memory);
-                }
-            }
-            Ok(())
-        }
-    }
-
-    impl CgroupFs for FakeKernel {
-        fn create_dir(&self, dir: &Path) -> io::Result<()> {
-            fs::create_dir(dir)?;
-            let parent = dir.parent().expect("a cgroup has a parent");
-            let mut files: Vec<(&str, String)> = vec![("cgroup.procs", String::new())];
-            if parent.join("cgroup.controllers").exists() {
-                let enabled = read(&parent.join("cgroup.subtree_control"));
-                memory_files_v2(dir, enabled.split_whitespace().any(|c| c == "memory"));
-                files.extend([
-                    ("cgroup.controllers", enabled),
-                    ("cgroup.subtree_control", String::new()),
-                    ("cgroup.events", "populated 0\nfrozen 0\n".into()),
-                    ("cgroup.kill", String::new()),
-                    ("cgroup.freeze", "0\n".into()),
-                ]);
-            }
-            if parent.join("freezer.state").exists() {
-                files.push(("freezer.state", "THAWED\n".into()));
-            }
-            if parent.join("memory.limit_in_bytes").exists() {
-                files.extend([
-                    ("memory.limit_in_bytes", V1_UNLIMITED.into()),
-                    ("memory.oom_control", V1_OOM_CONTROL.into()),
-                    ("cgroup.event_control", String::new()),
-                ]);
-            }
-            if parent.join("memory.memsw.limit_in_bytes").exists() {
-                files.push(("memory.memsw.limit_in_bytes", V1_UNLIMITED.into()));
-            }
-            for (name, text) in files {
-                fs::write(dir.join(name), text)?;
-            }
-            Ok(())
-        }
-
-        fn write(&self, file: &Path, text: &str) -> io::Result<()> {
-            if !file.is_file() {
-                return write_control(file, text);
-            }
-            let dir = file.parent().expect("a file has a directory");
-            match file.file_name().and_then(|n| n.to_str()) {
-                Some("cgroup.procs") => {
-                    let pid = if text == "0" {
-                        RINIT
-                    } else {
-                        text.trim()
-                            .parse()
-                            .map_err(|_| io::ErrorKind::InvalidInput)?
-                    };
-                    self.move_pid(dir, pid);
-                    Ok(())
-                }
-                Some("cgroup.subtree_control") => self.subtree_control(dir, text),
-                Some("cgroup.kill") => {
-                    let all = cgroups_under(dir);
-                    all.iter().for_each(|d| set_pids(d, &[]));
-                    Ok(())
-                }
-                // The real freezer passes through FREEZING, seen on read.
-                Some("freezer.state") => write_control(file, &format!("{text}\n")),
-                Some(name @ ("memory.limit_in_bytes" | "memory.memsw.limit_in_bytes")) => {
-                    let other = if name == "memory.limit_in_bytes" {
-                        "memory.memsw.limit_in_bytes"
-                    } else {
-                        "memory.limit_in_bytes"
-                    };
-                    let bytes = |t: &str| t.trim().parse::<u64>().ok();
-                    let new = bytes(text).ok_or(io::ErrorKind::InvalidInput)?;
-                    if let Some(current) = fs::read_to_string(dir.join(other))
-                        .ok()
-                        .and_then(|t| bytes(&t))
-                    {
-                        let (memory, memsw) = if name == "memory.limit_in_bytes" {
-                            (new, current)
-                        } else {
-                            (current, new)
-                        };
-                        if memsw < memory {
-                            return Err(io::ErrorKind::InvalidInput.into());
-                        }
-                    }
-                    write_control(file, text)
-                }
-                _ => write_control(file, text),
-            }
-        }
-
-        fn remove_dir(&self, dir: &Path) -> io::Result<()> {
-            self.rmdirs.borrow_mut().push(dir.to_path_buf());
-            if !dir.is_dir() {
-                return Err(io::ErrorKind::NotFound.into());
-            }
-            let all = cgroups_under(dir);
-            if all.len() > 1 || !pids(dir).is_empty() {
-                return Err(busy());
-            }
-            fs::remove_dir_all(dir)
-        }
-    }
-
-    struct Fixture {
-        tmp: TempDir,
-        rmdirs: Rc<RefCell<Vec<PathBuf>>>,
-    }
-
-    impl Fixture {
-        fn new() -> Fixture {
-            Fixture {
-                tmp: TempDir::new(),
-                rmdirs: Rc::default(),
-            }
-        }
-
-        fn dir(&self, rel: &str) -> PathBuf {
-            self.tmp.path().join(rel)
-        }
-
-        fn file(&self, rel: &str, text: &str) {
-            self.tmp.file(rel, text);
-        }
-
-        fn kernel(&self) -> Box<dyn CgroupFs> {
-            Box::new(FakeKernel {
-                root: self.tmp.path().to_path_buf(),
-                rmdirs: Rc::clone(&self.rmdirs),
-            })
-        }
-
-        /// A cgroup2 hierarchy with rinit in `app` (alongside `others`),
-        /// `subtree_control` of `app` as given.
-        fn v2(&self, others: &[i32], subtree_control: &str) -> Hierarchy {
-            self.file("unified/cgroup.controllers", "cpu memory pids\n");
-            self.file("unified/cgroup.subtree_control", "cpu memory pids\n");
-            self.file("unified/cgroup.procs", "1\n");
-            self.file("unified/app/cgroup.controllers", "cpu memory pids\n");
-            self.file("unified/app/cgroup.subtree_control", subtree_control);
-            self.file("unified/app/cgroup.events", "populated 1\nfrozen 0\n");
-            let mut procs = vec![RINIT];
-            procs.extend(others);
-            set_pids(&self.dir("unified/app"), &procs);
-            Hierarchy {
-                kind: Kind::V2,
-                own_dir: self.dir("unified/app"),
-            }
-        }
-
-        /// v1 freezer and memory hierarchies with rinit in `app` of each.
-        fn v1(&self) -> [Hierarchy; 2] {
-            self.file("freezer/cgroup.procs", "1\n");
-            self.file("freezer/app/freezer.state", "THAWED\n");
-            self.file("freezer/app/cgroup.procs", &format!("{RINIT}\n"));
-            self.file("memory/cgroup.procs", "1\n");
-            self.file("memory/app/memory.limit_in_bytes", V1_UNLIMITED);
-            self.file("memory/app/memory.memsw.limit_in_bytes", V1_UNLIMITED);
-            self.file("memory/app/memory.oom_control", V1_OOM_CONTROL);
-            self.file("memory/app/cgroup.event_control", "");
-            self.file("memory/app/cgroup.procs", &format!("{RINIT}\n"));
-            [
-                Hierarchy {
-                    kind: Kind::V1Freezer,
-                    own_dir: self.dir("freezer/app"),
-                },
-                Hierarchy {
-                    kind: Kind::V1Memory,
-                    own_dir: self.dir("memory/app"),
-                },
-            ]
-        }
-
-        fn create(
-            &self,
-            hierarchies: &[Hierarchy],
-            limit: Option<u64>,
-        ) -> Result<ChildCgroup, String> {
-            ChildCgroup::create_on(self.kernel(), hierarchies, "job", limit).map_err(|e| e.0)
-        }
-
-        /// The workload makes the sub-cgroup `rel` and moves `pid` into it.
-        fn workload_makes(&self, rel: &str, pid: Option<i32>) {
-            let dir = self.dir(rel);
-            self.kernel().create_dir(&dir).unwrap();
-            if let Some(pid) = pid {
-                self.kernel()
-                    .write(&dir.join("cgroup.procs"), &pid.to_string())
-                    .unwrap();
-            }
-        }
-
-        /// The child joins its cgroups, as its `join_fds` writes do.
-        fn child_joins(&self, cg: &ChildCgroup) {
-            for (_, dir) in &cg.dirs {
-                self.kernel()
-                    .write(&dir.join("cgroup.procs"), &CHILD.to_string())
-                    .unwrap();
-            }
+    /// The child joins its cgroups, as its `join_fds` writes do.
+    fn child_joins(fx: &Fixture, cg: &ChildCgroup) {
+        for (_, dir) in &cg.dirs {
+            fx.joins(dir, CHILD);
         }
     }
 
@@ -951,7 +648,7 @@ mod tests {
     fn v2_moves_rinit_into_a_leaf_to_enable_memory() {
         let fx = Fixture::new();
         let h = fx.v2(&[], "");
-        let mut cg = fx.create(&[h], Some(64 << 20)).unwrap();
+        let mut cg = create(&fx, &[h], Some(64 << 20)).unwrap();
         let (app, job, leaf) = (
             fx.dir("unified/app"),
             fx.dir("unified/app/job"),
@@ -968,7 +665,7 @@ mod tests {
         assert_eq!(cg.own_fds().len(), 3);
         assert_eq!(cg.populated(), Some(false));
 
-        fx.child_joins(&cg);
+        child_joins(&fx, &cg);
         cg.child_joined();
         assert_eq!(cg.join_fds(), Vec::<RawFd>::new());
         assert_eq!(cg.members(), [CHILD]);
@@ -980,7 +677,12 @@ mod tests {
         .unwrap();
         assert_eq!(cg.oom_kills(), 2);
 
+        fx.take_log();
         cg.kill_all();
+        assert_eq!(
+            fx.take_log(),
+            [Event::CgroupKill(job.clone()), Event::Exit(CHILD)]
+        );
         assert_eq!(cg.members(), Vec::<i32>::new());
         assert_eq!(cg.populated(), Some(false));
         cg.remove();
@@ -993,7 +695,7 @@ mod tests {
     fn v2_leaf_move_fails_when_rinit_is_not_alone_and_is_undone() {
         let fx = Fixture::new();
         let h = fx.v2(&[300], "");
-        let err = fx.create(&[h], Some(64 << 20)).err().expect("refused");
+        let err = create(&fx, &[h], Some(64 << 20)).err().expect("refused");
         let app = fx.dir("unified/app");
         let control = app.join("cgroup.subtree_control");
         assert_eq!(
@@ -1013,7 +715,7 @@ mod tests {
     fn v2_memory_already_enabled_needs_no_leaf() {
         let fx = Fixture::new();
         let h = fx.v2(&[], "memory");
-        let cg = fx.create(&[h], Some(1 << 30)).unwrap();
+        let cg = create(&fx, &[h], Some(1 << 30)).unwrap();
         assert!(!fx.dir("unified/app/job.rinit").exists());
         assert_eq!(pids(&fx.dir("unified/app")), [RINIT]);
         assert_eq!(read(&fx.dir("unified/app/job/memory.max")), "1073741824");
@@ -1034,7 +736,7 @@ mod tests {
             kind: Kind::V2,
             own_dir: fx.dir("unified"),
         };
-        let err = fx.create(&[root], Some(64 << 20)).err().expect("refused");
+        let err = create(&fx, &[root], Some(64 << 20)).err().expect("refused");
         assert_eq!(
             err,
             format!(
@@ -1050,19 +752,19 @@ mod tests {
     fn refuses_what_it_cannot_do_before_touching_anything() {
         let fx = Fixture::new();
         assert_eq!(
-            fx.create(&[], None).err().expect("refused"),
+            create(&fx, &[], None).err().expect("refused"),
             "no cgroup v2 hierarchy and no v1 freezer is mounted"
         );
         let h = fx.v2(&[], "");
         fs::write(fx.dir("unified/app/cgroup.controllers"), "cpu pids\n").unwrap();
         assert_eq!(
-            fx.create(&[h], Some(64 << 20)).err().expect("refused"),
+            create(&fx, &[h], Some(64 << 20)).err().expect("refused"),
             "no memory controller is available for a memory limit"
         );
         assert!(!fx.dir("unified/app/job").exists());
         let [freezer, _] = fx.v1();
         assert_eq!(
-            fx.create(&[freezer], Some(64 << 20))
+            create(&fx, &[freezer], Some(64 << 20))
                 .err()
                 .expect("refused"),
             "no memory controller is available for a memory limit"
@@ -1075,7 +777,7 @@ mod tests {
         let fx = Fixture::new();
         let h = fx.v2(&[], "");
         fx.file("unified/app/job/cgroup.procs", "");
-        let err = fx.create(&[h], None).err().expect("refused");
+        let err = create(&fx, &[h], None).err().expect("refused");
         assert!(
             err.starts_with(&format!(
                 "cannot create {}: ",
@@ -1090,7 +792,7 @@ mod tests {
     fn v1_limit_oom_counter_and_freezer_kill() {
         let fx = Fixture::new();
         let [freezer, memory] = fx.v1();
-        let mut cg = fx.create(&[memory, freezer], Some(32 << 20)).unwrap();
+        let mut cg = create(&fx, &[memory, freezer], Some(32 << 20)).unwrap();
         let job = fx.dir("memory/app/job");
         assert_eq!(read(&job.join("memory.limit_in_bytes")), "33554432");
         // Memory and swap together (the fake, like the kernel, refuses a
@@ -1110,7 +812,7 @@ mod tests {
         assert_eq!(cg.populated(), None);
         assert!(!fx.dir("memory/app/job.rinit").exists());
 
-        fx.child_joins(&cg);
+        child_joins(&fx, &cg);
         assert_eq!(cg.members(), [CHILD]);
         assert_eq!(pids(&fx.dir("freezer/app/job")), [CHILD]);
         fs::write(
@@ -1120,11 +822,21 @@ mod tests {
         .unwrap();
         assert_eq!(cg.oom_kills(), 1);
 
+        fx.take_log();
         cg.kill_all();
-        // Frozen, killed (ESRCH: CHILD cannot exist), thawed.
-        assert_eq!(read(&fx.dir("freezer/app/job/freezer.state")), "THAWED\n");
-        set_pids(&fx.dir("freezer/app/job"), &[]);
-        set_pids(&job, &[]);
+        // SIGKILL while frozen, which ends the child only once thawed.
+        let freezer_job = fx.dir("freezer/app/job");
+        assert_eq!(
+            fx.take_log(),
+            [
+                Event::Freeze(freezer_job.clone()),
+                Event::Signal(CHILD, signals::SIGKILL),
+                Event::Thaw(freezer_job.clone()),
+                Event::Exit(CHILD),
+            ]
+        );
+        assert_eq!(read(&freezer_job.join("freezer.state")), "THAWED\n");
+        assert_eq!(cg.members(), Vec::<i32>::new());
         cg.remove();
         assert!(!fx.dir("freezer/app/job").exists() && !job.exists());
         assert_eq!(pids(&fx.dir("memory/app")), [RINIT]);
@@ -1134,7 +846,7 @@ mod tests {
     fn v2_without_a_limit_leaves_subtree_control_alone() {
         let fx = Fixture::new();
         let h = fx.v2(&[], "");
-        let mut cg = fx.create(&[h], None).unwrap();
+        let mut cg = create(&fx, &[h], None).unwrap();
         assert!(!fx.dir("unified/app/job.rinit").exists());
         assert_eq!(pids(&fx.dir("unified/app")), [RINIT]);
         assert_eq!(read(&fx.dir("unified/app/cgroup.subtree_control")), "");
@@ -1147,7 +859,7 @@ mod tests {
     fn v2_without_a_limit_counts_ooms_when_memory_is_on_for_children() {
         let fx = Fixture::new();
         let h = fx.v2(&[], "memory");
-        let mut cg = fx.create(&[h], None).unwrap();
+        let mut cg = create(&fx, &[h], None).unwrap();
         fs::write(
             fx.dir("unified/app/job/memory.events"),
             "low 0\nhigh 0\nmax 1\noom 1\noom_kill 1\n",
@@ -1163,7 +875,7 @@ mod tests {
         let fx = Fixture::new();
         let [freezer, memory] = fx.v1();
         fs::remove_file(fx.dir("memory/app/memory.limit_in_bytes")).unwrap();
-        let err = fx.create(&[freezer, memory], Some(64 << 20));
+        let err = create(&fx, &[freezer, memory], Some(64 << 20));
         let limit = fx.dir("memory/app/job/memory.limit_in_bytes");
         assert_eq!(
             err.err(),
@@ -1180,24 +892,35 @@ mod tests {
     fn v2_sub_cgroups_are_members_killed_and_removed_deepest_first() {
         let fx = Fixture::new();
         let h = fx.v2(&[], "");
-        let mut cg = fx.create(std::slice::from_ref(&h), None).unwrap();
-        fx.child_joins(&cg);
+        let mut cg = create(&fx, std::slice::from_ref(&h), None).unwrap();
+        child_joins(&fx, &cg);
         fx.workload_makes("unified/app/job/sub", Some(IN_SUB));
         fx.workload_makes("unified/app/job/sub/deeper", Some(IN_DEEPER));
         fs::write(fx.dir("unified/app/job/sub/cgroup.freeze"), "1\n").unwrap();
         assert_eq!(cg.members(), [IN_DEEPER, IN_SUB, CHILD]);
 
+        fx.take_log();
         cg.kill_all();
+        let job = fx.dir("unified/app/job");
+        // A v2 freeze does not hold off cgroup.kill; no signal of rinit's.
+        assert_eq!(
+            fx.take_log(),
+            [
+                Event::CgroupKill(job.clone()),
+                Event::Exit(IN_DEEPER),
+                Event::Exit(IN_SUB),
+                Event::Exit(CHILD),
+            ]
+        );
         assert_eq!(cg.members(), Vec::<i32>::new());
         cg.remove();
-        let job = fx.dir("unified/app/job");
         assert_eq!(
-            *fx.rmdirs.borrow(),
+            fx.rmdirs(),
             [job.join("sub/deeper"), job.join("sub"), job.clone()]
         );
         assert!(!job.exists());
         // The next run gets the same name.
-        let again = fx.create(&[h], None).unwrap();
+        let again = create(&fx, &[h], None).unwrap();
         assert!(job.is_dir());
         drop(again);
         assert!(!job.exists());
@@ -1207,8 +930,8 @@ mod tests {
     fn v1_freeze_kill_thaw_reaches_sub_cgroups_and_thaws_frozen_ones() {
         let fx = Fixture::new();
         let [freezer, memory] = fx.v1();
-        let mut cg = fx.create(&[freezer, memory], None).unwrap();
-        fx.child_joins(&cg);
+        let mut cg = create(&fx, &[freezer, memory], None).unwrap();
+        child_joins(&fx, &cg);
         fx.workload_makes("freezer/app/job/sub", Some(IN_SUB));
         fx.workload_makes("memory/app/job/sub", Some(IN_SUB));
         fx.workload_makes("freezer/app/job/sub/deeper", Some(IN_DEEPER));
@@ -1219,22 +942,35 @@ mod tests {
         }
         assert_eq!(cg.members(), [IN_DEEPER, IN_SUB, CHILD]);
 
+        fx.take_log();
         cg.kill_all();
+        let (freezer_job, memory_job) = (fx.dir("freezer/app/job"), fx.dir("memory/app/job"));
+        // Frozen, every member of the subtree SIGKILLed, every frozen
+        // cgroup thawed; the members die once nothing above them is frozen.
+        let kill = |pid| Event::Signal(pid, signals::SIGKILL);
+        assert_eq!(
+            fx.take_log(),
+            [
+                Event::Freeze(freezer_job.clone()),
+                kill(IN_DEEPER),
+                kill(IN_SUB),
+                kill(CHILD),
+                Event::Thaw(freezer_job.join("sub/deeper")),
+                Event::Thaw(freezer_job.join("sub")),
+                Event::Thaw(freezer_job.clone()),
+                Event::Exit(IN_DEEPER),
+                Event::Exit(IN_SUB),
+                Event::Exit(CHILD),
+            ]
+        );
         for rel in ["job", "job/sub", "job/sub/deeper"] {
             let state = fx.dir("freezer/app").join(rel).join("freezer.state");
             assert_eq!(read(&state), "THAWED\n", "{}", state.display());
         }
-        // kill(2) of these pids is ESRCH; the kernel would now drop them.
-        for dir in ["freezer", "memory"]
-            .iter()
-            .flat_map(|h| cgroups_under(&fx.dir(h).join("app/job")))
-        {
-            set_pids(&dir, &[]);
-        }
+        assert_eq!(cg.members(), Vec::<i32>::new());
         cg.remove();
-        let (freezer_job, memory_job) = (fx.dir("freezer/app/job"), fx.dir("memory/app/job"));
         assert_eq!(
-            *fx.rmdirs.borrow(),
+            fx.rmdirs(),
             [
                 memory_job.join("sub"),
                 memory_job.clone(),
@@ -1251,8 +987,8 @@ mod tests {
         let fx = Fixture::new();
         let [freezer, memory] = fx.v1();
         let v2 = fx.v2(&[], "");
-        let mut cg = fx.create(&[freezer, memory, v2], None).unwrap();
-        fx.child_joins(&cg);
+        let mut cg = create(&fx, &[freezer, memory, v2], None).unwrap();
+        child_joins(&fx, &cg);
         // A process from outside, moved into a v2 sub-cgroup only.
         fx.workload_makes("unified/app/job/sub", Some(IN_SUB));
         // The child moved itself into a v1 sub-cgroup and froze it.
@@ -1260,9 +996,21 @@ mod tests {
         fs::write(fx.dir("freezer/app/job/cold/freezer.state"), "FROZEN\n").unwrap();
         assert_eq!(cg.members(), [IN_SUB, CHILD]);
 
+        fx.take_log();
         cg.kill_all();
         let v2_job = fx.dir("unified/app/job");
-        // The fake's cgroup.kill empties the v2 subtree.
+        let cold = fx.dir("freezer/app/job/cold");
+        // cgroup.kill reaches the v1-frozen child, which dies once thawed.
+        assert_eq!(
+            fx.take_log(),
+            [
+                Event::CgroupKill(v2_job.clone()),
+                Event::Exit(IN_SUB),
+                Event::Thaw(cold.clone()),
+                Event::Exit(CHILD),
+            ]
+        );
+        assert_eq!(cg.members(), Vec::<i32>::new());
         assert_eq!(pids(&v2_job), Vec::<i32>::new());
         assert_eq!(pids(&v2_job.join("sub")), Vec::<i32>::new());
         assert_eq!(
@@ -1271,8 +1019,8 @@ mod tests {
         );
         assert_eq!(read(&fx.dir("freezer/app/job/freezer.state")), "THAWED\n");
         // Killed through v2, the child is gone from the v1 hierarchies too.
-        for dir in ["freezer/app/job/cold", "freezer/app/job", "memory/app/job"] {
-            set_pids(&fx.dir(dir), &[]);
+        for dir in [cold, fx.dir("freezer/app/job"), fx.dir("memory/app/job")] {
+            assert_eq!(pids(&dir), Vec::<i32>::new(), "{}", dir.display());
         }
         cg.remove();
         for dir in ["unified/app/job", "freezer/app/job", "memory/app/job"] {
@@ -1281,10 +1029,48 @@ mod tests {
     }
 
     #[test]
+    fn v2_without_cgroup_kill_signals_every_member() {
+        let fx = Fixture::new();
+        let h = fx.v2(&[], "");
+        let mut cg = create(&fx, &[h], None).unwrap();
+        child_joins(&fx, &cg);
+        fx.workload_makes("unified/app/job/sub", Some(IN_SUB));
+        // Before Linux 5.14 there is no cgroup.kill.
+        let job = fx.dir("unified/app/job");
+        for dir in [job.join("sub"), job.clone()] {
+            fs::remove_file(dir.join("cgroup.kill")).unwrap();
+        }
+        fx.take_log();
+
+        cg.signal_members(signals::SIGTERM);
+        let term = |pid| Event::Signal(pid, signals::SIGTERM);
+        assert_eq!(fx.take_log(), [term(IN_SUB), term(CHILD)]);
+        assert_eq!(cg.members(), [IN_SUB, CHILD]);
+
+        cg.kill_all();
+        let kill = |pid| Event::Signal(pid, signals::SIGKILL);
+        assert_eq!(
+            fx.take_log(),
+            [
+                kill(IN_SUB),
+                Event::Exit(IN_SUB),
+                kill(CHILD),
+                Event::Exit(CHILD)
+            ]
+        );
+        assert_eq!(cg.members(), Vec::<i32>::new());
+        assert_eq!(cg.populated(), Some(false));
+        cg.kill_all();
+        assert_eq!(fx.take_log(), [], "the kill is once");
+        cg.remove();
+        assert!(!job.exists());
+    }
+
+    #[test]
     fn a_sub_cgroup_that_stays_uses_one_retry_budget_and_keeps_its_parents() {
         let fx = Fixture::new();
         let h = fx.v2(&[], "");
-        let cg = fx.create(&[h], None).unwrap();
+        let cg = create(&fx, &[h], None).unwrap();
         fx.workload_makes("unified/app/job/a", None);
         fx.workload_makes("unified/app/job/b", Some(IN_SUB));
         fx.workload_makes("unified/app/job/b/c", None);
@@ -1292,7 +1078,7 @@ mod tests {
         let job = fx.dir("unified/app/job");
         assert!(!job.join("a").exists() && !job.join("b/c").exists());
         assert!(job.join("b").exists());
-        let rmdirs = fx.rmdirs.borrow();
+        let rmdirs = fx.rmdirs();
         let tries = |dir: &Path| rmdirs.iter().filter(|d| *d == dir).count();
         assert_eq!(tries(&job.join("b")), RMDIR_RETRIES as usize + 1);
         assert_eq!(tries(&job), 0, "a parent of a cgroup that stays");
@@ -1305,13 +1091,13 @@ mod tests {
         let h = fx.v2(&[], "");
         fx.file("unified/app/memory.swap.max", "max\n");
         let job = fx.dir("unified/app/job");
-        let cg = fx.create(std::slice::from_ref(&h), Some(32 << 20)).unwrap();
+        let cg = create(&fx, std::slice::from_ref(&h), Some(32 << 20)).unwrap();
         assert_eq!(read(&job.join("memory.max")), "33554432");
         assert_eq!(read(&job.join("memory.swap.max")), "0");
         drop(cg);
         // No swap accounting: no swap file, the limit is memory only.
         fs::remove_file(fx.dir("unified/app/memory.swap.max")).unwrap();
-        let cg = fx.create(&[h], Some(32 << 20)).unwrap();
+        let cg = create(&fx, &[h], Some(32 << 20)).unwrap();
         assert_eq!(read(&job.join("memory.max")), "33554432");
         assert!(!job.join("memory.swap.max").exists());
         drop(cg);
@@ -1322,7 +1108,7 @@ mod tests {
         let fx = Fixture::new();
         let [freezer, memory] = fx.v1();
         fs::remove_file(fx.dir("memory/app/memory.memsw.limit_in_bytes")).unwrap();
-        let cg = fx.create(&[freezer, memory], Some(32 << 20)).unwrap();
+        let cg = create(&fx, &[freezer, memory], Some(32 << 20)).unwrap();
         let job = fx.dir("memory/app/job");
         assert_eq!(read(&job.join("memory.limit_in_bytes")), "33554432");
         assert!(!job.join("memory.memsw.limit_in_bytes").exists());

@@ -5,6 +5,8 @@
 
 mod child;
 mod discover;
+#[cfg(test)]
+mod fake_kernel;
 pub mod oom;
 
 pub use child::{ChildCgroup, SetupError};
