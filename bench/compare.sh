@@ -14,7 +14,7 @@
 # It builds the shipped static rinit (scripts/build-static.sh) and the harness (bench/.harness), installs
 # the peers if they are missing (tini, catatonit, dumb-init, hyperfine and strace
 # from Debian; tino with cargo install --locked for the musl target), then
-# runs bench/.harness for every init. See README "Benchmarks".
+# runs bench/.harness for every init. See bench/README.md.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 out=$(realpath -m "${1:-$top/bench/results.json}")

@@ -9,7 +9,7 @@
 #                                 target directory) and compare every byte
 #
 # Env: RELEASE_TARGETS (default: every target that builds here, see the
-# README's Install section), DIST (default dist).
+# docs/building.md), DIST (default dist).
 #
 # Reproducible: scripts/build-static.sh remaps the build's paths; the .deb
 # files get the commit's time (SOURCE_DATE_EPOCH, honoured by dpkg-deb),

@@ -541,7 +541,7 @@ impl Memory {
             // Memory and swap together, or swapping lets the child use more
             // than the limit says. v1 checks memsw >= the memory limit, so
             // the memory limit goes first. No swap file means the kernel
-            // accounts no swap (README: the limit is then memory only).
+            // accounts no swap (docs/cgroups.md: the limit is then memory only).
             let (memory_file, swap_file, swap) = if v2 {
                 ("memory.max", "memory.swap.max", "0".to_string())
             } else {

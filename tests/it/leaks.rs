@@ -186,7 +186,7 @@ fn off_prints_nothing_new() {
 }
 
 /// The report is written at every exit, not only after a stuck one, and a
-/// real one validates against the schema the README documents: here with
+/// real one validates against the schema docs/exit-report.md documents: here with
 /// a leftover that ignores SIGTERM and is SIGKILLed after the grace.
 fn the_exit_report_validates_against_the_schema() {
     let dir = TempDir::new("exitreport");
