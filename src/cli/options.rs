@@ -308,8 +308,9 @@ mod tests {
                 "{a:?}"
             );
             assert!(
-                a.var.is_none_or(|v| v.starts_with("RINIT_")
-                    && v.chars().all(|c| c.is_ascii_uppercase() || c == '_')),
+                a.var.is_none_or(
+                    |v| !v.is_empty() && v.chars().all(|c| c.is_ascii_uppercase() || c == '_')
+                ),
                 "{a:?}"
             );
             assert!(!a.help.is_empty() && !a.help.contains('\n'), "{a:?}");
