@@ -62,7 +62,7 @@ fn start_and_supervise(args: Vec<OsString>) -> Result<u8, StartError> {
     let caller_signals = take_over_signals()?;
     let config = match parse_command_line(args)? {
         cli::Request::Run(config) => *config,
-        cli::Request::Help => return Ok(print_stdout(cli::USAGE)),
+        cli::Request::Help => return Ok(print_stdout(&cli::help())),
         cli::Request::Version => return Ok(print_stdout(&format!("{}\n", version()))),
     };
     let report_path = check_report_path(config.report.as_ref())?;
