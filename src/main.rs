@@ -5,19 +5,22 @@
 //! The lifecycle is `start_and_supervise`, one step per line: block signals
 //! and un-ignore SIGCHLD (before anything else, so none is lost or acted on
 //! by default, and every child's exit is kept for waitpid), parse the
-//! command line, check the --report path, start logging, become a subreaper (when not PID 1), arm the
-//! parent-death signal, set up the cgroup, fork the child, let go of the
-//! caller's cwd and descriptors, create the signalfd, then loop until the
-//! supervisor says exit. Before the loop any failure ends rinit, with the
-//! exit code its `StartError` means; inside it nothing does. The child's
-//! exec status comes to the loop, which serves signals meanwhile: a failed
-//! exec ends rinit from there, with the same message and code.
+//! command line, open the --report directory, start logging, become a
+//! subreaper (when not PID 1), arm the parent-death signal, create the
+//! signalfd, set up the cgroup, fork the child, let go of the caller's cwd
+//! and descriptors, then loop until the supervisor says exit. Everything
+//! that can fail comes before the fork: a failure ends rinit before the
+//! command has run at all, with the exit code its `StartError` means (and
+//! an exit report, once its path is known); inside the loop nothing does.
+//! The child's exec status comes to the loop, which serves signals
+//! meanwhile: a failed exec ends rinit from there, with the same message
+//! and code.
 #![cfg_attr(not(test), no_main)]
 #![deny(unsafe_code)]
 #![deny(clippy::undocumented_unsafe_blocks)]
 
 use rinit::escape::escape;
-use rinit::{cgroup, cli, logging, os, runtime, signals, spawn, supervisor};
+use rinit::{cgroup, cli, exit_report, logging, os, runtime, signals, spawn, supervisor};
 
 use log::{debug, error, warn};
 use os::procfs::Proc;
@@ -65,15 +68,19 @@ fn start_and_supervise(args: Vec<OsString>) -> Result<u8, StartError> {
         cli::Request::Help => return Ok(print_stdout(&cli::help())),
         cli::Request::Version => return Ok(print_stdout(&format!("{}\n", version()))),
     };
-    let report_path = check_report_path(config.report.as_ref())?;
+    let report = open_report(config.report.as_ref())?;
     logging::init(&config.log);
     let own_pid = sys::getpid();
     let scope = become_subreaper(own_pid);
     let pending = arm_pdeathsig(config.pdeathsig);
-    let mut cgroup = set_up_cgroup(&config, own_pid)?;
-    let (main_pid, exec) = spawn_child(&config.command, caller_signals, cgroup.as_mut())?;
-    let_go_of_cwd_and_inherited_fds(cgroup.as_ref(), exec.fd());
-    let signals = create_signalfd(main_pid)?;
+    let (signals, cgroup, main_pid, exec) = match set_up_and_spawn(&config, own_pid, caller_signals)
+    {
+        Ok(started) => started,
+        Err(e) => return Ok(fail_with_report(e, report.as_ref(), &config)),
+    };
+    let mut keep = vec![signals.as_raw_fd(), exec.fd()];
+    keep.extend(report.as_ref().map(exit_report::Target::dir_fd));
+    let_go_of_cwd_and_inherited_fds(cgroup.as_ref(), &keep);
     let setup = runtime::Setup {
         main_pid,
         exec,
@@ -82,11 +89,51 @@ fn start_and_supervise(args: Vec<OsString>) -> Result<u8, StartError> {
         policy: config.policy,
         signals,
         cgroup,
-        report: report_path,
+        report,
         fuse_abort: config.fuse_abort,
         leaks: config.leaks,
     };
     Ok(runtime::Runtime::new(setup).run(pending))
+}
+
+/// Everything that can fail, then the fork: the signalfd and the cgroup
+/// come first, so that a failure leaves no command half-started.
+#[allow(clippy::type_complexity)] // four values used once, by the caller
+fn set_up_and_spawn(
+    config: &cli::Config,
+    own_pid: i32,
+    caller_signals: signals::CallerSignals,
+) -> Result<
+    (
+        sys::SignalFd,
+        Option<cgroup::ChildCgroup>,
+        i32,
+        spawn::PendingExec,
+    ),
+    StartError,
+> {
+    let signals = create_signalfd()?;
+    let mut cgroup = set_up_cgroup(config, own_pid)?;
+    let (main_pid, exec) = spawn_child(&config.command, caller_signals, cgroup.as_mut())?;
+    Ok((signals, cgroup, main_pid, exec))
+}
+
+/// Says what went wrong before the command started, and writes an exit
+/// report that says it too. Returns the exit code.
+fn fail_with_report(
+    e: StartError,
+    report: Option<&exit_report::Target>,
+    config: &cli::Config,
+) -> u8 {
+    let why = e.message().to_string();
+    let code = e.report();
+    if let Some(target) = report {
+        let json = exit_report::start_failure(code, config.leaks.mode, &why);
+        if let Err(why) = target.write(&json, config.policy.stuck_timeout) {
+            error!("exit report not written: {why}");
+        }
+    }
+    code
 }
 
 /// Why rinit stops before its loop; each kind means an exit code.
@@ -110,6 +157,15 @@ impl StartError {
             StartError::Early(_) | StartError::Failure(_) => EXIT_FAILURE,
             StartError::Usage(_) => EXIT_USAGE,
             StartError::NotStarted(not_started) => not_started.exit_code,
+        }
+    }
+
+    fn message(&self) -> &str {
+        match self {
+            StartError::Early(message)
+            | StartError::Usage(message)
+            | StartError::Failure(message)
+            | StartError::NotStarted(spawn::NotStarted { message, .. }) => message,
         }
     }
 
@@ -156,13 +212,16 @@ fn parse_command_line(args: Vec<OsString>) -> Result<cli::Request, StartError> {
         .map_err(|e| StartError::Usage(e.to_string()))
 }
 
-/// --report as an absolute path, checked now: rinit leaves its start
-/// directory for / before the child runs, and a report that cannot be
-/// written is found out at the worst moment, after a stuck exit. A path
-/// whose directory is missing is a usage error, before the command runs.
-fn check_report_path(
+/// --report as an absolute path, its directory opened now, once: rinit
+/// leaves its start directory for / before the child runs, a directory
+/// swapped for a symlink later must not redirect the write, and a report
+/// that cannot be written is found out at the worst moment, after a stuck
+/// exit. A missing directory, or something at PATH that is not a regular
+/// file, is a usage error, before the command runs. An earlier run's report
+/// at PATH is removed (emptied, when bind-mounted).
+fn open_report(
     report: Option<&cli::ReportPath>,
-) -> Result<Option<std::path::PathBuf>, StartError> {
+) -> Result<Option<exit_report::Target>, StartError> {
     let Some(report) = report else {
         return Ok(None);
     };
@@ -186,25 +245,14 @@ fn check_report_path(
     };
     let names_a_file =
         path.file_name().is_some() && !path.as_os_str().as_encoded_bytes().ends_with(b"/");
-    let dir = path
-        .parent()
-        .filter(|_| names_a_file)
-        .ok_or_else(|| invalid("expected the path of a file, not of a directory".to_string()))?;
-    match std::fs::metadata(dir) {
-        Ok(meta) if meta.is_dir() => {}
-        Ok(_) => return Err(invalid(format!("{} is not a directory", dir.display()))),
-        Err(e) => {
-            return Err(invalid(format!(
-                "cannot use directory {}: {}",
-                dir.display(),
-                os::describe_error(&e)
-            )));
-        }
+    if !names_a_file {
+        return Err(invalid(
+            "expected the path of a file, not of a directory".to_string(),
+        ));
     }
-    if std::fs::metadata(&path).is_ok_and(|meta| meta.is_dir()) {
-        return Err(invalid(format!("{} is a directory", path.display())));
-    }
-    Ok(Some(path))
+    exit_report::Target::open(&path)
+        .map(Some)
+        .map_err(|exit_report::Unusable(why)| invalid(why))
 }
 
 /// PID 1 reaps its namespace anyway; anywhere else rinit asks for orphaned
@@ -262,28 +310,28 @@ fn spawn_child(
 
 /// Lets go of what the caller gave us: its cwd may be a mount someone wants
 /// to unmount, its descriptors may be sockets the child owns now. Keeps
-/// rinit's own: the cgroup's and the exec-status pipe `exec_status`.
+/// rinit's own: the cgroup's and `own` (the signalfd, the exec-status
+/// pipe, the report's directory).
 fn let_go_of_cwd_and_inherited_fds(
     cgroup: Option<&cgroup::ChildCgroup>,
-    exec_status: std::os::fd::RawFd,
+    own: &[std::os::fd::RawFd],
 ) {
     if let Err(e) = std::env::set_current_dir("/") {
         warn!("cannot change directory to /: {e}");
     }
     let mut keep = cgroup.map(cgroup::ChildCgroup::own_fds).unwrap_or_default();
-    keep.push(exec_status);
+    keep.extend_from_slice(own);
     if let Err(e) = sys::close_inherited_fds(&keep) {
         warn!("cannot close inherited descriptors: {e}");
     }
 }
 
 /// The loop's one source of events. Without it rinit can neither forward
-/// nor reap, so the child is killed rather than left unsupervised.
-fn create_signalfd(main_pid: i32) -> Result<sys::SignalFd, StartError> {
-    sys::SignalFd::new(signals::SigSet::waited()).map_err(|e| {
-        let _ = sys::send_signal(-main_pid, signals::SIGKILL);
-        StartError::Failure(format!("cannot create a signalfd: {e}"))
-    })
+/// nor reap, so it is made before the fork: the command never starts
+/// unsupervised.
+fn create_signalfd() -> Result<sys::SignalFd, StartError> {
+    sys::SignalFd::new(signals::SigSet::waited())
+        .map_err(|e| StartError::Failure(format!("cannot create a signalfd: {e}")))
 }
 
 /// The child's cgroup, when asked for. Failing to make it is a warning

@@ -16,7 +16,6 @@ use crate::spawn::PendingExec;
 use crate::stuck;
 use crate::supervisor::{Action, Policy, Scope, Supervisor};
 use log::{debug, error, info, warn};
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 /// Everything the loop starts from.
@@ -29,8 +28,8 @@ pub struct Setup {
     pub policy: Policy,
     pub signals: SignalFd,
     pub cgroup: Option<ChildCgroup>,
-    /// --report: where the exit report goes.
-    pub report: Option<PathBuf>,
+    /// --report: where the exit report goes, its directory open.
+    pub report: Option<exit_report::Target>,
     /// --fuse-abort: abort the FUSE connections that hold stuck tasks.
     pub fuse_abort: bool,
     pub leaks: LeakPolicy,
@@ -48,7 +47,7 @@ pub struct Runtime {
     supervisor: Supervisor,
     signals: SignalFd,
     cgroup: Option<ChildCgroup>,
-    report: Option<PathBuf>,
+    report: Option<exit_report::Target>,
     fuse_abort: bool,
     leaks: LeakPolicy,
     /// What the exit report and --leaks tell; `None` with neither, so that
@@ -187,7 +186,7 @@ impl Runtime {
             }
         }
         let code = self.leaks.exit_code(code, left_behind);
-        if let Some(path) = &self.report {
+        if let Some(target) = &self.report {
             let json = exit_report::to_json(exit_report::Facts {
                 exit_code: code,
                 main: exit_report::main_child(self.main_pid, main_exit, |exit| {
@@ -199,7 +198,7 @@ impl Runtime {
                 oom_kills: self.oom_kills,
                 stuck: self.stuck.take(),
             });
-            if let Err(why) = exit_report::write_atomically(path, &json) {
+            if let Err(why) = target.write(&json, self.supervisor.stuck_timeout()) {
                 error!("exit report not written: {why}");
             }
         }

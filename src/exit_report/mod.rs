@@ -1,18 +1,20 @@
 //! The exit report (--report PATH): one JSON document written at every exit,
 //! for CI to keep as an artifact. Its schema is docs/exit-report.schema.json;
-//! `SCHEMA_VERSION` changes with any change that is not an added field.
-//! Building it is pure; `write` puts it on disk.
+//! `SCHEMA_VERSION` changes with any change that is not an added field
+//! (2: `main_child` is null when rinit failed before the command started,
+//! and `start_error` says why). Building it is pure; `write` puts it on
+//! disk.
 
 mod write;
 
-pub use write::write_atomically;
+pub use write::{Target, Unusable};
 
 use crate::exit_status::ChildExit;
 use crate::leaks::{End, Leftover, Mode, Names, Parent};
 use crate::stuck::StuckSection;
 use miniserde::Serialize;
 
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// How the main child ended: its pid, rinit's code for its end (after
 /// --remap-exit), and the signal that killed it.
@@ -53,7 +55,8 @@ struct Document<'a> {
     schema_version: u32,
     rinit_version: &'a str,
     exit_code: u8,
-    main_child: MainChild,
+    main_child: Option<MainChild>,
+    start_error: Option<&'a str>,
     leaks_mode: &'a str,
     leftovers: Option<Vec<JsonLeftover>>,
     orphans: JsonOrphans,
@@ -128,7 +131,8 @@ pub fn to_json(facts: Facts) -> String {
         schema_version: SCHEMA_VERSION,
         rinit_version: env!("CARGO_PKG_VERSION"),
         exit_code: facts.exit_code,
-        main_child: facts.main,
+        main_child: Some(facts.main),
+        start_error: None,
         leaks_mode: facts.leaks_mode.name(),
         leftovers: facts
             .leftovers
@@ -144,6 +148,27 @@ pub fn to_json(facts: Facts) -> String {
         },
         oom_kills: facts.oom_kills,
         stuck: facts.stuck,
+    };
+    miniserde::json::to_string(&document)
+}
+
+/// The report of a run that failed before the command started (no child,
+/// no teardown): rinit's exit code and what went wrong.
+pub fn start_failure(exit_code: u8, leaks_mode: Mode, why: &str) -> String {
+    let document = Document {
+        schema_version: SCHEMA_VERSION,
+        rinit_version: env!("CARGO_PKG_VERSION"),
+        exit_code,
+        main_child: None,
+        start_error: Some(why),
+        leaks_mode: leaks_mode.name(),
+        leftovers: None,
+        orphans: JsonOrphans {
+            count: 0,
+            names: Vec::new(),
+        },
+        oom_kills: 0,
+        stuck: None,
     };
     miniserde::json::to_string(&document)
 }
@@ -210,10 +235,10 @@ mod tests {
             stuck: None,
         });
         let expected = concat!(
-            "{\"schema_version\":1,\"rinit_version\":\"",
+            "{\"schema_version\":2,\"rinit_version\":\"",
             env!("CARGO_PKG_VERSION"),
             "\",\"exit_code\":99,",
-            "\"main_child\":{\"pid\":2,\"exit_code\":0,\"signal\":null},",
+            "\"main_child\":{\"pid\":2,\"exit_code\":0,\"signal\":null},\"start_error\":null,",
             "\"leaks_mode\":\"fail\",\"leftovers\":[",
             "{\"pid\":5,\"comm\":\"sleep\",\"cmdline\":[\"sleep\",\"1000\"],\"ran_for_ms\":1500,",
             "\"pgrp\":3,\"session\":1,\"reparented\":true,\"parent_pid\":null,\"parent_comm\":null,",
@@ -244,5 +269,19 @@ mod tests {
             json.contains("\"orphans\":{\"count\":0,\"names\":[]},\"oom_kills\":2,\"stuck\":{\"listed\":false,\"stuck_timeout_ms\":1000,"),
             "{json}"
         );
+    }
+
+    #[test]
+    fn a_start_failure_has_no_main_child() {
+        let json = start_failure(1, Mode::Warn, "cannot fork: \"x\"");
+        let expected = concat!(
+            "{\"schema_version\":2,\"rinit_version\":\"",
+            env!("CARGO_PKG_VERSION"),
+            "\",\"exit_code\":1,\"main_child\":null,",
+            "\"start_error\":\"cannot fork: \\\"x\\\"\",\"leaks_mode\":\"warn\",",
+            "\"leftovers\":null,\"orphans\":{\"count\":0,\"names\":[]},",
+            "\"oom_kills\":0,\"stuck\":null}"
+        );
+        assert_eq!(json, expected);
     }
 }

@@ -793,6 +793,218 @@ pub fn spawn(spec: &SpawnSpec) -> Result<(i32, ExecStatusPipe), SpawnError> {
     Ok((pid, ExecStatusPipe(read_end)))
 }
 
+/// What a directory entry is, as lstat tells (a symlink is not followed).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FileKind {
+    Regular,
+    Directory,
+    Symlink,
+    CharDevice,
+    BlockDevice,
+    Fifo,
+    Socket,
+}
+
+fn file_kind(mode: libc::mode_t) -> FileKind {
+    match mode & libc::S_IFMT {
+        libc::S_IFREG => FileKind::Regular,
+        libc::S_IFDIR => FileKind::Directory,
+        libc::S_IFLNK => FileKind::Symlink,
+        libc::S_IFCHR => FileKind::CharDevice,
+        libc::S_IFBLK => FileKind::BlockDevice,
+        libc::S_IFIFO => FileKind::Fifo,
+        _ => FileKind::Socket,
+    }
+}
+
+fn c_name(name: &std::ffi::OsStr) -> io::Result<CString> {
+    use std::os::unix::ffi::OsStrExt;
+    CString::new(name.as_bytes()).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))
+}
+
+/// Opens `path` as a directory, following symlinks once, now: later steps
+/// work relative to the descriptor, so the path is never resolved again.
+pub fn open_directory(path: &Path) -> io::Result<OwnedFd> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let dir = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_DIRECTORY | libc::O_CLOEXEC)
+        .open(path)?;
+    Ok(dir.into())
+}
+
+/// What `name` in `dir` is, without following a symlink; `None` when
+/// there is nothing there.
+pub fn kind_at(dir: &OwnedFd, name: &std::ffi::OsStr) -> io::Result<Option<FileKind>> {
+    let name = c_name(name)?;
+    // SAFETY: stat is plain old data; all-zero is valid.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: `name` is NUL-terminated and `st` is a live stat buffer.
+    let ret = unsafe {
+        libc::fstatat(
+            dir.as_raw_fd(),
+            name.as_ptr(),
+            &mut st,
+            libc::AT_SYMLINK_NOFOLLOW,
+        )
+    };
+    match check(ret.into()) {
+        Ok(_) => Ok(Some(file_kind(st.st_mode))),
+        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Removes `name` (not a directory) from `dir`.
+pub fn unlink_at(dir: &OwnedFd, name: &std::ffi::OsStr) -> io::Result<()> {
+    let name = c_name(name)?;
+    // SAFETY: `name` is NUL-terminated.
+    check(unsafe { libc::unlinkat(dir.as_raw_fd(), name.as_ptr(), 0) }.into()).map(drop)
+}
+
+/// Renames `from` to `to`, both in `dir`, replacing `to`.
+pub fn rename_at(dir: &OwnedFd, from: &std::ffi::OsStr, to: &std::ffi::OsStr) -> io::Result<()> {
+    let (from, to) = (c_name(from)?, c_name(to)?);
+    let fd = dir.as_raw_fd();
+    // SAFETY: both names are NUL-terminated.
+    check(unsafe { libc::renameat(fd, from.as_ptr(), fd, to.as_ptr()) }.into()).map(drop)
+}
+
+/// Whether a rename over a path failed because the path cannot be
+/// replaced (a file bind-mounted there), though it can be written.
+pub fn cannot_replace(err: &io::Error) -> bool {
+    matches!(err.raw_os_error(), Some(libc::EBUSY | libc::EXDEV))
+}
+
+/// Creates `name` in `dir` as a new regular file for writing, with `mode`
+/// exactly (whatever the umask), as `create_new_file` does: never through
+/// a symlink, never blocking on a FIFO, never over anything there.
+pub fn create_new_file_at(
+    dir: &OwnedFd,
+    name: &std::ffi::OsStr,
+    mode: u32,
+) -> io::Result<std::fs::File> {
+    let name = c_name(name)?;
+    let flags = libc::O_WRONLY
+        | libc::O_CREAT
+        | libc::O_EXCL
+        | libc::O_NOFOLLOW
+        | libc::O_NONBLOCK
+        | libc::O_CLOEXEC;
+    // SAFETY: `name` is NUL-terminated; the mode is passed as varargs' uint.
+    let fd = check(unsafe { libc::openat(dir.as_raw_fd(), name.as_ptr(), flags, mode) }.into())?;
+    // SAFETY: the kernel just returned this fd; nothing else owns it.
+    let file = std::fs::File::from(unsafe { OwnedFd::from_raw_fd(fd as c_int) });
+    use std::os::unix::fs::PermissionsExt;
+    file.set_permissions(std::fs::Permissions::from_mode(mode))?;
+    Ok(file)
+}
+
+/// Opens the existing regular file `name` in `dir` for writing, to write
+/// it in place: never through a symlink (O_NOFOLLOW), never creating
+/// (no O_CREAT: a dangling link or a vanished file is an error), never
+/// blocking on a FIFO (O_NONBLOCK), and never opening a device at all
+/// (checked before the open, and what was opened is checked again).
+pub fn open_regular_at(dir: &OwnedFd, name: &std::ffi::OsStr) -> io::Result<std::fs::File> {
+    let not_regular = || io::Error::new(io::ErrorKind::InvalidInput, "not a regular file");
+    match kind_at(dir, name)? {
+        Some(FileKind::Regular) => {}
+        None => return Err(io::Error::from_raw_os_error(libc::ENOENT)),
+        Some(_) => return Err(not_regular()),
+    }
+    let name = c_name(name)?;
+    let flags = libc::O_WRONLY | libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC;
+    // SAFETY: `name` is NUL-terminated.
+    let fd = check(unsafe { libc::openat(dir.as_raw_fd(), name.as_ptr(), flags) }.into())?;
+    // SAFETY: the kernel just returned this fd; nothing else owns it.
+    let file = std::fs::File::from(unsafe { OwnedFd::from_raw_fd(fd as c_int) });
+    if !file.metadata()?.is_file() {
+        return Err(not_regular());
+    }
+    Ok(file)
+}
+
+/// Flushes a directory's entries (a rename in it) to disk.
+pub fn sync_directory_fd(dir: &OwnedFd) -> io::Result<()> {
+    // SAFETY: fsync has no memory arguments.
+    check(unsafe { libc::fsync(dir.as_raw_fd()) }.into()).map(drop)
+}
+
+/// How a job run in a child of its own (`run_bounded`) ended.
+pub enum Bounded {
+    /// The job returned, with what it returned.
+    Done(Result<(), String>),
+    /// It did not return in time: the child, still blocked, is left alone.
+    TimedOut { pid: i32 },
+    /// No child could be made; the job did not run.
+    NoChild(io::Error),
+}
+
+/// Runs `job` in a forked child and waits for it at most `timeout`. For a
+/// job that may block in the kernel beyond any signal (a write to a FUSE or
+/// NFS mount that does not answer sleeps uninterruptibly): the caller goes
+/// on, and only the child stays blocked. A thread would not do: a process
+/// cannot finish exiting while one of its threads is blocked so.
+/// The job's error text comes back through a pipe.
+pub fn run_bounded(timeout: Duration, job: impl FnOnce() -> Result<(), String>) -> Bounded {
+    let (read_end, write_end) = match nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC) {
+        Ok(ends) => ends,
+        Err(e) => return Bounded::NoChild(e.into()),
+    };
+    // SAFETY: rinit is single-threaded when it calls this, so the child may
+    // allocate and run ordinary code: no lock can be held by a thread that
+    // does not exist in it. The child never returns: it ends in _exit, so
+    // nothing of the parent's (buffers, exit handlers) runs twice.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        return Bounded::NoChild(io::Error::last_os_error());
+    }
+    if pid == 0 {
+        drop(read_end);
+        let code = match job() {
+            Ok(()) => 0,
+            Err(why) => {
+                let mut pipe = std::fs::File::from(write_end);
+                let _ = std::io::Write::write_all(&mut pipe, why.as_bytes());
+                1
+            }
+        };
+        // SAFETY: _exit ends the child without running anything else.
+        unsafe { libc::_exit(code) };
+    }
+    drop(write_end);
+    let deadline = std::time::Instant::now() + timeout;
+    let mut said = Vec::new();
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match poll(&[(read_end.as_raw_fd(), POLLIN)], Some(left)) {
+            Ok(ready) if ready[0] => {}
+            Ok(_) if left.is_zero() => return Bounded::TimedOut { pid },
+            Ok(_) => continue,
+            Err(e) => return Bounded::Done(Err(format!("cannot poll the writer: {e}"))),
+        }
+        let mut buf = [0u8; 512];
+        // SAFETY: the buffer is valid for its 512 bytes.
+        match unsafe { read_retrying(read_end.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) } {
+            Ok(0) => break,
+            Ok(n) => said.extend_from_slice(&buf[..n]),
+            Err(e) => return Bounded::Done(Err(format!("cannot read from the writer: {e}"))),
+        }
+    }
+    // The pipe closed: the child is exiting, so this wait is short.
+    let mut status: c_int = 0;
+    // SAFETY: status points to a live c_int.
+    while unsafe { libc::waitpid(pid, &mut status, 0) } < 0
+        && io::Error::last_os_error().kind() == io::ErrorKind::Interrupted
+    {}
+    let exited_ok = libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0;
+    Bounded::Done(match (exited_ok, said.is_empty()) {
+        (true, true) => Ok(()),
+        (_, false) => Err(String::from_utf8_lossy(&said).into_owned()),
+        (false, true) => Err(format!("the writer ended with wait status {status:#x}")),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

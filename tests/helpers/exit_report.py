@@ -1,6 +1,7 @@
 # Validates a rinit exit report (argv[1]) against docs/exit-report.schema.json
 # with the real jsonschema validator, then prints its facts one per line:
 #   EXIT code=99 main=0 mode=fail oom=0 stuck=None
+#   START error=cannot create a signalfd: ...    (only when main_child is null)
 #   ORPHANS count=100 names=sleep:100
 #   LEFT pid=3 comm=sleep reparented=True end=exited after_ms=2 code=None signal=15
 import json, os, sys
@@ -12,7 +13,11 @@ jsonschema.Draft202012Validator.check_schema(schema)
 doc = json.load(open(sys.argv[1]))
 jsonschema.Draft202012Validator(schema).validate(doc)
 stuck = None if doc["stuck"] is None else len(doc["stuck"]["tasks"])
-print(f"EXIT code={doc['exit_code']} main={doc['main_child']['exit_code']} mode={doc['leaks_mode']} oom={doc['oom_kills']} stuck={stuck}")
+main = doc["main_child"]
+print(f"EXIT code={doc['exit_code']} main={main and main['exit_code']} mode={doc['leaks_mode']} oom={doc['oom_kills']} stuck={stuck}")
+assert (main is None) == (doc["start_error"] is not None), doc
+if main is None:
+    print(f"START error={doc['start_error']}")
 o = doc["orphans"]
 print(f"ORPHANS count={o['count']} names={','.join(n['name'] + ':' + str(n['count']) for n in o['names'])}")
 for l in doc["leftovers"] or []:

@@ -7,7 +7,7 @@
 import json, sys
 
 doc = json.load(open(sys.argv[1]))
-assert doc["schema_version"] == 1, doc
+assert doc["schema_version"] == 2, doc
 m = doc["main_child"]
 stuck = doc["stuck"]
 print(f"MAIN pid={m['pid']} code={m['exit_code']} signal={m['signal']} timeout_ms={stuck['stuck_timeout_ms']}")

@@ -33,6 +33,7 @@ mod exit_status;
 mod leaks;
 mod needs;
 mod reaping;
+mod report;
 mod shutdown;
 mod signals;
 mod stuck;
@@ -67,6 +68,7 @@ fn main() {
         exit_status::TESTS,
         leaks::TESTS,
         reaping::TESTS,
+        report::TESTS,
         shutdown::TESTS,
         signals::TESTS,
         stuck::TESTS,
