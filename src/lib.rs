@@ -23,3 +23,4 @@ pub mod signals;
 pub mod spawn;
 pub mod stuck;
 pub mod supervisor;
+pub mod teardown;
