@@ -4,24 +4,23 @@
 //! fatal: a PID 1 that exits on an error takes the whole container down, so
 //! errors are logged and the loop goes on.
 //!
-//! This file is the loop and its dispatch, nothing else (at most 400
-//! lines). The rule for the next feature: its decisions go in a pure module
-//! of their own, unit-tested on literal inputs (as `supervisor`,
-//! `cgroup::oom`, `teardown::census`), its reading and writing next to it
-//! (as `teardown`), and it takes at most one arm here, in `perform` or
-//! `handle`, that calls it.
+//! This file is the loop and its dispatch, at most 400 lines. The rule for
+//! the next feature: a pure module of its own, unit-tested on literal
+//! inputs (as `supervisor`, `teardown::census`), with its reading and
+//! writing beside it (as `teardown`), plus at most one arm here (in
+//! `perform` or `handle`) that calls it.
 
 use crate::cgroup::ChildCgroup;
-use crate::cgroup::oom::{OomKill, OomWatch};
+use crate::cgroup::oom::OomWatch;
 use crate::exit_status::ChildExit;
 use crate::leaks::{LeakPolicy, Mode, Tracker};
-use crate::os::procfs::{self, Proc, View};
+use crate::os::procfs::{Proc, View};
 use crate::os::sys::{self, Reap, SignalFd};
 use crate::signals::{self, Disposition, Signo};
 use crate::spawn::PendingExec;
 use crate::supervisor::{Action, Policy, Scope, Supervisor};
 use crate::teardown::signal::Main;
-use crate::teardown::{self, Reports, Sight};
+use crate::teardown::{self, Reports, Sight, oom};
 use log::{debug, error, info, warn};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -50,7 +49,7 @@ pub struct Runtime {
     /// Until the main child has exec'd (or failed to), watched with the
     /// signals: rinit serves both meanwhile.
     exec: Option<PendingExec>,
-    signal_child_only: bool,
+    main: Main,
     scope: Scope,
     supervisor: Supervisor,
     signals: SignalFd,
@@ -65,8 +64,7 @@ pub struct Runtime {
     view: View,
 }
 
-/// What the teardown reads: a macro rather than a method, so that it
-/// borrows only the fields it reads.
+/// What the teardown reads: a macro, to borrow only the fields it reads.
 macro_rules! sight {
     ($runtime:expr) => {
         Sight {
@@ -105,29 +103,22 @@ impl Wakeup {
 impl Runtime {
     pub fn new(setup: Setup) -> Runtime {
         let proc = Proc::system();
-        let own_pid = match setup.scope {
-            Scope::Namespace => 1,
-            Scope::Descendants { own_pid } => own_pid,
-        };
-        let view = proc.view(own_pid);
-        teardown::warn_about_view(view, setup.scope, own_pid);
+        let view = teardown::view(&proc, setup.scope);
         Runtime {
             main_pid: setup.main_pid,
             own_pid: sys::getpid(),
             exec: Some(setup.exec),
-            signal_child_only: setup.signal_child_only,
+            main: Main {
+                pid: setup.main_pid,
+                child_only: setup.signal_child_only,
+            },
             scope: setup.scope,
             supervisor: Supervisor::new(setup.policy),
             signals: setup.signals,
             cgroup: setup.cgroup,
             tracker: (setup.leaks.mode != Mode::Off || setup.report.is_some())
                 .then(Tracker::default),
-            reports: Reports {
-                leaks: setup.leaks,
-                report: setup.report,
-                fuse_abort: setup.fuse_abort,
-                stuck: None,
-            },
+            reports: Reports::new(setup.leaks, setup.report, setup.fuse_abort),
             oom: OomWatch::new(),
             proc,
             view,
@@ -154,29 +145,12 @@ impl Runtime {
             }
             wakeup = self.sleep();
         };
-        if let Some(cgroup) = &mut self.cgroup {
-            // An OOM kill whose report was still due.
-            let kill = self.oom.at_exit(cgroup.oom_kills());
-            tell_oom(kill, self.main_pid, cgroup);
-        }
-        if let Some(cgroup) = self.cgroup.take() {
+        if let Some(mut cgroup) = self.cgroup.take() {
+            oom::at_exit(&mut self.oom, &mut cgroup, self.main_pid);
             cgroup.remove();
         }
-        let tracker = self.tracker.take();
-        sight!(self).finish(
-            tracker,
-            &mut self.reports,
-            &self.supervisor,
-            self.oom.kills(),
-            code,
-        )
-    }
-
-    fn main(&self) -> Main {
-        Main {
-            pid: self.main_pid,
-            child_only: self.signal_child_only,
-        }
+        let (tracker, kills) = (self.tracker.take(), self.oom.kills());
+        sight!(self).finish(tracker, &mut self.reports, &self.supervisor, kills, code)
     }
 
     /// Acts on one wake-up; returns an exit code when it is time.
@@ -196,7 +170,7 @@ impl Runtime {
             if let Some(code) = self.perform(&actions) {
                 return Some(code);
             }
-            self.main().continue_if_stopped(&self.proc, sig, &actions);
+            self.main.continue_if_stopped(&self.proc, sig, &actions);
         }
         // A `populated 0` event means the cgroup emptied, which only the
         // reaping turns into "nothing left".
@@ -205,10 +179,7 @@ impl Runtime {
         {
             return Some(code);
         }
-        if wakeup.cgroup_event {
-            self.on_cgroup_event();
-        }
-        self.report_settled_oom();
+        self.watch_cgroup(wakeup.cgroup_event);
         let actions = self.supervisor.on_time(Instant::now());
         self.perform(&actions)
     }
@@ -339,28 +310,12 @@ impl Runtime {
         None
     }
 
-    /// One step of draining the exited children. When tracking, each is
-    /// peeked at first (left a zombie) so that its name can be read from
-    /// /proc before the reaping frees it.
+    /// One step of draining the exited children (see `Sight::reap_next`).
     fn reap_next(&self) -> (std::io::Result<Reap>, Option<String>) {
-        if self.tracker.is_none() {
-            return (sys::reap_one(), None);
-        }
-        match sys::peek_exited() {
-            Ok(Some(pid)) => {
-                // Another namespace's /proc would name a stranger.
-                let comm = (self.view == View::Own && pid != self.main_pid)
-                    .then(|| self.proc.stat(pid).map(|s| s.comm))
-                    .flatten();
-                (sys::reap_pid(pid), comm)
-            }
-            Ok(None) => (sys::reap_one(), None),
-            Err(e) => (Err(e), None),
-        }
+        sight!(self).reap_next(self.tracker.is_some())
     }
 
-    /// The main child exited: with --leaks or --report, what it left
-    /// running, read before the teardown's SIGTERM.
+    /// The main child exited: what it left running, before the SIGTERM.
     fn track_leftovers(&mut self, now: Instant) {
         if let Some(tracker) = &mut self.tracker {
             sight!(self).track_leftovers(tracker, self.reports.leaks.mode, now);
@@ -385,22 +340,12 @@ impl Runtime {
     fn perform(&mut self, actions: &[Action]) -> Option<u8> {
         for action in actions {
             match *action {
-                Action::Forward(sig) => self.main().forward(sig),
+                Action::Forward(sig) => self.main.forward(sig),
                 Action::KillMain => {
-                    warn!(
-                        "main child {} still running after --kill-after: sending SIGKILL",
-                        self.main_pid
-                    );
                     self.oom.on_main_killed_by_rinit();
-                    self.main().kill();
+                    self.main.kill();
                 }
-                Action::TermRest => {
-                    // A stopped process cannot act on SIGTERM until continued.
-                    let sigs = [signals::SIGTERM, signals::SIGCONT];
-                    if sight!(self).signal_rest(&sigs) {
-                        info!("sent SIGTERM to every remaining process");
-                    }
-                }
+                Action::TermRest => sight!(self).term_rest(),
                 Action::KillAfterGrace => {
                     sight!(self).on_grace_over(self.tracker.as_mut(), self.supervisor.grace());
                     self.kill_rest();
@@ -432,60 +377,24 @@ impl Runtime {
         sight!(self).signal_rest(&[signals::SIGKILL]);
     }
 
-    /// The OOM notification fired, or `cgroup.events` changed: read both
-    /// to re-arm them (the reaping decides what `populated` means).
-    fn on_cgroup_event(&mut self) {
-        let Some(cgroup) = &mut self.cgroup else {
-            return;
-        };
-        let _ = cgroup.populated();
-        self.oom.on_notification(cgroup.oom_kills(), Instant::now());
-    }
-
-    /// Reports the OOM kills whose victims had time to die.
-    fn report_settled_oom(&mut self) {
-        let Some(cgroup) = &mut self.cgroup else {
-            return;
-        };
-        let main_pid = self.main_pid;
-        // Another namespace's /proc would describe a stranger.
-        let proc = (self.view == View::Own).then_some(&self.proc);
-        let kill = self.oom.on_time(
-            Instant::now(),
-            || cgroup.oom_kills(),
-            || proc.is_some_and(|proc| main_is_dying(proc, main_pid)),
-        );
-        tell_oom(kill, main_pid, cgroup);
+    /// `event`: the OOM notification or `cgroup.events` fired: read both to
+    /// re-arm them (the reaping decides what `populated` means). Then the
+    /// OOM kills whose victims had time to die are told.
+    fn watch_cgroup(&mut self, event: bool) {
+        if let Some(cgroup) = &mut self.cgroup {
+            if event {
+                let _ = cgroup.populated();
+                oom::on_event(&mut self.oom, cgroup);
+            }
+            // Another namespace's /proc would describe a stranger.
+            let proc = (self.view == View::Own).then_some(&self.proc);
+            oom::settled(&mut self.oom, cgroup, self.main_pid, proc);
+        }
     }
 
     fn check_main_oom(&mut self, exit: ChildExit) {
-        let Some(cgroup) = &mut self.cgroup else {
-            return;
-        };
-        let kill = self.oom.on_main_exit(exit, || cgroup.oom_kills());
-        tell_oom(kill, self.main_pid, cgroup);
+        if let Some(cgroup) = &mut self.cgroup {
+            oom::main_exited(&mut self.oom, cgroup, self.main_pid, exit);
+        }
     }
-}
-
-/// The one way an OOM kill is told; `OomWatch` counts them.
-fn tell_oom(kill: Option<OomKill>, main_pid: i32, cgroup: &ChildCgroup) {
-    if let Some(kill) = kill {
-        let limit = cgroup.memory_limit();
-        error!("{}", kill.message(main_pid, cgroup.name(), limit));
-    }
-}
-
-/// SIGKILL pending for the main child, or it is already exiting.
-fn main_is_dying(proc: &Proc, pid: i32) -> bool {
-    let exiting = proc
-        .stat(pid)
-        .is_some_and(|s| s.state == 'Z' || s.flags & procfs::PF_EXITING != 0);
-    let killed = proc.status(pid).is_some_and(|status| {
-        ["SigPnd", "ShdPnd"].iter().any(|key| {
-            procfs::status_field(&status, key)
-                .and_then(signals::SigSet::from_proc_hex)
-                .is_some_and(|set| set.contains(signals::SIGKILL))
-        })
-    });
-    exiting || killed
 }

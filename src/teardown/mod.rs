@@ -5,14 +5,15 @@
 //! what the census needs and strings the rest together.
 
 pub mod census;
+pub mod oom;
 pub mod signal;
 
 use crate::cgroup::ChildCgroup;
 use crate::exit_report;
 use crate::leaks::{self, Became, LeakPolicy, Leftover, Mode, Tracker};
 use crate::os::procfs::{self, Proc, ProcStat, View};
-use crate::os::sys;
-use crate::signals::Signo;
+use crate::os::sys::{self, Reap};
+use crate::signals::{self, Signo};
 use crate::stuck::{self, StuckSection};
 use crate::supervisor::{Scope, Supervisor};
 use census::Census;
@@ -20,9 +21,20 @@ use log::{error, info, warn};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+/// How `proc` relates to rinit's namespace, decided once, at start-up.
+pub fn view(proc: &Proc, scope: Scope) -> View {
+    let own_pid = match scope {
+        Scope::Namespace => 1,
+        Scope::Descendants { own_pid } => own_pid,
+    };
+    let view = proc.view(own_pid);
+    warn_about_view(view, scope, own_pid);
+    view
+}
+
 /// Says once, at start-up, when /proc is not rinit's own namespace's, and
 /// what the teardown does about it.
-pub fn warn_about_view(view: View, scope: Scope, own_pid: i32) {
+fn warn_about_view(view: View, scope: Scope, own_pid: i32) {
     match (view, scope) {
         (View::Own, _) => {}
         (View::Outer { self_pid, .. }, Scope::Descendants { .. }) => warn!(
@@ -56,7 +68,38 @@ pub struct Sight<'a> {
     pub main_pid: i32,
 }
 
+impl Reports {
+    pub fn new(leaks: LeakPolicy, report: Option<PathBuf>, fuse_abort: bool) -> Reports {
+        Reports {
+            leaks,
+            report,
+            fuse_abort,
+            stuck: None,
+        }
+    }
+}
+
 impl Sight<'_> {
+    /// One step of draining the exited children. When `tracking`, each is
+    /// peeked at first (left a zombie) so that its name can be read from
+    /// /proc before the reaping frees it.
+    pub fn reap_next(&self, tracking: bool) -> (std::io::Result<Reap>, Option<String>) {
+        if !tracking {
+            return (sys::reap_one(), None);
+        }
+        match sys::peek_exited() {
+            Ok(Some(pid)) => {
+                // Another namespace's /proc would name a stranger.
+                let comm = (self.view == View::Own && pid != self.main_pid)
+                    .then(|| self.proc.stat(pid).map(|s| s.comm))
+                    .flatten();
+                (sys::reap_pid(pid), comm)
+            }
+            Ok(None) => (sys::reap_one(), None),
+            Err(e) => (Err(e), None),
+        }
+    }
+
     /// Who is still there. A subreaper without children has no descendant:
     /// the walk through /proc, most of a short run's cost on a busy host,
     /// is spared.
@@ -84,6 +127,14 @@ impl Sight<'_> {
                 procfs::nspid(&status)
             },
         )
+    }
+
+    /// The main child exited: SIGTERM to whatever is left, and SIGCONT, as
+    /// a stopped process cannot act on SIGTERM until continued.
+    pub fn term_rest(&self) {
+        if self.signal_rest(&[signals::SIGTERM, signals::SIGCONT]) {
+            info!("sent SIGTERM to every remaining process");
+        }
     }
 
     /// Sends `sigs`, in order, to every remaining process, once each: as

@@ -111,6 +111,10 @@ impl Main {
 
     /// --kill-after: SIGKILL to the process group and to the child.
     pub fn kill(self) {
+        warn!(
+            "main child {} still running after --kill-after: sending SIGKILL",
+            self.pid
+        );
         if let Err(e) = sys::send_signal(-self.pid, SIGKILL) {
             warn!("cannot send {SIGKILL} to process group {}: {e}", self.pid);
         }
