@@ -102,6 +102,21 @@ pub struct Leftover {
     pub pgrp: i32,
     pub session: i32,
     pub parent: Parent,
+    /// When it started (clock ticks since boot): a pid with another start
+    /// is another process, the pid recycled.
+    pub start_ticks: u64,
+    /// What it runs now, when it exec'd since the main child's exit (a
+    /// background job still a forked shell then); read again before each
+    /// report of it.
+    pub became: Option<Became>,
+}
+
+/// What a leftover runs when read again: its cmdline is empty when read
+/// from a zombie.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Became {
+    pub comm: String,
+    pub cmdline: Vec<String>,
 }
 
 impl Leftover {
@@ -119,6 +134,39 @@ impl Leftover {
 
     pub fn command(&self) -> String {
         display_command(&self.cmdline, &self.comm)
+    }
+
+    /// Read again as `now`: a change of command is kept; a zombie's
+    /// (`now` without a cmdline) only when its name changed.
+    pub fn seen(&mut self, now: Became) {
+        let (comm, cmdline) = match &self.became {
+            Some(b) => (&b.comm, &b.cmdline),
+            None => (&self.comm, &self.cmdline),
+        };
+        let changed = if now.cmdline.is_empty() {
+            now.comm != *comm
+        } else {
+            now.comm != *comm || now.cmdline != *cmdline
+        };
+        if !changed {
+            return;
+        }
+        let original =
+            now.comm == self.comm && (now.cmdline.is_empty() || now.cmdline == self.cmdline);
+        self.became = (!original).then_some(now);
+    }
+
+    /// How the lines after the main child's exit name it: its name then,
+    /// and what it became when it exec'd since.
+    pub fn named(&self) -> String {
+        match &self.became {
+            Some(now) => format!(
+                "{}, now {}",
+                self.command(),
+                display_command(&now.cmdline, &now.comm)
+            ),
+            None => escape(&self.comm).to_string(),
+        }
     }
 
     /// One warning line, at the main child's exit.
@@ -231,6 +279,12 @@ impl Tracker {
             .flatten()
             .find(|(l, end)| l.pid == pid && end.is_none())
         {
+            if let Some(comm) = comm {
+                entry.0.seen(Became {
+                    comm: comm.to_string(),
+                    cmdline: Vec::new(),
+                });
+            }
             entry.1 = Some(if killed && exit == ChildExit::Signaled(SIGKILL) {
                 End::Killed
             } else {
@@ -248,6 +302,16 @@ impl Tracker {
         for (leftover, end) in self.leftovers.iter_mut().flatten() {
             if end.is_none() && !alive(leftover) {
                 *end = Some(End::Gone);
+            }
+        }
+    }
+
+    /// Reads each leftover again: `look` says what it runs now, `None`
+    /// when it is gone (or its pid is another process's).
+    pub fn look_again(&mut self, look: impl Fn(&Leftover) -> Option<Became>) {
+        for (leftover, _) in self.leftovers.iter_mut().flatten() {
+            if let Some(now) = look(leftover) {
+                leftover.seen(now);
             }
         }
     }
@@ -296,11 +360,7 @@ pub fn ending(leftover: &Leftover, end: End, grace: Duration) -> String {
         ),
         End::Stuck => "survived SIGKILL: stuck (see the stuck-exit report)".to_string(),
     };
-    format!(
-        "leak: pid {} ({}) {how}",
-        leftover.pid,
-        escape(&leftover.comm)
-    )
+    format!("leak: pid {} ({}) {how}", leftover.pid, leftover.named())
 }
 
 /// The summary line at exit.
@@ -373,6 +433,8 @@ mod tests {
             pgrp: 7,
             session: 1,
             parent,
+            start_ticks: 100,
+            became: None,
         }
     }
 
@@ -503,6 +565,48 @@ mod tests {
         );
         assert!(ending(&l, End::Gone, grace).contains("status unknown"));
         assert!(ending(&l, End::Stuck, grace).contains("stuck"));
+    }
+
+    fn became(comm: &str, cmdline: &[&str]) -> Became {
+        Became {
+            comm: comm.into(),
+            cmdline: cmdline.iter().map(|a| a.to_string()).collect(),
+        }
+    }
+
+    /// A background job still a forked shell at the main child's exit,
+    /// `sleep 300` by the time its end is told: both are said.
+    #[test]
+    fn a_leftover_that_exec_d_since_is_named_both_ways() {
+        let mut l = leftover(10, Parent::Rinit);
+        l.comm = "sh".into();
+        l.cmdline = vec!["sh".into(), "leak.sh".into(), "0".into()];
+        assert_eq!(l.named(), "sh");
+        l.seen(became("sh", &["sh", "leak.sh", "0"]));
+        assert_eq!(l.became, None);
+        l.seen(became("sleep", &["sleep", "300"]));
+        assert_eq!(l.named(), "sh leak.sh 0, now sleep 300");
+        // Its zombie tells only its name: the same name keeps the command.
+        l.seen(became("sleep", &[]));
+        assert_eq!(l.named(), "sh leak.sh 0, now sleep 300");
+        assert_eq!(
+            ending(&l, End::Killed, Duration::from_secs(1)),
+            "leak: pid 10 (sh leak.sh 0, now sleep 300) ignored SIGTERM for the grace (1000 ms): killed by SIGKILL"
+        );
+    }
+
+    #[test]
+    fn a_zombie_of_another_name_is_named_by_its_name() {
+        let mut tracker = Tracker::default();
+        let mut l = leftover(10, Parent::Rinit);
+        l.comm = "sh".into();
+        l.cmdline = vec!["sh".into(), "-c".into(), "x".into()];
+        tracker.on_main_exit(Some(vec![l]), Instant::now());
+        // Gone, or its pid another process's now: nothing read.
+        tracker.look_again(|_| None);
+        tracker.on_reaped(10, Some("sleep"), ChildExit::Exited(0), Instant::now());
+        let (l, _) = tracker.finish().unwrap().pop().unwrap();
+        assert_eq!(l.named(), "sh -c x, now [sleep]");
     }
 
     #[test]

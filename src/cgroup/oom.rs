@@ -57,6 +57,12 @@ impl OomWatch {
         OomWatch::default()
     }
 
+    /// How many OOM kills were reported: the exit report's count. One
+    /// report may tell of several kills.
+    pub fn kills(&self) -> u64 {
+        self.reported
+    }
+
     /// When the loop must wake up to report, if at all.
     pub fn deadline(&self) -> Option<Instant> {
         self.report_at
@@ -175,6 +181,25 @@ mod tests {
         oom.on_notification(2, t0 + SETTLE);
         assert_eq!(oom.deadline(), None);
         assert_eq!(oom.at_exit(2), None);
+    }
+
+    /// Three kills settle in one look: one report, three kills counted.
+    #[test]
+    fn kills_that_settle_together_count_one_by_one() {
+        let t0 = Instant::now();
+        let mut oom = notified(3, t0);
+        assert_eq!(
+            oom.on_time(t0 + SETTLE, || 3, || false),
+            Some(OomKill::Others(3))
+        );
+        assert_eq!(oom.kills(), 3);
+        // The main child, then two more at exit: six in all.
+        assert_eq!(
+            oom.on_main_exit(ChildExit::Signaled(signals::SIGKILL), || 4),
+            Some(OomKill::MainChild)
+        );
+        assert_eq!(oom.at_exit(6), Some(OomKill::Others(2)));
+        assert_eq!(oom.kills(), 6);
     }
 
     #[test]

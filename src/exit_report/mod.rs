@@ -75,6 +75,10 @@ struct JsonLeftover {
     reparented: bool,
     parent_pid: Option<i32>,
     parent_comm: Option<String>,
+    /// What it runs when last read, when it exec'd since the main child's
+    /// exit; `null` otherwise.
+    now_comm: Option<String>,
+    now_cmdline: Option<Vec<String>>,
     end: &'static str,
     end_after_ms: Option<u64>,
     exit_code: Option<u8>,
@@ -119,6 +123,8 @@ fn leftover(l: &Leftover, end: End) -> JsonLeftover {
         reparented: l.parent == Parent::Rinit,
         parent_pid,
         parent_comm,
+        now_comm: l.became.as_ref().map(|b| b.comm.clone()),
+        now_cmdline: l.became.as_ref().map(|b| b.cmdline.clone()),
         end: end.name(),
         end_after_ms,
         exit_code,
@@ -176,6 +182,7 @@ pub fn start_failure(exit_code: u8, leaks_mode: Mode, why: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::leaks::Became;
     use crate::signals::{SIGKILL, SIGTERM};
     use std::time::Duration;
 
@@ -188,6 +195,8 @@ mod tests {
             pgrp: 3,
             session: 1,
             parent,
+            start_ticks: 100,
+            became: None,
         }
     }
 
@@ -212,13 +221,19 @@ mod tests {
                 },
             ),
             (
-                sleeper(
-                    6,
-                    Parent::Own {
-                        pid: 5,
-                        comm: Some("sh".into()),
-                    },
-                ),
+                Leftover {
+                    became: Some(Became {
+                        comm: "sleep".into(),
+                        cmdline: vec!["sleep".into(), "1".into()],
+                    }),
+                    ..sleeper(
+                        6,
+                        Parent::Own {
+                            pid: 5,
+                            comm: Some("sh".into()),
+                        },
+                    )
+                },
                 End::Killed,
             ),
         ];
@@ -242,9 +257,11 @@ mod tests {
             "\"leaks_mode\":\"fail\",\"leftovers\":[",
             "{\"pid\":5,\"comm\":\"sleep\",\"cmdline\":[\"sleep\",\"1000\"],\"ran_for_ms\":1500,",
             "\"pgrp\":3,\"session\":1,\"reparented\":true,\"parent_pid\":null,\"parent_comm\":null,",
+            "\"now_comm\":null,\"now_cmdline\":null,",
             "\"end\":\"exited\",\"end_after_ms\":4,\"exit_code\":null,\"signal\":15},",
             "{\"pid\":6,\"comm\":\"sleep\",\"cmdline\":[\"sleep\",\"1000\"],\"ran_for_ms\":1500,",
             "\"pgrp\":3,\"session\":1,\"reparented\":false,\"parent_pid\":5,\"parent_comm\":\"sh\",",
+            "\"now_comm\":\"sleep\",\"now_cmdline\":[\"sleep\",\"1\"],",
             "\"end\":\"killed\",\"end_after_ms\":null,\"exit_code\":null,\"signal\":9}],",
             "\"orphans\":{\"count\":2,\"names\":[{\"name\":\"sleep\",\"count\":2}]},",
             "\"oom_kills\":0,\"stuck\":null}"

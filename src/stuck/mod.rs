@@ -7,5 +7,5 @@ mod gather;
 mod report;
 mod task;
 
-pub use report::{Reported, report, survivors};
+pub use report::{Reported, report};
 pub use task::StuckSection;

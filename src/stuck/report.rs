@@ -1,12 +1,12 @@
-//! The stuck-exit report: who survived the final SIGKILL, the log lines,
-//! the exit report's stuck section, and with --fuse-abort the FUSE
-//! connections to abort. The decisions are pure functions, tested here; `report` strings
-//! them together with the reading of /proc (`gather`).
+//! The stuck-exit report: the log lines for those who survived the final
+//! SIGKILL (`teardown::census` says who), the exit report's stuck section,
+//! and with --fuse-abort the FUSE connections to abort. The decisions are
+//! pure functions, tested here; `report` strings them together with the
+//! reading of /proc (`gather`).
 
 use super::gather::{Fusectl, gather};
 use super::task::{AbortOutcome, Class, StuckSection, Task, stuck_section};
-use crate::os::procfs::{self, ProcStat};
-use crate::supervisor::Scope;
+use crate::os::procfs::ProcStat;
 use log::{error, warn};
 use std::time::Duration;
 
@@ -17,41 +17,6 @@ pub struct Reported {
     pub released: bool,
     /// For the exit report.
     pub section: StuckSection,
-}
-
-/// The pids still there after the final SIGKILL, from `table` (/proc as
-/// read now); `None` when PID 1's /proc shows another namespace, so that
-/// its pids mean nothing here. Kernel threads are never survivors: as PID 1
-/// of a whole machine they fill /proc, but take no signal and never exit.
-pub fn survivors(
-    scope: Scope,
-    table: &[ProcStat],
-    cgroup_members: impl FnOnce() -> Vec<i32>,
-    proc_shows_own_namespace: impl FnOnce() -> bool,
-) -> Option<Vec<i32>> {
-    let is_kernel_thread = |pid: i32| table.iter().any(|p| p.pid == pid && p.is_kernel_thread());
-    let pids = match scope {
-        Scope::Namespace if proc_shows_own_namespace() => table
-            .iter()
-            .map(|p| p.pid)
-            .filter(|&pid| pid != 1)
-            .collect(),
-        Scope::Namespace => return None,
-        Scope::Descendants { own_pid } => {
-            let mut pids = procfs::descendants(table, own_pid);
-            for pid in cgroup_members() {
-                if !pids.contains(&pid) {
-                    pids.push(pid);
-                }
-            }
-            pids
-        }
-    };
-    Some(
-        pids.into_iter()
-            .filter(|&pid| !is_kernel_thread(pid))
-            .collect(),
-    )
 }
 
 /// The first line of the report.
@@ -145,90 +110,6 @@ mod tests {
     use super::*;
     use crate::signals::{SIGKILL, SigSet};
     use crate::stuck::task::FuseConnection;
-
-    fn proc(pid: i32, ppid: i32) -> ProcStat {
-        ProcStat {
-            pid,
-            comm: "sh".into(),
-            state: 'S',
-            ppid,
-            flags: 0,
-        }
-    }
-
-    fn table() -> Vec<ProcStat> {
-        vec![proc(1, 0), proc(7, 1), proc(8, 7), proc(9, 1), proc(20, 8)]
-    }
-
-    /// PID 1 of a whole machine: kthreadd (pid 2, parent 0) and its
-    /// kernel threads, with PF_KTHREAD in their flags as the kernel sets it.
-    fn machine_table() -> Vec<ProcStat> {
-        let kthread = |pid, ppid, comm: &str| ProcStat {
-            pid,
-            comm: comm.into(),
-            state: 'S',
-            ppid,
-            flags: 0x0020_8040,
-        };
-        vec![
-            proc(1, 0),
-            kthread(2, 0, "kthreadd"),
-            kthread(3, 2, "pool_workqueue_release"),
-            proc(4, 1),
-            kthread(5, 2, "kworker/0:0H-events_highpri"),
-            ProcStat {
-                state: 'D',
-                ..proc(6, 4)
-            },
-        ]
-    }
-
-    fn no_members() -> Vec<i32> {
-        panic!("the cgroup must not be read for PID 1")
-    }
-
-    #[test]
-    fn pid_1_reports_every_other_process_of_its_namespace() {
-        assert_eq!(
-            survivors(Scope::Namespace, &table(), no_members, || true),
-            Some(vec![7, 8, 9, 20])
-        );
-        assert_eq!(
-            survivors(Scope::Namespace, &table(), no_members, || false),
-            None
-        );
-    }
-
-    #[test]
-    fn kernel_threads_are_never_survivors() {
-        assert_eq!(
-            survivors(Scope::Namespace, &machine_table(), no_members, || true),
-            Some(vec![4, 6])
-        );
-        // Even if a cgroup listing named one (a kernel thread moved into a
-        // v1 cgroup), it is not reported.
-        let scope = Scope::Descendants { own_pid: 1 };
-        assert_eq!(
-            survivors(scope, &machine_table(), || vec![6, 5], || true),
-            Some(vec![4, 6])
-        );
-    }
-
-    #[test]
-    fn a_subreaper_reports_its_descendants_and_its_cgroup() {
-        let own_pid = 7;
-        let scope = Scope::Descendants { own_pid };
-        let not_asked = || -> bool { panic!("a subreaper never asks about /proc's namespace") };
-        assert_eq!(
-            survivors(scope, &table(), Vec::new, not_asked),
-            Some(vec![8, 20])
-        );
-        // A member that left the tree is reported once, after the tree.
-        assert_eq!(
-            survivors(scope, &table(), || vec![20, 9], not_asked),
-            Some(vec![8, 20, 9])
-        );
-    }
 
     #[test]
     fn the_summary_lists_the_pids() {

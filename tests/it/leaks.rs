@@ -222,6 +222,69 @@ fn the_exit_report_validates_against_the_schema() {
     assert!(facts.contains("EXIT code=5 main=5 mode=off"), "{facts}");
 }
 
+/// A background job is still a forked `sh leak.sh` when the main child
+/// exits, and `sleep 300` by the time the grace is over (it waits on a fifo
+/// that the test opens only after the leak warning): the ending line and
+/// the exit report name both, the warning at the exit what it was then.
+fn a_leftover_is_named_by_what_it_became() {
+    use std::os::unix::fs::OpenOptionsExt;
+    let dir = TempDir::new("became");
+    let report = dir.file("report.json");
+    let fifo = dir.file("go");
+    let script = dir.file("leak.sh");
+    assert!(
+        Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    // TERM ignored before the fork: the job outlives the teardown's SIGTERM.
+    std::fs::write(
+        &script,
+        format!("trap '' TERM\n(read go < {fifo}; exec sleep 300) &\nexit 0\n"),
+    )
+    .unwrap();
+    for (how, cmd) in both(&[
+        "--leaks", "warn", "--grace", "3s", "--report", &report, "--", "sh", &script,
+    ]) {
+        let _ = std::fs::remove_file(&report);
+        let run = start(cmd, secs(30.0));
+        let warned = run.wait_stderr("still running after the main child exited", secs(10.0));
+        assert!(
+            warned.contains(&format!(": sh {script} (running for ")),
+            "{how}: {warned}"
+        );
+        // Non-blocking: with no reader (the job gone) this fails rather than
+        // hangs.
+        wait_until("the job reading the fifo", secs(10.0), || {
+            std::fs::OpenOptions::new()
+                .write(true)
+                .custom_flags(libc::O_NONBLOCK)
+                .open(&fifo)
+                .and_then(|mut f| std::io::Write::write_all(&mut f, b"go\n"))
+                .is_ok()
+        });
+        let out = run.finish();
+        assert!(
+            out.stderr.contains(&format!(
+                "(sh {script}, now sleep 300) ignored SIGTERM for the grace (3000 ms): killed by SIGKILL"
+            )),
+            "{how}: {out:?}"
+        );
+        let facts = report_facts(&report);
+        assert!(
+            facts.contains("comm=sh reparented=True end=killed"),
+            "{how}: {facts}"
+        );
+        let json = std::fs::read_to_string(&report).unwrap();
+        assert!(
+            json.contains(r#""now_comm":"sleep","now_cmdline":["sleep","300"]"#),
+            "{how}: {json}"
+        );
+    }
+}
+
 /// The subreaper wrapper's last line: rinit's own exit code.
 fn rinit_exit(stderr: &str) -> Option<i32> {
     stderr
@@ -242,5 +305,6 @@ tests! {
     &[Root, PidNs, Python, JsonSchema] => [
         a_hundred_orphans_are_counted_by_name,
         the_exit_report_validates_against_the_schema,
+        a_leftover_is_named_by_what_it_became,
     ];
 }

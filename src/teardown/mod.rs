@@ -1,0 +1,360 @@
+//! The teardown: who is left once the main child has exited, signalling
+//! them, and what the end tells of them (the grace warning, --leaks, the
+//! stuck-exit report, the exit report). `census` decides who is still there
+//! (pure, one answer for all of them), `signal` reaches them; `Sight` reads
+//! what the census needs and strings the rest together.
+
+pub mod census;
+pub mod oom;
+pub mod signal;
+
+use crate::cgroup::ChildCgroup;
+use crate::exit_report;
+use crate::leaks::{self, Became, LeakPolicy, Leftover, Mode, Tracker};
+use crate::os::procfs::{self, Proc, ProcStat, View};
+use crate::os::sys::{self, Reap};
+use crate::signals::{self, Signo};
+use crate::stuck::{self, StuckSection};
+use crate::supervisor::{Scope, Supervisor};
+use census::Census;
+use log::{error, info, warn};
+use std::time::{Duration, Instant};
+
+/// How `proc` relates to rinit's namespace, decided once, at start-up.
+pub fn view(proc: &Proc, scope: Scope) -> View {
+    let own_pid = match scope {
+        Scope::Namespace => 1,
+        Scope::Descendants { own_pid } => own_pid,
+    };
+    let view = proc.view(own_pid);
+    warn_about_view(view, scope, own_pid);
+    view
+}
+
+/// Says once, at start-up, when /proc is not rinit's own namespace's, and
+/// what the teardown does about it.
+fn warn_about_view(view: View, scope: Scope, own_pid: i32) {
+    match (view, scope) {
+        (View::Own, _) => {}
+        (View::Outer { self_pid, .. }, Scope::Descendants { .. }) => warn!(
+            "/proc shows an outer PID namespace (rinit is pid {self_pid} there, {own_pid} here): the teardown finds rinit's descendants there and signals them by their pids in its own namespace"
+        ),
+        (View::Foreign, Scope::Descendants { .. }) => warn!(
+            "/proc does not show rinit's PID namespace, or is not mounted: the teardown reaches only the main child's process group and rinit's cgroup, and cannot name the other processes rinit's children leave behind"
+        ),
+        (_, Scope::Namespace) => warn!(
+            "/proc does not show rinit's PID namespace, or is not mounted: a stuck-exit report cannot list the processes that survive"
+        ),
+    }
+}
+
+/// What the end tells, and how: --leaks, --report, --fuse-abort.
+pub struct Reports {
+    pub leaks: LeakPolicy,
+    pub report: Option<exit_report::Target>,
+    pub fuse_abort: bool,
+    /// The stuck-exit report's section, once made.
+    pub stuck: Option<StuckSection>,
+}
+
+/// What the teardown reads, borrowed from the loop for one step.
+pub struct Sight<'a> {
+    pub scope: Scope,
+    /// Whether `proc` shows rinit's own PID namespace; decided once.
+    pub view: View,
+    pub proc: &'a Proc,
+    pub cgroup: Option<&'a ChildCgroup>,
+    pub main_pid: i32,
+}
+
+impl Reports {
+    pub fn new(
+        leaks: LeakPolicy,
+        report: Option<exit_report::Target>,
+        fuse_abort: bool,
+    ) -> Reports {
+        Reports {
+            leaks,
+            report,
+            fuse_abort,
+            stuck: None,
+        }
+    }
+}
+
+impl Sight<'_> {
+    /// One step of draining the exited children. When `tracking`, each is
+    /// peeked at first (left a zombie) so that its name can be read from
+    /// /proc before the reaping frees it.
+    pub fn reap_next(&self, tracking: bool) -> (std::io::Result<Reap>, Option<String>) {
+        if !tracking {
+            return (sys::reap_one(), None);
+        }
+        match sys::peek_exited() {
+            Ok(Some(pid)) => {
+                // Another namespace's /proc would name a stranger.
+                let comm = (self.view == View::Own && pid != self.main_pid)
+                    .then(|| self.proc.stat(pid).map(|s| s.comm))
+                    .flatten();
+                (sys::reap_pid(pid), comm)
+            }
+            Ok(None) => (sys::reap_one(), None),
+            Err(e) => (Err(e), None),
+        }
+    }
+
+    /// Who is still there. A subreaper without children has no descendant:
+    /// the walk through /proc, most of a short run's cost on a busy host,
+    /// is spared.
+    pub fn census(&self) -> Census {
+        let spared = match self.scope {
+            Scope::Namespace => self.view != View::Own,
+            Scope::Descendants { .. } => self.view == View::Foreign || !sys::has_children(),
+        };
+        let table = if spared {
+            Vec::new()
+        } else {
+            self.proc.table()
+        };
+        self.census_of(&table)
+    }
+
+    fn census_of(&self, table: &[ProcStat]) -> Census {
+        census::census(
+            self.scope,
+            self.view,
+            table,
+            || self.cgroup.map(ChildCgroup::members).unwrap_or_default(),
+            |here| {
+                let status = self.proc.status(here).unwrap_or_default();
+                procfs::nspid(&status)
+            },
+        )
+    }
+
+    /// The main child exited: SIGTERM to whatever is left, and SIGCONT, as
+    /// a stopped process cannot act on SIGTERM until continued.
+    pub fn term_rest(&self) {
+        if self.signal_rest(&[signals::SIGTERM, signals::SIGCONT]) {
+            info!("sent SIGTERM to every remaining process");
+        }
+    }
+
+    /// Sends `sigs`, in order, to every remaining process, once each: as
+    /// PID 1 with kill(-1), which reaches the cgroup's members too; as a
+    /// subreaper to the census, and to the main child's process group when
+    /// /proc cannot show the descendants. Returns whether anything was
+    /// there to signal.
+    pub fn signal_rest(&self, sigs: &[Signo]) -> bool {
+        if self.scope == Scope::Namespace {
+            return signal::broadcast(-1, sigs, "all processes");
+        }
+        let group = self.view == View::Foreign
+            && signal::broadcast(
+                -self.main_pid,
+                sigs,
+                &format!("process group {}", self.main_pid),
+            );
+        let each = signal::each(&self.census(), sigs, || self.census());
+        group || each
+    }
+
+    /// The main child exited: with --leaks or --report, what it left
+    /// running, read before the teardown's SIGTERM.
+    pub fn track_leftovers(&self, tracker: &mut Tracker, mode: Mode, now: Instant) {
+        let leftovers = self.leftovers();
+        if mode != Mode::Off {
+            match &leftovers {
+                Some(list) => {
+                    for leftover in list {
+                        warn!("{}", leftover.warning());
+                    }
+                }
+                None if sys::has_children() => warn!(
+                    "leak: processes are still running after the main child exited, but /proc does not show rinit's PID namespace: cannot name them"
+                ),
+                None => {}
+            }
+        }
+        tracker.on_main_exit(leftovers, now);
+    }
+
+    /// The processes still running, as /proc shows them; `None` when /proc
+    /// cannot show them.
+    fn leftovers(&self) -> Option<Vec<Leftover>> {
+        // No child and no cgroup: nothing is left, and a subreaper on a busy
+        // host spares the walk through /proc.
+        if matches!(self.scope, Scope::Descendants { .. })
+            && self.cgroup.is_none()
+            && !sys::has_children()
+        {
+            return Some(Vec::new());
+        }
+        let table = self.proc.table();
+        let pids = self.census_of(&table).listed_alive()?;
+        let rinit_here = match (self.scope, self.view) {
+            (_, View::Outer { self_pid, .. }) => self_pid,
+            (Scope::Namespace, _) => 1,
+            (Scope::Descendants { own_pid }, _) => own_pid,
+        };
+        let boot_now = sys::boot_time().ok();
+        let ticks = sys::clock_ticks_per_second();
+        let comm_of = |pid: i32| table.iter().find(|p| p.pid == pid).map(|p| p.comm.clone());
+        Some(
+            pids.into_iter()
+                .filter_map(|pid| {
+                    let stat = table.iter().find(|p| p.pid == pid)?;
+                    let details = self.proc.stat_details(pid)?;
+                    Some(Leftover {
+                        pid,
+                        comm: stat.comm.clone(),
+                        cmdline: self.proc.cmdline(pid),
+                        ran_for: boot_now
+                            .and_then(|now| leaks::ran_for(details.start_ticks, ticks, now)),
+                        pgrp: details.pgrp,
+                        session: details.session,
+                        parent: Leftover::parent_of(stat.ppid, rinit_here, comm_of(stat.ppid)),
+                        start_ticks: details.start_ticks,
+                        became: None,
+                    })
+                })
+                .collect(),
+        )
+    }
+
+    /// What a leftover runs now; `None` when it is gone, a zombie, or its
+    /// pid another process's (another start time).
+    fn look_again(&self, leftover: &Leftover) -> Option<Became> {
+        let details = self.proc.stat_details(leftover.pid)?;
+        let stat = self.proc.stat(leftover.pid)?;
+        if details.start_ticks != leftover.start_ticks || stat.state == 'Z' {
+            return None;
+        }
+        Some(Became {
+            comm: stat.comm,
+            cmdline: self.proc.cmdline(leftover.pid),
+        })
+    }
+
+    /// The grace is over, SIGKILL comes next: the leftovers read again and
+    /// told apart (gone or still there), and one warning naming what
+    /// ignored SIGTERM, so that a slow stop is no mystery.
+    pub fn on_grace_over(&self, tracker: Option<&mut Tracker>, grace: Duration) {
+        if let Some(tracker) = tracker {
+            tracker.look_again(|l| self.look_again(l));
+            let proc = self.proc;
+            tracker.on_kill(|l| proc.stat(l.pid).is_some_and(|s| s.state != 'Z'));
+        }
+        // Durations come from u64 milliseconds (cli::parse_duration), so
+        // this is exact, and spares the binary u128 formatting.
+        let grace = grace.as_millis() as u64;
+        let census = self.census();
+        if census == Census::Unknown {
+            warn!(
+                "--grace ({grace} ms) is over: sending SIGKILL to whatever ignored SIGTERM (/proc does not show rinit's PID namespace: cannot name it)"
+            );
+            return;
+        }
+        let survivors: Vec<_> = census.present().iter().filter(|p| !p.zombie).collect();
+        let unnamed = matches!(census, Census::MembersOnly(_)) && sys::has_children();
+        if survivors.is_empty() && !unnamed {
+            return;
+        }
+        let mut named: Vec<String> = survivors
+            .iter()
+            .map(|p| match p.here {
+                Some(here) => {
+                    let comm = self.proc.stat(here).map(|s| s.comm).unwrap_or_default();
+                    format!(
+                        "pid {} ({})",
+                        p.pid,
+                        procfs::display_command(&self.proc.cmdline(here), &comm)
+                    )
+                }
+                None => format!("pid {}", p.pid),
+            })
+            .collect();
+        let count = if unnamed {
+            named.push("children of rinit that /proc cannot name".to_string());
+            "processes".to_string()
+        } else {
+            format!("{} process(es)", survivors.len())
+        };
+        warn!(
+            "{count} ignored SIGTERM for {grace} ms (--grace): {}; sending SIGKILL",
+            named.join(", ")
+        );
+    }
+
+    /// The stuck-exit report, after the final SIGKILL; returns whether
+    /// aborted FUSE connections released tasks worth waiting for.
+    pub fn report_stuck(
+        &self,
+        tracker: Option<&mut Tracker>,
+        reports: &mut Reports,
+        timeout: Duration,
+    ) -> bool {
+        let table = self.proc.table();
+        // The report reads /proc, so it takes the pids /proc shows; a
+        // zombie may be a leader whose threads are what is stuck.
+        let survivors = self.census_of(&table).listed();
+        if let Some(tracker) = tracker {
+            tracker.look_again(|l| self.look_again(l));
+            if let Some(pids) = &survivors {
+                tracker.on_stuck(pids);
+            }
+        }
+        let reported = stuck::report(survivors.as_deref(), &table, timeout, reports.fuse_abort);
+        reports.stuck = Some(reported.section);
+        reported.released
+    }
+
+    /// At exit: how each leftover ended, named by what it is by then, the
+    /// summary, the leak code, and the exit report. Returns rinit's exit
+    /// code.
+    pub fn finish(
+        &self,
+        tracker: Option<Tracker>,
+        reports: &mut Reports,
+        supervisor: &Supervisor,
+        oom_kills: u64,
+        code: u8,
+    ) -> u8 {
+        let Some(mut tracker) = tracker else {
+            return code;
+        };
+        tracker.look_again(|l| self.look_again(l));
+        let left_behind = tracker.left_behind();
+        let ends = tracker.finish();
+        let main_exit = supervisor.main_exit();
+        if reports.leaks.mode != Mode::Off && main_exit.is_some() {
+            for (leftover, end) in ends.iter().flatten() {
+                warn!("{}", leaks::ending(leftover, *end, supervisor.grace()));
+            }
+            let line = leaks::summary(main_exit, &tracker.orphans, ends.as_ref().map(Vec::len));
+            if left_behind > 0 || ends.is_none() {
+                warn!("{line}");
+            } else {
+                info!("{line}");
+            }
+        }
+        let code = reports.leaks.exit_code(code, left_behind);
+        if let Some(target) = &reports.report {
+            let json = exit_report::to_json(exit_report::Facts {
+                exit_code: code,
+                main: exit_report::main_child(self.main_pid, main_exit, |exit| {
+                    supervisor.exit_code_for(exit)
+                }),
+                leaks_mode: reports.leaks.mode,
+                leftovers: ends.as_deref(),
+                orphans: &tracker.orphans,
+                oom_kills,
+                stuck: reports.stuck.take(),
+            });
+            if let Err(why) = target.write(&json, supervisor.stuck_timeout()) {
+                error!("exit report not written: {why}");
+            }
+        }
+        code
+    }
+}
