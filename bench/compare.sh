@@ -9,7 +9,10 @@
 #   EXTRA_INITS="rinit-before=/path/to/old/rinit" bench/compare.sh
 # They are in the table and the JSON, but not peers in the targets' check.
 # SYSCALLS_ONLY=1 only counts syscalls per event (deterministic, so fine on
-# a busy machine), prints them and writes no JSON.
+# a busy machine), prints them and writes no JSON. CPU_ONLY=1 only measures
+# each init's own CPU time (/proc/PID/schedstat) per forwarded signal and
+# per reaped orphan, 1000 events a window, one at a time, 9 interleaved
+# windows each (medians), prints them and writes no JSON.
 #
 # It builds the shipped static rinit (scripts/build-static.sh) and the harness (bench/.harness), installs
 # the peers if they are missing (tini, catatonit, dumb-init, hyperfine and strace
@@ -54,6 +57,8 @@ cargo build --quiet --release --manifest-path "$top/bench/.harness/Cargo.toml"
 
 if [ -n "${SYSCALLS_ONLY:-}" ]; then
     mode=(syscalls)
+elif [ -n "${CPU_ONLY:-}" ]; then
+    mode=(cpu --repeats 9)
 else
     mode=(measure --out "$out")
 fi

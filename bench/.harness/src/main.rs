@@ -1,12 +1,14 @@
 //! Measures container inits side by side: binary size, idle RSS and
 //! wake-ups as PID 1, start-up overhead (hyperfine), signal round trip,
-//! orphan reaping rate, teardown time with 1000 processes left, and
-//! syscalls per forwarded signal and per reaped orphan (strace).
+//! orphan reaping rate, teardown time with 1000 processes left, and the
+//! init's CPU time and syscalls per forwarded signal and per reaped orphan
+//! (schedstat, strace).
 //!
 //! `rinit-bench measure --out FILE --init NAME=PATH ... [--extra NAME=PATH ...]`
 //! runs everything and prints a table; `rinit-bench syscalls --init ...`
 //! only counts syscalls (deterministic, so it can run on a busy machine) and
-//! writes nothing. The other modes are the workloads it runs under each init
+//! writes nothing; `rinit-bench cpu --init ... [--repeats N]` only measures
+//! the init's CPU time per event, and writes nothing. The other modes are the workloads it runs under each init
 //! (`responder`, `storm`, `orphans`, `teardown`). Every init is run as
 //! `PATH -- COMMAND`, as PID 1 of a fresh PID namespace where it matters.
 //! `--extra` inits (another rinit build, say) are measured alongside but are
@@ -20,10 +22,14 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+mod cpu;
+mod events;
 mod syscalls;
 
 /// Events per syscall-count window (and twice as many in the other).
 const SYSCALL_EVENTS: u64 = 1000;
+/// Events per CPU-time window.
+const CPU_EVENTS: u64 = 1000;
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -32,11 +38,12 @@ fn main() {
         Some("storm") => storm(args[1].parse().expect("count")),
         Some("orphans") => orphans(args[1].parse().expect("count")),
         Some("teardown") => teardown(args[1].parse().expect("count")),
-        Some("measure") => measure(&args[1..], false),
-        Some("syscalls") => measure(&args[1..], true),
+        Some("measure") => measure(&args[1..], Mode::All),
+        Some("syscalls") => measure(&args[1..], Mode::Syscalls),
+        Some("cpu") => measure(&args[1..], Mode::Cpu),
         _ => {
             eprintln!(
-                "usage: rinit-bench measure --out FILE [--repeats N] --init NAME=PATH... [--extra NAME=PATH...]\n       rinit-bench syscalls --init NAME=PATH... [--extra NAME=PATH...]"
+                "usage: rinit-bench measure --out FILE [--repeats N] --init NAME=PATH... [--extra NAME=PATH...]\n       rinit-bench syscalls --init NAME=PATH... [--extra NAME=PATH...]\n       rinit-bench cpu [--repeats N] --init NAME=PATH... [--extra NAME=PATH...]"
             );
             std::process::exit(2);
         }
@@ -109,7 +116,7 @@ fn pin_to_cpu(pid: i32, cpu: usize) {
 }
 
 /// CPU time a task has run, in ns (first field of /proc/PID/schedstat).
-fn runtime_ns(pid: i32) -> u64 {
+pub(crate) fn runtime_ns(pid: i32) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/schedstat"))
         .ok()
         .and_then(|s| s.split_whitespace().next()?.parse().ok())
@@ -227,7 +234,7 @@ fn orphans(count: usize) -> ! {
             assert!(Instant::now() < deadline, "orphan {pid} not reaped");
             std::thread::sleep(Duration::from_micros(20));
         }
-        slept = slept && syscalls::wait_asleep("/proc/1/stat");
+        slept = slept && events::wait_asleep("/proc/1/stat");
     }
     println!("DONE {}", if slept { "slept" } else { "polled" });
     let _ = std::io::stdin().read_to_string(&mut line);
@@ -605,6 +612,11 @@ struct Row {
     zombies: u64,
     #[serde(rename = "teardown_1000_ms")]
     teardown_ms: f64,
+    /// Nanoseconds of the init's CPU time per event (NaN: it polls).
+    #[serde(rename = "cpu_ns_per_signal")]
+    signal_cpu_ns: f64,
+    #[serde(rename = "cpu_ns_per_orphan")]
+    orphan_cpu_ns: f64,
     #[serde(rename = "syscalls_per_signal")]
     signal_syscalls: f64,
     #[serde(rename = "syscalls_per_signal_breakdown")]
@@ -630,7 +642,34 @@ fn machine() -> String {
     format!("{cpu}, {cores} cores, Linux {}", kernel.trim())
 }
 
-fn measure(args: &[String], syscalls_only: bool) {
+/// What `measure` runs: everything, or only one per-event figure.
+#[derive(PartialEq)]
+enum Mode {
+    All,
+    Syscalls,
+    Cpu,
+}
+
+/// The init's CPU time per event: one window of each kind per init, in
+/// turn, `windows` times, a different init first each time. Samples in ns.
+fn cpu_rounds<'a>(
+    inits: &[&'a Init],
+    exe: &str,
+    windows: usize,
+) -> BTreeMap<&'a str, [Vec<f64>; 2]> {
+    let mut samples: BTreeMap<&str, [Vec<f64>; 2]> = BTreeMap::new();
+    for round in 0..windows {
+        for i in 0..inits.len() {
+            let init = inits[(i + round) % inits.len()];
+            let entry = samples.entry(&init.name).or_default();
+            entry[0].push(cpu::per_event_ns(cpu::Kind::Signals, init, exe, CPU_EVENTS));
+            entry[1].push(cpu::per_event_ns(cpu::Kind::Orphans, init, exe, CPU_EVENTS));
+        }
+    }
+    samples
+}
+
+fn measure(args: &[String], mode: Mode) {
     let mut inits = Vec::new();
     let mut out = PathBuf::from("bench/results.json");
     let mut repeats = 5;
@@ -653,6 +692,12 @@ fn measure(args: &[String], syscalls_only: bool) {
         }
     }
     let exe = std::env::current_exe().unwrap().display().to_string();
+    if mode == Mode::Cpu {
+        eprintln!("CPU time per event ({CPU_EVENTS} events a window, {repeats} windows)...");
+        let all: Vec<&Init> = inits.iter().collect();
+        print_cpu(&inits, &cpu_rounds(&all, &exe, repeats));
+        return;
+    }
     // Deterministic, so once per init is enough, and first: strace is the
     // only thing here that would disturb a timing run.
     let mut counted = BTreeMap::new();
@@ -667,7 +712,7 @@ fn measure(args: &[String], syscalls_only: bool) {
             syscalls::measure(init, &exe, SYSCALL_EVENTS),
         );
     }
-    if syscalls_only {
+    if mode == Mode::Syscalls {
         print_syscalls(&inits, &counted);
         return;
     }
@@ -679,9 +724,10 @@ fn measure(args: &[String], syscalls_only: bool) {
     let mut rtts: BTreeMap<&str, Vec<(f64, f64)>> = BTreeMap::new();
     let mut reaps: BTreeMap<&str, Vec<(f64, u64, f64)>> = BTreeMap::new();
     let mut teardowns: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
+    let mut cpus: BTreeMap<&str, [Vec<f64>; 2]> = BTreeMap::new();
     for round in 0..repeats {
         eprintln!(
-            "round {}/{repeats}: idle, signals, reaping, teardown...",
+            "round {}/{repeats}: idle, signals, reaping, teardown, CPU per event...",
             round + 1
         );
         // A different init goes first in each round.
@@ -713,6 +759,11 @@ fn measure(args: &[String], syscalls_only: bool) {
                 .or_default()
                 .push(teardown_time(init, &exe, 1000));
         }
+        for (name, [signal, orphan]) in cpu_rounds(inits, &exe, 2) {
+            let entry = cpus.entry(name).or_default();
+            entry[0].extend(signal);
+            entry[1].extend(orphan);
+        }
     }
     let top = std::env::current_dir().unwrap();
     let mut rows: BTreeMap<String, Row> = BTreeMap::new();
@@ -733,6 +784,8 @@ fn measure(args: &[String], syscalls_only: bool) {
             reap_per_cpu_s: median(reaps[name].iter().map(|r| r.2).collect()),
             zombies: reaps[name].iter().map(|r| r.1).max().unwrap_or(0),
             teardown_ms: median(teardowns[name].clone()),
+            signal_cpu_ns: median(cpus[name][0].clone()).round(),
+            orphan_cpu_ns: median(cpus[name][1].clone()).round(),
             signal_syscalls: hundredths(signal.total()),
             signal_breakdown: signal.breakdown(),
             orphan_syscalls: hundredths(orphan.total()),
@@ -761,22 +814,57 @@ fn print_syscalls(
     }
 }
 
+/// Microseconds for the table, or "polls" where the init never slept.
+fn micros(ns: f64) -> String {
+    if ns.is_finite() {
+        format!("{:.2}", ns / 1000.0)
+    } else {
+        "polls".to_string()
+    }
+}
+
+fn print_cpu(inits: &[Init], samples: &BTreeMap<&str, [Vec<f64>; 2]>) {
+    println!(
+        "| init | CPU / forwarded signal (µs) | CPU / reaped orphan (µs) | samples (signal; orphan) |"
+    );
+    println!("| --- | ---: | ---: | --- |");
+    let fmt = |v: &[f64]| {
+        let mut v = v.to_vec();
+        v.sort_by(f64::total_cmp);
+        v.iter()
+            .map(|x| format!("{:.0}", x))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    for init in inits {
+        let [signal, orphan] = &samples[init.name.as_str()];
+        println!(
+            "| {} | {} | {} | {}; {} |",
+            init.name,
+            micros(median(signal.clone())),
+            micros(median(orphan.clone())),
+            fmt(signal),
+            fmt(orphan)
+        );
+    }
+}
+
 fn print_table(inits: &[Init], rows: &BTreeMap<String, Row>) {
     let mut t = String::new();
     let _ = writeln!(t, "machine: {}", machine());
     let _ = writeln!(
         t,
-        "| init | static size (B) | idle RSS (KiB) | start-up overhead (ms) | idle wake-ups / 2 s | idle CPU (ms / 2 s) | signal round trip median / p99 (µs) | reaped / s | reaped / CPU-s | zombies left | teardown, 1000 left (ms) | syscalls / forwarded signal | syscalls / reaped orphan |"
+        "| init | static size (B) | idle RSS (KiB) | start-up overhead (ms) | idle wake-ups / 2 s | idle CPU (ms / 2 s) | signal round trip median / p99 (µs) | reaped / s | reaped / CPU-s | zombies left | teardown, 1000 left (ms) | CPU / forwarded signal (µs) | CPU / reaped orphan (µs) | syscalls / forwarded signal | syscalls / reaped orphan |"
     );
     let _ = writeln!(
         t,
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |"
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |"
     );
     for init in inits {
         let r = &rows[&init.name];
         let _ = writeln!(
             t,
-            "| {} | {} | {:.0} | {:.3} | {} | {:.0} | {:.1} / {:.1} | {:.0} | {:.0} | {} | {:.1} | {}: {} | {}: {} |",
+            "| {} | {} | {:.0} | {:.3} | {} | {:.0} | {:.1} / {:.1} | {:.0} | {:.0} | {} | {:.1} | {} | {} | {}: {} | {}: {} |",
             init.name,
             r.size,
             r.rss_kib,
@@ -789,6 +877,8 @@ fn print_table(inits: &[Init], rows: &BTreeMap<String, Row>) {
             r.reap_per_cpu_s,
             r.zombies,
             r.teardown_ms,
+            micros(r.signal_cpu_ns),
+            micros(r.orphan_cpu_ns),
             r.signal_syscalls,
             r.signal_breakdown,
             r.orphan_syscalls,
@@ -833,6 +923,9 @@ fn print_table(inits: &[Init], rows: &BTreeMap<String, Row>) {
                 .fold(0.0, f64::max);
             let reap = best(|r| r.reap_per_s, false);
             let reap_cpu = best(|r| r.reap_per_cpu_s, false);
+            // A poller's CPU time per event is NaN, so `best` leaves it out.
+            let signal_cpu = best(|r| r.signal_cpu_ns, true);
+            let orphan_cpu = best(|r| r.orphan_cpu_ns, true);
             let check = |ok: bool| if ok { "met" } else { "MISSED" };
             let _ = writeln!(t, "\nrinit against the targets (best peer in brackets):");
             let _ = writeln!(
@@ -893,6 +986,22 @@ fn print_table(inits: &[Init], rows: &BTreeMap<String, Row>) {
                 me.reap_per_cpu_s,
                 0.95 * reap_cpu,
                 check(me.reap_per_cpu_s >= 0.95 * reap_cpu)
+            );
+            let _ = writeln!(
+                t,
+                "- CPU per forwarded signal {} µs <= 1.05 x best peer [{}] = {}: {}",
+                micros(me.signal_cpu_ns),
+                micros(signal_cpu),
+                micros(1.05 * signal_cpu),
+                check(me.signal_cpu_ns <= 1.05 * signal_cpu)
+            );
+            let _ = writeln!(
+                t,
+                "- CPU per reaped orphan {} µs <= 1.05 x best peer [{}] = {}: {}",
+                micros(me.orphan_cpu_ns),
+                micros(orphan_cpu),
+                micros(1.05 * orphan_cpu),
+                check(me.orphan_cpu_ns <= 1.05 * orphan_cpu)
             );
         }
     }

@@ -12,11 +12,11 @@
 //! wake-up cancel out.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
-use crate::{Init, in_pidns, init_pid, kill_group};
+use crate::Init;
+use crate::events::{self, Measured};
 
 /// Calls per syscall name over one traced window.
 pub type Counts = BTreeMap<String, u64>;
@@ -146,25 +146,6 @@ pub fn per_event(small: [&Window; 2], large: [&Window; 2], n: u64) -> PerEvent {
     }
 }
 
-/// The process state letter of `/proc/PID/stat` (`S`: asleep in a syscall).
-fn state(stat_path: &str) -> Option<char> {
-    let stat = std::fs::read_to_string(stat_path).ok()?;
-    stat.rsplit_once(')')?.1.trim_start().chars().next()
-}
-
-/// Waits until the process is asleep in its wait for events; false if it
-/// never is within a second (an init that polls).
-pub fn wait_asleep(stat_path: &str) -> bool {
-    let deadline = Instant::now() + Duration::from_secs(1);
-    while state(stat_path) != Some('S') {
-        if Instant::now() > deadline {
-            return false;
-        }
-        std::thread::sleep(Duration::from_micros(20));
-    }
-    true
-}
-
 /// `strace -c` attached to `pid`, counting until [`Tracer::finish`].
 struct Tracer {
     strace: std::process::Child,
@@ -201,88 +182,26 @@ impl Tracer {
     }
 }
 
-/// `n` SIGUSR1s sent to the init one at a time, each answered by the child's
-/// handler before the next.
-fn signal_window(init: &Init, exe: &str, n: u64) -> Window {
-    let mut fds = [0; 2];
-    // SAFETY: a fresh pipe; the read end is ours and close-on-exec, the
-    // write end goes to the responder.
-    unsafe {
-        libc::pipe(fds.as_mut_ptr());
-        libc::fcntl(fds[0], libc::F_SETFD, libc::FD_CLOEXEC);
-    }
-    let mut child = in_pidns(init, &[exe, "responder", &fds[1].to_string()])
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    // SAFETY: the child has its copy; from here the read end is a File.
-    let mut answers = unsafe {
-        libc::close(fds[1]);
-        <std::fs::File as std::os::fd::FromRawFd>::from_raw_fd(fds[0])
-    };
-    let mut byte = [0u8];
-    answers
-        .read_exact(&mut byte)
-        .expect("responder did not start");
-    let pid = init_pid(child.id());
-    let stat = format!("/proc/{pid}/stat");
-    let mut slept = wait_asleep(&stat);
-    let tracer = Tracer::attach(pid);
-    slept &= wait_asleep(&stat);
-    for _ in 0..n {
-        // SAFETY: signalling the init we started.
-        unsafe { libc::kill(pid, libc::SIGUSR1) };
-        answers
-            .read_exact(&mut byte)
-            .unwrap_or_else(|e| panic!("{}: no answer to SIGUSR1: {e}", init.name));
-        // Once an init is known to poll, waiting for it to sleep only slows the run.
-        slept = slept && wait_asleep(&stat);
-    }
-    let counts = tracer.finish();
-    kill_group(&mut child);
-    Window { counts, slept }
-}
+/// `events::signals` or `events::orphans`, with strace as the probe.
+type Events = fn(&Init, &str, u64, fn(i32) -> Tracer, fn(Tracer) -> Counts) -> Measured<Counts>;
 
-/// `n` orphans, each reaped by the init before the next exits.
-fn orphan_window(init: &Init, exe: &str, n: u64) -> Window {
-    let mut child = in_pidns(init, &[exe, "orphans", &n.to_string()])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    assert_eq!(
-        lines.next().and_then(Result::ok).as_deref(),
-        Some("READY"),
-        "{}: orphans did not start",
-        init.name
-    );
-    let pid = init_pid(child.id());
-    let stat = format!("/proc/{pid}/stat");
-    let mut slept = wait_asleep(&stat);
-    let tracer = Tracer::attach(pid);
-    slept &= wait_asleep(&stat);
-    let mut stdin = child.stdin.take().unwrap();
-    stdin.write_all(b"go\n").unwrap();
-    let done = lines.next().and_then(Result::ok).unwrap_or_default();
-    let counts = tracer.finish();
-    kill_group(&mut child);
-    match done.as_str() {
-        "DONE slept" => {}
-        "DONE polled" => slept = false,
-        other => panic!("{}: orphans ended with {other:?}", init.name),
+/// A window of `n` events of one kind, counted by strace.
+fn window(kind: Events, init: &Init, exe: &str, n: u64) -> Window {
+    let Measured { value, slept } = kind(init, exe, n, Tracer::attach, Tracer::finish);
+    Window {
+        counts: value,
+        slept,
     }
-    Window { counts, slept }
 }
 
 /// Syscalls per forwarded signal and per reaped orphan.
 pub fn measure(init: &Init, exe: &str, n: u64) -> (PerEvent, PerEvent) {
-    let windows = |what: &str, f: fn(&Init, &str, u64) -> Window| {
+    let windows = |what: &str, kind| {
         let (s1, l1, s2, l2) = (
-            f(init, exe, n),
-            f(init, exe, 2 * n),
-            f(init, exe, n),
-            f(init, exe, 2 * n),
+            window(kind, init, exe, n),
+            window(kind, init, exe, 2 * n),
+            window(kind, init, exe, n),
+            window(kind, init, exe, 2 * n),
         );
         // The raw counts, so that a figure can be checked by hand.
         let raw = |w: &Window| format!("{:?}", w.counts);
@@ -291,8 +210,8 @@ pub fn measure(init: &Init, exe: &str, n: u64) -> (PerEvent, PerEvent) {
         per_event([&s1, &s2], [&l1, &l2], n)
     };
     (
-        windows("signals", signal_window),
-        windows("orphans", orphan_window),
+        windows("signals", events::signals),
+        windows("orphans", events::orphans),
     )
 }
 
