@@ -32,6 +32,7 @@ mod container;
 mod exit_status;
 mod leaks;
 mod needs;
+mod non_utf8;
 mod reaping;
 mod shutdown;
 mod signals;
@@ -66,6 +67,7 @@ fn main() {
         container::TESTS,
         exit_status::TESTS,
         leaks::TESTS,
+        non_utf8::TESTS,
         reaping::TESTS,
         shutdown::TESTS,
         signals::TESTS,
