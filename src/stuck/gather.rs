@@ -376,6 +376,61 @@ mod tests {
     }
 
     #[test]
+    fn a_cut_name_and_a_latin1_mount_point_are_reported() {
+        // The kernel's bytes: a name cut inside "р" (d1 80), a mount
+        // point with a Latin-1 "é" (e9). Neither may hide the thread, its
+        // FUSE mount, or the fusectl mount.
+        let tmp = TempDir::new();
+        let write = |rel: &str, bytes: &[u8]| {
+            let path = tmp.path().join(rel);
+            fs::create_dir_all(path.parent().unwrap()).unwrap();
+            fs::write(path, bytes).unwrap();
+        };
+        let mut own = format!(
+            "30 1 0:30 / {}/fusectl rw - fusectl fusectl rw\n",
+            tmp.path().display()
+        )
+        .into_bytes();
+        own.extend_from_slice(b"60 1 0:50 / /mnt/caf\xe9 rw - tmpfs tmpfs rw\n");
+        write("proc/self/mountinfo", &own);
+        write("fusectl/41/waiting", b"1\n");
+        let task = "proc/20/task/20";
+        write(
+            &format!("{task}/stat"),
+            b"20 (\xd0\xbf\xd1) D 1 20 20 0 -1 4194304 0 0",
+        );
+        write(
+            &format!("{task}/status"),
+            b"Name:\t\xd0\xbf\xd1\nNSpid:\t20\t3\nSigPnd:\t0000000000000100\n",
+        );
+        write(&format!("{task}/wchan"), b"request_wait_answer");
+        write(&format!("{task}/cgroup"), b"0::/caf\xe9\n");
+        write(
+            &format!("{task}/mountinfo"),
+            b"91 80 0:41 / /mnt/caf\xe9 rw - fuse hangfs rw\n",
+        );
+        let proc = Proc::at(tmp.path().join("proc"));
+        let fusectl = Fusectl::open_at(&proc, &tmp.path().join("fusectl"));
+        assert!(fusectl.dir.is_some() && !fusectl.mounted_by_us);
+        let tasks = gather_from(&proc, &[20], &[], &mut Some(fusectl));
+        assert_eq!(tasks.len(), 1);
+        let t = &tasks[0];
+        assert_eq!((t.comm.as_str(), t.state), ("п\u{fffd}", 'D'));
+        assert_eq!(t.nspid, [20, 3]);
+        assert!(t.pending.contains(SIGKILL));
+        assert_eq!(t.cgroups, ["0::/caf\u{fffd}"]);
+        assert_eq!(
+            t.fuse,
+            [FuseConnection {
+                connection: 41,
+                mountpoint: "/mnt/caf\u{fffd}".into(),
+                fstype: "fuse".into(),
+                waiting: Some(1),
+            }]
+        );
+    }
+
+    #[test]
     fn aborts_through_existing_connection_files_only() {
         let tmp = TempDir::new();
         let proc = fake_host(&tmp);

@@ -120,6 +120,58 @@ fn a_stopped_child_with_a_cut_name_gets_sigcont() {
     }
 }
 
+/// A process with the cut name that survives SIGKILL (frozen in a v1
+/// freezer cgroup) is named in the stuck report, with its state and
+/// remedy; a rinit that reads its stat as UTF-8 says "0 process(es)
+/// survived SIGKILL ... (gone meanwhile)".
+fn a_stuck_process_with_a_cut_name_is_reported() {
+    let (dir, program) = program();
+    let go = dir.path().join("go").to_str().unwrap().to_string();
+    let script = format!(
+        r#""$1" -c 'sleep 1111; :' &
+        echo victim-started
+        while [ ! -e '{go}' ]; do sleep 0.02; done
+        exit 4"#
+    );
+    let args = [
+        "--grace",
+        "300ms",
+        "--stuck-timeout",
+        "1s",
+        "--",
+        "sh",
+        "-c",
+        &script,
+        "sh",
+        &program,
+    ];
+    let cg = FreezerCgroup::new("non-utf8-stuck");
+    let run = start(pid1(&args), secs(30.0));
+    run.wait_stdout("victim-started", secs(10.0));
+    let rinit = find_descendant(run.pid(), "rinit", secs(5.0));
+    let app = find_descendant(rinit, &cut_comm(), secs(5.0));
+    find_descendant(app, "sleep", secs(5.0));
+    cg.add(app);
+    cg.freeze();
+    std::fs::write(&go, "").unwrap();
+    let stderr = run.wait_stderr("remedy: thaw it", secs(15.0));
+    // Its sleep, killed, stays a zombie of the frozen program: 2 survive.
+    assert!(
+        stderr.contains("2 process(es) survived SIGKILL"),
+        "{stderr}"
+    );
+    assert!(
+        stderr
+            .lines()
+            .any(|l| l.contains(&format!("({}) state D", cut_comm()))
+                && l.contains("frozen by the cgroup v1 freezer")),
+        "{stderr}"
+    );
+    cg.thaw();
+    let out = run.finish();
+    assert_eq!(out.code, Some(4), "{out:?}");
+}
+
 /// The child's cgroup directory, removed on drop if a failed run left it.
 struct CgroupName {
     name: String,
@@ -186,6 +238,7 @@ tests! {
         a_process_with_a_cut_name_is_found_and_ended,
         a_stopped_child_with_a_cut_name_gets_sigcont,
     ];
+    &[Root, PidNs, Freezer] => [a_stuck_process_with_a_cut_name_is_reported];
     &[Root, PidNs, Cgroup2] => [
         a_latin1_mount_point_does_not_disable_cgroups,
     ];
