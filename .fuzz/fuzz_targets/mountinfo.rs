@@ -42,7 +42,9 @@ fuzz_target!(|data: &[u8]| {
     table.extend_from_slice(b"\n7 1 0:5 / ");
     table.extend(escape_mountinfo(&point));
     table.extend_from_slice(b" rw - tmpfs tmpfs rw\n");
-    let last = parse_mountinfo(&table).pop().expect("the injected line parses");
+    let last = parse_mountinfo(&table)
+        .pop()
+        .expect("the injected line parses");
     assert_eq!(last.point.as_os_str().as_bytes(), point.as_slice());
     assert_eq!((last.id, last.fstype.as_str()), (7, "tmpfs"));
 });

@@ -12,10 +12,7 @@ use libfuzzer_sys::fuzz_target;
 use rinit::os::procfs::{ProcStat, descendants, parse_stat};
 
 fuzz_target!(|data: &[u8]| {
-    let table: Vec<ProcStat> = data
-        .split(|&b| b == b'\n')
-        .filter_map(parse_stat)
-        .collect();
+    let table: Vec<ProcStat> = data.split(|&b| b == b'\n').filter_map(parse_stat).collect();
     for stat in &table {
         assert!(stat.pid > 0, "pid {} from {data:?}", stat.pid);
         assert!(stat.ppid >= 0, "ppid {} from {data:?}", stat.ppid);
@@ -27,11 +24,7 @@ fuzz_target!(|data: &[u8]| {
             "{} ({}) {} {} 1 1 0 -1 {} 0 0",
             stat.pid, stat.comm, stat.state, stat.ppid, stat.flags
         );
-        assert_eq!(
-            parse_stat(line.as_bytes()).as_ref(),
-            Some(stat),
-            "{line:?}"
-        );
+        assert_eq!(parse_stat(line.as_bytes()).as_ref(), Some(stat), "{line:?}");
     }
 
     // Whatever bytes the command name holds (newlines included: the
