@@ -1,19 +1,20 @@
 //! What several fuzz targets share: turning the fuzzer's bytes into the
 //! text a parser reads, and the inverse of the parsers' escapes.
 
-/// The input as the text a `/proc` or cgroup file would hold; rinit reads
-/// those with `read_to_string`, so bytes that are not UTF-8 never reach a
-/// parser.
+/// The input as text, for the parsers that take text: option values, and
+/// the ASCII kernel files (cgroup control files, `status`, `fdinfo`) that
+/// rinit converts lossily (`os::read_text`). Input that is not UTF-8 is
+/// skipped rather than converted, which would only explore U+FFFD. The
+/// parsers of `stat`, mountinfo and `/proc/PID/cgroup` take the bytes.
 pub fn text(data: &[u8]) -> Option<&str> {
     std::str::from_utf8(data).ok()
 }
 
 /// Two inputs in one: split at the first NUL (the second is empty when
 /// there is none).
-pub fn two_texts(data: &[u8]) -> Option<(&str, &str)> {
+pub fn two_inputs(data: &[u8]) -> (&[u8], &[u8]) {
     let at = data.iter().position(|&b| b == 0).unwrap_or(data.len());
-    let second = data.get(at + 1..).unwrap_or_default();
-    Some((text(&data[..at])?, text(second)?))
+    (&data[..at], data.get(at + 1..).unwrap_or_default())
 }
 
 /// A small number taken from the input's first bytes, to vary what a
@@ -29,19 +30,20 @@ pub fn number(data: &[u8]) -> u32 {
 /// escaped too, so that a rendered line stays one line, and so is a field
 /// that is a lone `-` (the kernel never writes one: roots and mount points
 /// start with `/`), which would read as the separator.
-pub fn escape_mountinfo(field: &str) -> String {
-    if field == "-" {
-        return "\\055".to_string();
+/// Other bytes, UTF-8 or not, pass through as the kernel passes them.
+pub fn escape_mountinfo(field: &[u8]) -> Vec<u8> {
+    if field == b"-" {
+        return b"\\055".to_vec();
     }
     let mut bytes = Vec::with_capacity(field.len());
-    for &b in field.as_bytes() {
+    for &b in field {
         if b == b' ' || b == b'\\' || b.is_ascii_control() {
             bytes.extend_from_slice(format!("\\{b:03o}").as_bytes());
         } else {
             bytes.push(b);
         }
     }
-    String::from_utf8(bytes).expect("escaping ASCII bytes keeps UTF-8 valid")
+    bytes
 }
 
 /// The lines of `text` (as `str::lines` splits them) that do not start

@@ -6,7 +6,7 @@
 //! undoes what was done, so a degraded run leaves nothing behind.
 
 use super::discover::{self as cgroup, Hierarchy, Kind};
-use crate::os::{describe_error, sys, write_control};
+use crate::os::{describe_error, lossy, read_text, sys, write_control};
 use crate::signals::{self, Signo};
 use log::{debug, warn};
 use std::fs::{self, File, OpenOptions};
@@ -131,7 +131,7 @@ impl ChildCgroup {
                 } else {
                     "cgroup.subtree_control"
                 });
-                let text = fs::read_to_string(&path).map_err(|e| op_error("read", &path, e))?;
+                let text = read_text(&path).map_err(|e| op_error("read", &path, e))?;
                 text.split_whitespace().any(|c| c == "memory")
             }
             _ => false,
@@ -196,7 +196,7 @@ impl ChildCgroup {
     /// itself into a leaf beside the child's cgroup.
     fn enable_v2_controller(&mut self, own_dir: &Path, controller: &str) -> Result<(), SetupError> {
         let control = own_dir.join("cgroup.subtree_control");
-        let enabled = fs::read_to_string(&control).map_err(|e| op_error("read", &control, e))?;
+        let enabled = read_text(&control).map_err(|e| op_error("read", &control, e))?;
         if enabled.split_whitespace().any(|c| c == controller) {
             return Ok(());
         }
@@ -305,7 +305,7 @@ impl ChildCgroup {
             .iter()
             .flat_map(|(_, dir)| cgroups_under(dir))
             .flat_map(|dir| {
-                fs::read_to_string(dir.join("cgroup.procs"))
+                read_text(&dir.join("cgroup.procs"))
                     .map(|t| cgroup::parse_pids(&t))
                     .unwrap_or_default()
             })
@@ -318,10 +318,10 @@ impl ChildCgroup {
     /// Whether the v2 cgroup still holds a task; `None` without v2.
     pub fn populated(&self) -> Option<bool> {
         let mut file = self.events.as_ref()?;
-        let mut text = String::new();
+        let mut raw = Vec::new();
         file.seek(SeekFrom::Start(0)).ok()?;
-        file.read_to_string(&mut text).ok()?;
-        cgroup::keyed_value(&text, "populated").map(|v| v != 0)
+        file.read_to_end(&mut raw).ok()?;
+        cgroup::keyed_value(&lossy(&raw), "populated").map(|v| v != 0)
     }
 
     pub fn signal_members(&self, sig: Signo) {
@@ -391,7 +391,7 @@ impl ChildCgroup {
         };
         for cgroup in cgroups_under(dir) {
             let state = cgroup.join("freezer.state");
-            if fs::read_to_string(&state).is_ok_and(|s| s.trim() == "THAWED") {
+            if read_text(&state).is_ok_and(|s| s.trim() == "THAWED") {
                 continue;
             }
             match self.fs.write(&state, "THAWED") {
@@ -445,7 +445,7 @@ fn wait_frozen(state: &Path, limit: Duration) -> bool {
     // freezer.state moves to FROZEN lazily, when read; there is no event.
     let deadline = Instant::now() + limit;
     loop {
-        if fs::read_to_string(state).is_ok_and(|s| s.trim() == "FROZEN") {
+        if read_text(state).is_ok_and(|s| s.trim() == "FROZEN") {
             return true;
         }
         if Instant::now() >= deadline {
@@ -511,7 +511,7 @@ fn remove_dir_retrying(cgroupfs: &dyn CgroupFs, dir: &Path, retries: &mut u32) -
                 std::thread::sleep(Duration::from_millis(10));
             }
             Err(e) => {
-                let pids = std::fs::read_to_string(dir.join("cgroup.procs")).unwrap_or_default();
+                let pids = read_text(&dir.join("cgroup.procs")).unwrap_or_default();
                 let pids = cgroup::parse_pids(&pids);
                 warn!(
                     "cannot remove {}: {}{}",
@@ -608,7 +608,7 @@ impl Memory {
         } else {
             "memory.oom_control"
         };
-        let text = fs::read_to_string(self.dir.join(file)).ok()?;
+        let text = read_text(&self.dir.join(file)).ok()?;
         cgroup::keyed_value(&text, "oom_kill")
     }
 

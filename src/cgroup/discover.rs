@@ -9,7 +9,9 @@
 //! under rinit's own cgroup in each of them, never above it.
 
 use crate::os::procfs;
+use std::ffi::OsStr;
 use std::fmt;
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -38,26 +40,32 @@ pub struct Hierarchy {
 
 /// The directory of `own` (a path from /proc/self/cgroup) under a mount
 /// whose root is `root`; `None` when the cgroup is not visible there (a
-/// cgroup namespace showing the host's mount with root `/..`).
-fn own_dir(point: &str, root: &str, own: &str) -> Option<PathBuf> {
-    let rel = if root == "/" {
+/// cgroup namespace showing the host's mount with root `/..`). Compared
+/// and joined as bytes: neither path need be UTF-8.
+fn own_dir(point: &Path, root: &Path, own: &Path) -> Option<PathBuf> {
+    let (root, own) = (root.as_os_str().as_bytes(), own.as_os_str().as_bytes());
+    let rel = if root == b"/" {
         own
     } else {
         let rest = own.strip_prefix(root)?;
-        if !rest.is_empty() && !rest.starts_with('/') {
+        if !rest.is_empty() && !rest.starts_with(b"/") {
             return None;
         }
         rest
     };
-    if rel.split('/').any(|c| c == "..") {
+    if rel.split(|&b| b == b'/').any(|c| c == b"..") {
         return None;
     }
-    Some(Path::new(point).join(rel.trim_start_matches('/')))
+    let relative = rel
+        .iter()
+        .position(|&b| b != b'/')
+        .map_or(&[][..], |at| &rel[at..]);
+    Some(point.join(OsStr::from_bytes(relative)))
 }
 
 /// The hierarchies rinit can use, from `/proc/self/mountinfo` and
 /// `/proc/self/cgroup`. The first mount of each kind wins.
-pub fn discover(mountinfo: &str, proc_cgroup: &str) -> Vec<Hierarchy> {
+pub fn discover(mountinfo: &[u8], proc_cgroup: &[u8]) -> Vec<Hierarchy> {
     let mounts = procfs::parse_mountinfo(mountinfo);
     let mut found: Vec<Hierarchy> = Vec::new();
     for (kind, path) in memberships(proc_cgroup) {
@@ -75,22 +83,24 @@ pub fn discover(mountinfo: &str, proc_cgroup: &str) -> Vec<Hierarchy> {
 }
 
 /// The (hierarchy, path) pairs of a `/proc/PID/cgroup` file that rinit
-/// cares about.
-pub fn memberships(proc_cgroup: &str) -> Vec<(Kind, String)> {
+/// cares about. The paths are the kernel's bytes (a cgroup's name need not
+/// be UTF-8), since rinit opens files under them.
+pub fn memberships(proc_cgroup: &[u8]) -> Vec<(Kind, PathBuf)> {
     let mut out = Vec::new();
-    for line in proc_cgroup.lines() {
-        let mut parts = line.splitn(3, ':');
+    for line in proc_cgroup.split(|&b| b == b'\n') {
+        let mut parts = line.splitn(3, |&b| b == b':');
         let (Some(id), Some(controllers), Some(path)) = (parts.next(), parts.next(), parts.next())
         else {
             continue;
         };
-        if id == "0" && controllers.is_empty() {
-            out.push((Kind::V2, path.to_string()));
+        let path = Path::new(OsStr::from_bytes(path));
+        if id == b"0" && controllers.is_empty() {
+            out.push((Kind::V2, path.to_path_buf()));
         }
-        for c in controllers.split(',') {
+        for c in controllers.split(|&b| b == b',') {
             match c {
-                "freezer" => out.push((Kind::V1Freezer, path.to_string())),
-                "memory" => out.push((Kind::V1Memory, path.to_string())),
+                b"freezer" => out.push((Kind::V1Freezer, path.to_path_buf())),
+                b"memory" => out.push((Kind::V1Memory, path.to_path_buf())),
                 _ => {}
             }
         }
@@ -100,7 +110,7 @@ pub fn memberships(proc_cgroup: &str) -> Vec<(Kind, String)> {
 
 /// The directory of cgroup `path` of hierarchy `kind`, through the first
 /// mount of that hierarchy that shows it.
-pub fn dir_in(mounts: &[procfs::Mount], kind: Kind, path: &str) -> Option<PathBuf> {
+pub fn dir_in(mounts: &[procfs::Mount], kind: Kind, path: &Path) -> Option<PathBuf> {
     mounts
         .iter()
         .filter(|m| match kind {
@@ -180,6 +190,10 @@ pub fn parse_pids(text: &str) -> Vec<i32> {
 mod tests {
     use super::*;
 
+    fn found(mountinfo: &str, proc_cgroup: &str) -> Vec<Hierarchy> {
+        discover(mountinfo.as_bytes(), proc_cgroup.as_bytes())
+    }
+
     const HYBRID_MOUNTINFO: &str = "\
 31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755
 32 31 0:29 / /sys/fs/cgroup/cpu rw,relatime - cgroup cgroup rw,cpu
@@ -199,7 +213,7 @@ mod tests {
     #[test]
     fn hierarchies_come_in_order_of_kind() {
         let listed_backwards = "0::/\n4:memory:/m\n6:freezer:/f\n";
-        let kinds: Vec<Kind> = discover(HYBRID_MOUNTINFO, listed_backwards)
+        let kinds: Vec<Kind> = found(HYBRID_MOUNTINFO, listed_backwards)
             .into_iter()
             .map(|h| h.kind)
             .collect();
@@ -209,7 +223,7 @@ mod tests {
     #[test]
     fn hybrid_host() {
         assert_eq!(
-            discover(HYBRID_MOUNTINFO, HYBRID_CGROUP),
+            found(HYBRID_MOUNTINFO, HYBRID_CGROUP),
             vec![
                 Hierarchy {
                     kind: Kind::V1Freezer,
@@ -231,14 +245,14 @@ mod tests {
     fn pure_v2_in_a_container_namespace() {
         let mountinfo = "1219 1210 0:27 / /sys/fs/cgroup ro,nosuid,nodev,noexec,relatime - cgroup2 cgroup2 rw,nsdelegate\n";
         assert_eq!(
-            discover(mountinfo, "0::/\n"),
+            found(mountinfo, "0::/\n"),
             vec![Hierarchy {
                 kind: Kind::V2,
                 own_dir: "/sys/fs/cgroup".into()
             }]
         );
         assert_eq!(
-            discover(mountinfo, "0::/app/web\n"),
+            found(mountinfo, "0::/app/web\n"),
             vec![Hierarchy {
                 kind: Kind::V2,
                 own_dir: "/sys/fs/cgroup/app/web".into()
@@ -254,7 +268,7 @@ mod tests {
 ";
         let proc_cgroup = "5:memory,freezer:/docker/abc/sub\n0::/elsewhere\n";
         assert_eq!(
-            discover(mountinfo, proc_cgroup),
+            found(mountinfo, proc_cgroup),
             vec![
                 Hierarchy {
                     kind: Kind::V1Freezer,
@@ -267,23 +281,57 @@ mod tests {
             ]
         );
         // Not visible under the mount: skipped.
-        assert_eq!(discover(mountinfo, "5:memory:/other\n"), vec![]);
-        assert_eq!(own_dir("/m", "/docker/abc", "/docker/abcdef"), None);
-        assert_eq!(own_dir("/m", "/", "/a/../b"), None);
+        assert_eq!(found(mountinfo, "5:memory:/other\n"), vec![]);
+        assert_eq!(
+            own_dir(
+                "/m".as_ref(),
+                "/docker/abc".as_ref(),
+                "/docker/abcdef".as_ref()
+            ),
+            None
+        );
+        assert_eq!(
+            own_dir("/m".as_ref(), "/".as_ref(), "/a/../b".as_ref()),
+            None
+        );
     }
 
     #[test]
     fn nothing_mounted() {
-        assert_eq!(discover("", HYBRID_CGROUP), vec![]);
-        assert_eq!(discover(HYBRID_MOUNTINFO, ""), vec![]);
+        assert_eq!(found("", HYBRID_CGROUP), vec![]);
+        assert_eq!(found(HYBRID_MOUNTINFO, ""), vec![]);
     }
 
     #[test]
     fn mount_points_with_spaces() {
         let mountinfo = "41 31 0:38 / /sys/fs/my\\040cgroup rw - cgroup2 cgroup2 rw\n";
         assert_eq!(
-            discover(mountinfo, "0::/\n")[0].own_dir,
+            found(mountinfo, "0::/\n")[0].own_dir,
             PathBuf::from("/sys/fs/my cgroup")
+        );
+    }
+
+    #[test]
+    fn paths_that_are_not_utf8() {
+        // A Latin-1 mount point elsewhere must not hide the cgroup mount,
+        // and a mount point or cgroup name in Latin-1 is used as its bytes.
+        let mountinfo = b"60 31 0:50 / /mnt/caf\xe9 rw - tmpfs tmpfs rw\n\
+            41 31 0:38 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n\
+            37 31 0:34 / /sys/fs/fr\xe9ezer rw - cgroup cgroup rw,freezer\n";
+        let proc_cgroup = b"6:freezer:/\xe9t\xe9\n0::/app\xff\n";
+        let dir = |bytes: &[u8]| PathBuf::from(OsStr::from_bytes(bytes));
+        assert_eq!(
+            discover(mountinfo, proc_cgroup),
+            vec![
+                Hierarchy {
+                    kind: Kind::V1Freezer,
+                    own_dir: dir(b"/sys/fs/fr\xe9ezer/\xe9t\xe9"),
+                },
+                Hierarchy {
+                    kind: Kind::V2,
+                    own_dir: dir(b"/sys/fs/cgroup/app\xff"),
+                },
+            ]
         );
     }
 

@@ -18,6 +18,28 @@ pub fn describe_error(err: &io::Error) -> String {
     }
 }
 
+/// Reads a whole kernel file (/proc, cgroupfs, fusectl) as the bytes it
+/// holds. They are not text: the kernel cuts a command name at 15 bytes,
+/// in the middle of a character if need be, and passes a mount point's
+/// bytes through unescaped. A read that insisted on UTF-8 would make such
+/// a process, or every mount, invisible; parsers take numbers from the
+/// bytes and names lossily, for display.
+pub fn read_file(path: &Path) -> io::Result<Vec<u8>> {
+    std::fs::read(path)
+}
+
+/// A kernel file that is ASCII by design (a cgroup control file, wchan,
+/// a /proc status) as text: a stray byte (in a `Name:` line) reads as
+/// U+FFFD, leaving the numbers around it intact.
+pub fn read_text(path: &Path) -> io::Result<String> {
+    read_file(path).map(|raw| lossy(&raw))
+}
+
+/// Kernel bytes as text for display and keyword parsing.
+pub fn lossy(raw: &[u8]) -> String {
+    String::from_utf8_lossy(raw).into_owned()
+}
+
 /// Writes `text` to a kernel control file (cgroupfs, fusectl) in one
 /// write. Never creates the file: a missing or misspelt control file must
 /// be an error, not a new regular file that silently does nothing.

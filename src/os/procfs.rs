@@ -1,16 +1,23 @@
-//! Reading `/proc`: pure parsers for its text, and `Proc`, the one place
-//! that knows its paths. Parsers split `stat` at the *last* `)`, since a
-//! command name may itself contain `)` and spaces.
+//! Reading `/proc`: pure parsers for its files, and `Proc`, the one place
+//! that knows its paths. The files are bytes, not text (`os::read_file`):
+//! numbers are parsed from the bytes, names converted lossily for display
+//! only, mount points kept as the bytes they are. Parsers split `stat` at
+//! the *last* `)`, since a command name may itself contain `)` and spaces.
 
-use crate::os::describe_error;
+use crate::os::{describe_error, lossy, read_file, read_text};
+use std::ffi::OsString;
 use std::fs;
 use std::io;
+use std::os::unix::ffi::OsStringExt;
 use std::path::{Path, PathBuf};
+use std::str::FromStr;
 
 /// One process (or thread) as `/proc/PID/stat` describes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProcStat {
     pub pid: i32,
+    /// For display: the kernel's bytes, converted lossily (a name cut at
+    /// 15 bytes may end in half a character).
     pub comm: String,
     pub state: char,
     pub ppid: i32,
@@ -31,19 +38,41 @@ impl ProcStat {
     }
 }
 
+/// A decimal number of a /proc file.
+fn number<T: FromStr>(raw: &[u8]) -> Option<T> {
+    std::str::from_utf8(raw).ok()?.parse().ok()
+}
+
+/// The blank-separated fields of a line.
+fn fields(raw: &[u8]) -> impl Iterator<Item = &[u8]> {
+    raw.split(u8::is_ascii_whitespace).filter(|f| !f.is_empty())
+}
+
+/// The fields of `stat` after the command name, which is everything
+/// between the first `(` and the last `)`.
+fn after_comm(raw: &[u8]) -> Option<impl Iterator<Item = &[u8]>> {
+    let close = raw.iter().rposition(|&b| b == b')')?;
+    Some(fields(&raw[close + 1..]))
+}
+
 /// `None` for a pid below 1 or a negative ppid: the kernel never writes
 /// them, and a table entry with pid 0 or -1 would turn a `kill(pid)` of
 /// teardown into a signal to a whole process group or to everyone.
-pub fn parse_stat(text: &str) -> Option<ProcStat> {
-    let open = text.find('(')?;
-    let close = text.rfind(')')?;
-    let pid = text[..open].trim().parse().ok().filter(|&p| p > 0)?;
-    let comm = text.get(open + 1..close)?.to_string();
-    let mut rest = text[close + 1..].split_ascii_whitespace();
-    let state = rest.next()?.chars().next()?;
-    let ppid = rest.next()?.parse().ok().filter(|&p| p >= 0)?;
+pub fn parse_stat(raw: &[u8]) -> Option<ProcStat> {
+    let open = raw.iter().position(|&b| b == b'(')?;
+    let close = raw.iter().rposition(|&b| b == b')')?;
+    let pid = number(raw[..open].trim_ascii()).filter(|&p| p > 0)?;
+    let comm = lossy(raw.get(open + 1..close)?);
+    let mut rest = fields(&raw[close + 1..]);
+    // The kernel's states are ASCII letters; anything else is shown as
+    // `?` rather than hiding the process.
+    let state = match *rest.next()?.first()? {
+        b if b.is_ascii() => char::from(b),
+        _ => '?',
+    };
+    let ppid = number(rest.next()?).filter(|&p| p >= 0)?;
     // pgrp, session, tty_nr, tpgid, then flags.
-    let flags = rest.nth(4).and_then(|f| f.parse().ok()).unwrap_or(0);
+    let flags = rest.nth(4).and_then(number).unwrap_or(0);
     Some(ProcStat {
         pid,
         comm,
@@ -62,15 +91,14 @@ pub struct StatDetails {
     pub start_ticks: u64,
 }
 
-pub fn parse_stat_details(text: &str) -> Option<StatDetails> {
-    let close = text.rfind(')')?;
+pub fn parse_stat_details(raw: &[u8]) -> Option<StatDetails> {
     // After the name: state (3), ppid (4), pgrp (5), session (6), ...,
     // starttime (22).
-    let fields: Vec<&str> = text[close + 1..].split_ascii_whitespace().collect();
+    let fields: Vec<&[u8]> = after_comm(raw)?.collect();
     Some(StatDetails {
-        pgrp: fields.get(2)?.parse().ok()?,
-        session: fields.get(3)?.parse().ok()?,
-        start_ticks: fields.get(19)?.parse().ok()?,
+        pgrp: number(fields.get(2)?)?,
+        session: number(fields.get(3)?)?,
+        start_ticks: number(fields.get(19)?)?,
     })
 }
 
@@ -112,9 +140,10 @@ pub fn parse_cmdline(raw: &[u8]) -> Vec<String> {
 }
 
 /// Octal escapes of mountinfo (`\040` for a space). The kernel writes
-/// bytes, so `\400` and above are not escapes (and would overflow a byte).
-pub fn unescape(field: &str) -> String {
-    let bytes = field.as_bytes();
+/// bytes, so `\400` and above are not escapes (and would overflow a byte);
+/// it escapes only blanks and backslashes, so other bytes, UTF-8 or not,
+/// come through as they are.
+pub fn unescape(bytes: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
@@ -134,7 +163,7 @@ pub fn unescape(field: &str) -> String {
             i += 1;
         }
     }
-    String::from_utf8_lossy(&out).into_owned()
+    out
 }
 
 /// One line of `/proc/PID/mountinfo`.
@@ -143,29 +172,36 @@ pub struct Mount {
     pub id: u32,
     pub major: u32,
     pub minor: u32,
-    pub root: String,
-    pub point: String,
+    /// Paths as the kernel's bytes: rinit opens files under them.
+    pub root: PathBuf,
+    pub point: PathBuf,
     pub fstype: String,
     pub options: String,
 }
 
-pub fn parse_mountinfo(text: &str) -> Vec<Mount> {
-    text.lines()
+fn path(field: &[u8]) -> PathBuf {
+    PathBuf::from(OsString::from_vec(unescape(field)))
+}
+
+pub fn parse_mountinfo(raw: &[u8]) -> Vec<Mount> {
+    raw.split(|&b| b == b'\n')
         .filter_map(|line| {
-            let (left, right) = line.split_once(" - ")?;
-            let left: Vec<&str> = left.split(' ').collect();
-            let mut right = right.split(' ');
-            let (major, minor) = left.get(2)?.split_once(':')?;
-            let fstype = right.next()?.to_string();
+            let at = line.windows(3).position(|w| w == b" - ")?;
+            let (left, right) = (&line[..at], &line[at + 3..]);
+            let left: Vec<&[u8]> = left.split(|&b| b == b' ').collect();
+            let mut right = right.split(|&b| b == b' ');
+            let device = left.get(2)?;
+            let colon = device.iter().position(|&b| b == b':')?;
+            let fstype = lossy(right.next()?);
             let _source = right.next();
             Some(Mount {
-                id: left.first()?.parse().ok()?,
-                major: major.parse().ok()?,
-                minor: minor.parse().ok()?,
-                root: unescape(left.get(3)?),
-                point: unescape(left.get(4)?),
+                id: number(left.first()?)?,
+                major: number(&device[..colon])?,
+                minor: number(&device[colon + 1..])?,
+                root: path(left.get(3)?),
+                point: path(left.get(4)?),
                 fstype,
-                options: right.next().unwrap_or("").to_string(),
+                options: right.next().map(lossy).unwrap_or_default(),
             })
         })
         .collect()
@@ -224,7 +260,7 @@ pub fn read_table(proc_root: &Path) -> Vec<ProcStat> {
     dir.filter_map(|entry| {
         let entry = entry.ok()?;
         entry.file_name().to_str()?.parse::<i32>().ok()?;
-        parse_stat(&fs::read_to_string(entry.path().join("stat")).ok()?)
+        parse_stat(&read_file(&entry.path().join("stat")).ok()?)
     })
     .collect()
 }
@@ -333,7 +369,7 @@ impl Proc {
         if self_link == Some(own_pid) {
             return View::Own;
         }
-        let status = fs::read_to_string(self.root.join("self/status")).unwrap_or_default();
+        let status = read_text(&self.root.join("self/status")).unwrap_or_default();
         view(own_pid, self_link, &nspid(&status))
     }
 
@@ -346,21 +382,23 @@ impl Proc {
     }
 
     pub fn stat(&self, pid: i32) -> Option<ProcStat> {
-        parse_stat(&fs::read_to_string(self.process(pid).join("stat")).ok()?)
+        parse_stat(&read_file(&self.process(pid).join("stat")).ok()?)
     }
 
     pub fn stat_details(&self, pid: i32) -> Option<StatDetails> {
-        parse_stat_details(&fs::read_to_string(self.process(pid).join("stat")).ok()?)
+        parse_stat_details(&read_file(&self.process(pid).join("stat")).ok()?)
     }
 
+    /// `status` as text: its `Name:` may hold half a character, shown as
+    /// U+FFFD; the numeric fields rinit reads are ASCII.
     pub fn status(&self, pid: i32) -> Option<String> {
-        fs::read_to_string(self.process(pid).join("status")).ok()
+        read_text(&self.process(pid).join("status")).ok()
     }
 
     /// The arguments; empty for a kernel thread, a zombie, or a process
     /// that is gone.
     pub fn cmdline(&self, pid: i32) -> Vec<String> {
-        fs::read(self.process(pid).join("cmdline"))
+        read_file(&self.process(pid).join("cmdline"))
             .map(|raw| parse_cmdline(&raw))
             .unwrap_or_default()
     }
@@ -380,15 +418,15 @@ impl Proc {
         parse_stat(&self.thread_file(pid, tid, "stat")?)
     }
 
-    /// `status`, `wchan`, `cgroup` or `mountinfo` of one thread.
-    pub fn thread_file(&self, pid: i32, tid: i32, name: &str) -> Option<String> {
-        fs::read_to_string(self.thread(pid, tid).join(name)).ok()
+    /// `status`, `wchan`, `cgroup` or `mountinfo` of one thread, as bytes.
+    pub fn thread_file(&self, pid: i32, tid: i32, name: &str) -> Option<Vec<u8>> {
+        read_file(&self.thread(pid, tid).join(name)).ok()
     }
 
     /// The kernel stack of one thread: the error matters, since reading it
     /// needs CAP_SYS_ADMIN.
     pub fn thread_stack(&self, pid: i32, tid: i32) -> io::Result<Vec<String>> {
-        fs::read_to_string(self.thread(pid, tid).join("stack")).map(|text| parse_stack(&text))
+        read_text(&self.thread(pid, tid).join("stack")).map(|text| parse_stack(&text))
     }
 
     /// The mount ids of the files a thread has open (`fdinfo` `mnt_id`).
@@ -397,23 +435,23 @@ impl Proc {
             return Vec::new();
         };
         fds.flatten()
-            .filter_map(|fd| fdinfo_mnt_id(&fs::read_to_string(fd.path()).ok()?))
+            .filter_map(|fd| fdinfo_mnt_id(&read_text(&fd.path()).ok()?))
             .collect()
     }
 
     /// rinit's own mount table; the error names the file.
-    pub fn self_mountinfo(&self) -> Result<String, String> {
+    pub fn self_mountinfo(&self) -> Result<Vec<u8>, String> {
         self.read_self("mountinfo")
     }
 
     /// rinit's own cgroups; the error names the file.
-    pub fn self_cgroup(&self) -> Result<String, String> {
+    pub fn self_cgroup(&self) -> Result<Vec<u8>, String> {
         self.read_self("cgroup")
     }
 
-    fn read_self(&self, name: &str) -> Result<String, String> {
+    fn read_self(&self, name: &str) -> Result<Vec<u8>, String> {
         let path = self.root.join("self").join(name);
-        fs::read_to_string(&path)
+        read_file(&path)
             .map_err(|e| format!("cannot read {}: {}", path.display(), describe_error(&e)))
     }
 }
@@ -421,6 +459,19 @@ impl Proc {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    // The parsers take the kernel's bytes; most cases here are text.
+    fn parse_stat(text: &str) -> Option<ProcStat> {
+        super::parse_stat(text.as_bytes())
+    }
+
+    fn parse_stat_details(text: &str) -> Option<StatDetails> {
+        super::parse_stat_details(text.as_bytes())
+    }
+
+    fn parse_mountinfo(text: &str) -> Vec<Mount> {
+        super::parse_mountinfo(text.as_bytes())
+    }
 
     fn stat(pid: i32, ppid: i32) -> ProcStat {
         ProcStat {
@@ -449,6 +500,25 @@ mod tests {
         assert_eq!(parse_stat(""), None);
         assert_eq!(parse_stat("x (y) S 1"), None);
         assert_eq!(parse_stat("1 (y)"), None);
+    }
+
+    #[test]
+    fn stat_of_a_name_cut_inside_a_character() {
+        // "приложение" is 20 bytes; the kernel keeps 15, ending in half
+        // of "н". Such a process must be in the table like any other.
+        let mut line = b"4321 (".to_vec();
+        line.extend_from_slice(&"приложение".as_bytes()[..15]);
+        line.extend_from_slice(b") T 7 4321 4321 0 -1 4194304 0 0 0 0 0 0 0 0 20 0 1 0 555 1 2");
+        let stat = super::parse_stat(&line).expect("a stat with a cut name parses");
+        assert_eq!((stat.pid, stat.ppid, stat.state), (4321, 7, 'T'));
+        assert_eq!(stat.comm, "приложе\u{fffd}");
+        assert_eq!(
+            super::parse_stat_details(&line).map(|d| d.start_ticks),
+            Some(555)
+        );
+        // Latin-1, a ')' in the name, and a state byte that is not ASCII.
+        let stat = super::parse_stat(b"9 (caf\xe9) x) \xe9 1 9 9").unwrap();
+        assert_eq!((stat.comm.as_str(), stat.state), ("caf\u{fffd}) x", '?'));
     }
 
     #[test]
@@ -564,20 +634,34 @@ mod tests {
 ";
         let mounts = parse_mountinfo(text);
         assert_eq!(mounts.len(), 3);
-        assert_eq!(mounts[0].point, "/tmp/my mnt");
+        assert_eq!(mounts[0].point, Path::new("/tmp/my mnt"));
         assert_eq!(mounts[0].fuse_connection(), Some(41));
         assert_eq!(mounts[1].fuse_connection(), Some((8 << 20) | 1));
         assert_eq!(mounts[2].fuse_connection(), None);
         // Found by the fuzzer (.fuzz/fuzz_targets/mountinfo.rs): \4xx and
         // above overflowed a byte (a panic in a debug build); the kernel
         // escapes bytes, so they are plain text.
-        assert_eq!(unescape("\\777\\400x"), "\\777\\400x");
-        assert_eq!(unescape("\\377"), "\u{fffd}");
-        assert_eq!(unescape("a\\134b\\011\\0"), "a\\b\t\\0");
+        assert_eq!(unescape(b"\\777\\400x"), b"\\777\\400x");
+        assert_eq!(unescape(b"\\377"), b"\xff");
+        assert_eq!(unescape(b"a\\134b\\011\\0"), b"a\\b\t\\0");
         assert_eq!(
             fdinfo_mnt_id("pos:\t0\nflags:\t0100000\nmnt_id:\t91\nino:\t2\n"),
             Some(91)
         );
+    }
+
+    #[test]
+    fn mount_points_are_bytes() {
+        // The kernel escapes blanks and backslashes only: a Latin-1 byte
+        // comes through raw, and the path keeps it.
+        use std::os::unix::ffi::OsStrExt;
+        let raw = b"70 1 0:60 / /mnt/caf\xe9\\040x rw - tmpfs t\xe9 rw\n\
+            71 1 0:61 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n";
+        let mounts = super::parse_mountinfo(raw);
+        assert_eq!(mounts.len(), 2);
+        assert_eq!(mounts[0].point.as_os_str().as_bytes(), b"/mnt/caf\xe9 x");
+        assert_eq!(mounts[0].fstype, "tmpfs");
+        assert_eq!(mounts[1].point, Path::new("/sys/fs/cgroup"));
     }
 
     #[test]
@@ -630,18 +714,29 @@ mod tests {
         tmp.file("proc/7/task/7/stat", "7 (sh) Z 1 7 7 0 -1 4194316 0 0");
         tmp.file("proc/7/task/9/stat", "9 (sh) D 1 7 7 0 -1 4194368 0 0");
         tmp.file("proc/self/cgroup", "0::/app\n");
+        // A name cut by the kernel in the middle of a character.
+        let cut = tmp.path().join("proc/8/stat");
+        std::fs::create_dir_all(cut.parent().unwrap()).unwrap();
+        std::fs::write(&cut, b"8 (\xd0\xbf\xd1) S 7 7 7 0 -1 0 0 0").unwrap();
+        std::fs::write(
+            tmp.path().join("proc/8/status"),
+            b"Name:\t\xd0\xbf\xd1\nNSpid:\t8\t2\n",
+        )
+        .unwrap();
         let proc = Proc::at(tmp.path().join("proc"));
         let mut pids: Vec<i32> = proc.table().iter().map(|p| p.pid).collect();
         pids.sort_unstable();
-        assert_eq!(pids, [1, 7]);
+        assert_eq!(pids, [1, 7, 8]);
         assert_eq!(proc.stat(7).map(|s| s.state), Some('Z'));
-        assert_eq!(proc.stat(8), None);
+        assert_eq!(proc.stat(8).map(|s| s.comm), Some("п\u{fffd}".into()));
+        assert_eq!(proc.status(8).map(|s| nspid(&s)), Some(vec![8, 2]));
+        assert_eq!(proc.stat(9), None);
         assert!(proc.status(7).unwrap().contains("SigPnd"));
         assert_eq!(proc.thread_ids(7), Some(vec![7, 9]));
-        assert_eq!(proc.thread_ids(8), None);
+        assert_eq!(proc.thread_ids(9), None);
         assert_eq!(proc.thread_stat(7, 9).map(|s| s.state), Some('D'));
         assert_eq!(proc.cmdline(7), Vec::<String>::new());
-        assert_eq!(proc.self_cgroup(), Ok("0::/app\n".into()));
+        assert_eq!(proc.self_cgroup(), Ok(b"0::/app\n".to_vec()));
         let missing = tmp.path().join("proc/self/mountinfo");
         assert_eq!(
             proc.self_mountinfo(),

@@ -8,10 +8,9 @@ use super::task::{AbortOutcome, Freezer, FuseConnection, Task};
 use crate::cgroup::{self, Kind};
 use crate::os::procfs::{self, Mount, Proc};
 use crate::os::sys;
-use crate::os::{describe_error, write_control};
+use crate::os::{describe_error, lossy, read_text, write_control};
 use crate::signals::SigSet;
 use log::{debug, warn};
-use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
@@ -32,11 +31,10 @@ impl Fusectl {
     /// fusectl on `dir`, as `proc`'s mount table shows it, mounting it
     /// there when it is not.
     fn open_at(proc: &Proc, dir: &Path) -> Fusectl {
-        let point = dir.to_string_lossy();
         let mounted = proc.self_mountinfo().is_ok_and(|m| {
             procfs::parse_mountinfo(&m)
                 .iter()
-                .any(|m| m.fstype == "fusectl" && m.point == point)
+                .any(|m| m.fstype == "fusectl" && m.point == dir)
         });
         if mounted {
             return Fusectl {
@@ -68,7 +66,7 @@ impl Fusectl {
 
     fn waiting(&self, connection: u64) -> Option<u64> {
         let dir = self.dir.as_ref()?;
-        fs::read_to_string(dir.join(connection.to_string()).join("waiting"))
+        read_text(&dir.join(connection.to_string()).join("waiting"))
             .ok()?
             .trim()
             .parse()
@@ -179,7 +177,10 @@ fn thread(
     own_mounts: &[Mount],
 ) -> Option<Task> {
     let stat = proc.thread_stat(pid, tid)?;
-    let status = proc.thread_file(pid, tid, "status").unwrap_or_default();
+    let status = proc
+        .thread_file(pid, tid, "status")
+        .map(|raw| lossy(&raw))
+        .unwrap_or_default();
     let sigset = |key| {
         procfs::status_field(&status, key)
             .and_then(SigSet::from_proc_hex)
@@ -188,7 +189,7 @@ fn thread(
     // wchan reads "0" when running, for a zombie, or without ptrace access.
     let wchan = proc
         .thread_file(pid, tid, "wchan")
-        .map(|w| w.trim().to_string())
+        .map(|w| lossy(w.trim_ascii()))
         .filter(|w| !w.is_empty() && w != "0");
     let stack = proc.thread_stack(pid, tid).map_err(|e| {
         if e.kind() == io::ErrorKind::PermissionDenied {
@@ -206,9 +207,9 @@ fn thread(
         .find(|(k, _)| *k == Kind::V1Freezer)
         .and_then(|(_, path)| {
             let file = cgroup::dir_in(own_mounts, Kind::V1Freezer, &path)?.join("freezer.state");
-            let state = fs::read_to_string(&file).ok()?.trim().to_string();
+            let state = read_text(&file).ok()?.trim().to_string();
             Some(Freezer {
-                cgroup: path,
+                cgroup: path.display().to_string(),
                 state_file: file.display().to_string(),
                 state,
             })
@@ -225,7 +226,7 @@ fn thread(
         stack,
         pending: sigset("SigPnd"),
         shared_pending: sigset("ShdPnd"),
-        cgroups: cgroup_text.lines().map(str::to_string).collect(),
+        cgroups: lossy(&cgroup_text).lines().map(str::to_string).collect(),
         freezer,
         fuse: Vec::new(),
         live_siblings: Vec::new(),
@@ -259,7 +260,7 @@ fn fuse_connections(proc: &Proc, pid: i32, tids: &[i32], fusectl: &Fusectl) -> V
         let connection = m.fuse_connection().unwrap_or_default();
         FuseConnection {
             connection,
-            mountpoint: m.point.clone(),
+            mountpoint: m.point.display().to_string(),
             fstype: m.fstype.clone(),
             waiting: fusectl.waiting(connection),
         }
@@ -281,6 +282,7 @@ mod tests {
     use super::*;
     use crate::os::TempDir;
     use crate::signals::SIGKILL;
+    use std::fs;
 
     /// Process 10 of a fake /proc: a zombie leader (tid 10) and a thread
     /// (tid 11) stuck in a FUSE request, with a file open on the FUSE
@@ -333,7 +335,7 @@ mod tests {
         let tmp = TempDir::new();
         let proc = fake_host(&tmp);
         let mut fusectl = Some(Fusectl::open_at(&proc, &tmp.path().join("fusectl")));
-        let table = vec![procfs::parse_stat("12 (sleep) S 10 10 10 0 -1 0 0 0").unwrap()];
+        let table = vec![procfs::parse_stat(b"12 (sleep) S 10 10 10 0 -1 0 0 0").unwrap()];
         let tasks = gather_from(&proc, &[10, 99], &table, &mut fusectl);
         assert_eq!(tasks.len(), 2, "99 does not exist and is skipped");
         let (leader, stuck) = (&tasks[0], &tasks[1]);
@@ -367,6 +369,61 @@ mod tests {
             [FuseConnection {
                 connection: 41,
                 mountpoint: "/mnt/hang".into(),
+                fstype: "fuse".into(),
+                waiting: Some(1),
+            }]
+        );
+    }
+
+    #[test]
+    fn a_cut_name_and_a_latin1_mount_point_are_reported() {
+        // The kernel's bytes: a name cut inside "р" (d1 80), a mount
+        // point with a Latin-1 "é" (e9). Neither may hide the thread, its
+        // FUSE mount, or the fusectl mount.
+        let tmp = TempDir::new();
+        let write = |rel: &str, bytes: &[u8]| {
+            let path = tmp.path().join(rel);
+            fs::create_dir_all(path.parent().unwrap()).unwrap();
+            fs::write(path, bytes).unwrap();
+        };
+        let mut own = format!(
+            "30 1 0:30 / {}/fusectl rw - fusectl fusectl rw\n",
+            tmp.path().display()
+        )
+        .into_bytes();
+        own.extend_from_slice(b"60 1 0:50 / /mnt/caf\xe9 rw - tmpfs tmpfs rw\n");
+        write("proc/self/mountinfo", &own);
+        write("fusectl/41/waiting", b"1\n");
+        let task = "proc/20/task/20";
+        write(
+            &format!("{task}/stat"),
+            b"20 (\xd0\xbf\xd1) D 1 20 20 0 -1 4194304 0 0",
+        );
+        write(
+            &format!("{task}/status"),
+            b"Name:\t\xd0\xbf\xd1\nNSpid:\t20\t3\nSigPnd:\t0000000000000100\n",
+        );
+        write(&format!("{task}/wchan"), b"request_wait_answer");
+        write(&format!("{task}/cgroup"), b"0::/caf\xe9\n");
+        write(
+            &format!("{task}/mountinfo"),
+            b"91 80 0:41 / /mnt/caf\xe9 rw - fuse hangfs rw\n",
+        );
+        let proc = Proc::at(tmp.path().join("proc"));
+        let fusectl = Fusectl::open_at(&proc, &tmp.path().join("fusectl"));
+        assert!(fusectl.dir.is_some() && !fusectl.mounted_by_us);
+        let tasks = gather_from(&proc, &[20], &[], &mut Some(fusectl));
+        assert_eq!(tasks.len(), 1);
+        let t = &tasks[0];
+        assert_eq!((t.comm.as_str(), t.state), ("п\u{fffd}", 'D'));
+        assert_eq!(t.nspid, [20, 3]);
+        assert!(t.pending.contains(SIGKILL));
+        assert_eq!(t.cgroups, ["0::/caf\u{fffd}"]);
+        assert_eq!(
+            t.fuse,
+            [FuseConnection {
+                connection: 41,
+                mountpoint: "/mnt/caf\u{fffd}".into(),
                 fstype: "fuse".into(),
                 waiting: Some(1),
             }]

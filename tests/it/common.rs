@@ -336,9 +336,11 @@ pub fn processes() -> Vec<(i32, i32, String, char)> {
         let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
             continue;
         };
-        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+        // Bytes: a command name cut inside a character is not UTF-8.
+        let Ok(stat) = std::fs::read(entry.path().join("stat")) else {
             continue;
         };
+        let stat = String::from_utf8_lossy(&stat);
         let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
             continue;
         };
@@ -377,7 +379,9 @@ pub fn find_descendant(root: i32, comm: &str, timeout: Duration) -> i32 {
 
 /// Reads one field of /proc/PID/status.
 pub fn status_field(pid: i32, field: &str) -> Option<String> {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    // Bytes: `Name:` may hold half a character.
+    let text = std::fs::read(format!("/proc/{pid}/status")).ok()?;
+    let text = String::from_utf8_lossy(&text);
     text.lines().find_map(|l| {
         l.strip_prefix(field)?
             .strip_prefix(':')

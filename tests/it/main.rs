@@ -32,6 +32,7 @@ mod container;
 mod exit_status;
 mod leaks;
 mod needs;
+mod non_utf8;
 mod reaping;
 mod report;
 mod shutdown;
@@ -67,6 +68,7 @@ fn main() {
         container::TESTS,
         exit_status::TESTS,
         leaks::TESTS,
+        non_utf8::TESTS,
         reaping::TESTS,
         report::TESTS,
         shutdown::TESTS,
