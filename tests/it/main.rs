@@ -33,6 +33,7 @@ mod exit_status;
 mod leaks;
 mod needs;
 mod reaping;
+mod seccomp;
 mod shutdown;
 mod signals;
 mod stuck;
@@ -67,6 +68,7 @@ fn main() {
         exit_status::TESTS,
         leaks::TESTS,
         reaping::TESTS,
+        seccomp::TESTS,
         shutdown::TESTS,
         signals::TESTS,
         stuck::TESTS,
