@@ -263,7 +263,12 @@ fn become_subreaper(own_pid: i32) -> Scope {
         return Scope::Namespace;
     }
     if let Err(e) = sys::set_child_subreaper() {
-        warn!("cannot become a child subreaper ({e}): orphans will not be reaped by rinit");
+        // Linux 3.4+; a profile may refuse the prctl. Nothing can stand in
+        // for it: an orphan goes to another reaper, out of rinit's sight.
+        warn!(
+            "cannot become a child subreaper (prctl PR_SET_CHILD_SUBREAPER: {}): orphaned descendants go to another reaper, and rinit can neither reap them nor end them when the command exits (unless they are in its cgroup)",
+            os::describe_error(&e)
+        );
     }
     Scope::Descendants { own_pid }
 }
@@ -276,7 +281,10 @@ fn arm_pdeathsig(sig: Option<Signo>) -> Vec<Signo> {
     };
     let parent = sys::getppid();
     if let Err(e) = sys::set_parent_death_signal(sig) {
-        warn!("cannot set the parent-death signal {sig}: {e}");
+        warn!(
+            "cannot set the parent-death signal (prctl PR_SET_PDEATHSIG {sig}: {}): rinit will not notice its parent's death",
+            os::describe_error(&e)
+        );
         return Vec::new();
     }
     if sys::getppid() != parent {
@@ -321,8 +329,22 @@ fn let_go_of_cwd_and_inherited_fds(
     }
     let mut keep = cgroup.map(cgroup::ChildCgroup::own_fds).unwrap_or_default();
     keep.extend_from_slice(own);
-    if let Err(e) = sys::close_inherited_fds(&keep) {
-        warn!("cannot close inherited descriptors: {e}");
+    // close_range is Linux 5.9+, and seccomp profiles older than Docker
+    // 20.10 refuse it: then one by one, as before it existed.
+    let refused = match sys::close_inherited_fds(&keep) {
+        Ok(()) => return,
+        Err(e) => e,
+    };
+    match sys::close_inherited_fds_one_by_one(&keep) {
+        Ok(sys::FdsClosed::Listed) => debug!(
+            "close_range failed ({refused}): closed the inherited descriptors /proc/self/fd lists, one by one"
+        ),
+        Ok(sys::FdsClosed::UpToLimit(limit)) => debug!(
+            "close_range failed ({refused}), no /proc/self/fd: closed every descriptor number from 3 up to the soft RLIMIT_NOFILE ({limit})"
+        ),
+        Err(e) => warn!(
+            "cannot close inherited descriptors: close_range failed ({refused}), and so did getrlimit(RLIMIT_NOFILE) ({e}), with no /proc/self/fd to list them: they stay open in rinit"
+        ),
     }
 }
 

@@ -441,7 +441,7 @@ pub fn send_signal(pid: i32, sig: Signo) -> io::Result<Delivery> {
 pub struct PidFd(OwnedFd);
 
 /// pidfd_open(2). Fails with ENOSYS before Linux 5.3 (see
-/// [`pidfds_unsupported`]) and ESRCH when the process is gone.
+/// a refusal: ENOSYS before Linux 5.3, EPERM from a seccomp profile) and ESRCH when the process is gone.
 pub fn pidfd_open(pid: i32) -> io::Result<PidFd> {
     // SAFETY: pidfd_open takes a pid and flags, no pointers.
     let fd = check(unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) })?;
@@ -470,9 +470,11 @@ pub fn pidfd_send_signal(pidfd: &PidFd, sig: Signo) -> io::Result<Delivery> {
     }
 }
 
-/// The error a kernel without pidfds (before 5.3) gives.
-pub fn pidfds_unsupported(err: &io::Error) -> bool {
-    err.raw_os_error() == Some(libc::ENOSYS)
+/// Whether `err` says the process is gone (ESRCH): every other failure of
+/// a pidfd call (ENOSYS before Linux 5.3, EPERM from a seccomp profile) is
+/// a refusal, not an answer about the process.
+pub fn process_gone(err: &io::Error) -> bool {
+    err.raw_os_error() == Some(libc::ESRCH)
 }
 
 /// Makes orphaned descendants reparent to this process.
@@ -1050,6 +1052,51 @@ pub fn run_bounded(timeout: Duration, job: impl FnOnce() -> Result<(), String>) 
         (_, false) => Err(String::from_utf8_lossy(&said).into_owned()),
         (false, true) => Err(format!("the writer ended with wait status {status:#x}")),
     })
+}
+
+/// How [`close_inherited_fds_one_by_one`] found the descriptors to close.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FdsClosed {
+    /// Each one /proc/self/fd listed.
+    Listed,
+    /// /proc was missing: every number from 3 up to this soft
+    /// RLIMIT_NOFILE (a descriptor above it is possible only if the limit
+    /// was lowered after it was opened).
+    UpToLimit(u64),
+}
+
+/// [`close_inherited_fds`] without close_range (Linux 5.9; profiles older
+/// than Docker 20.10 refuse it with EPERM): closes every descriptor above 2
+/// but `keep`, as /proc/self/fd lists them, or, without /proc, every
+/// number up to the soft RLIMIT_NOFILE.
+pub fn close_inherited_fds_one_by_one(keep: &[c_int]) -> io::Result<FdsClosed> {
+    // Collected first, the directory closed before closing anything: its
+    // own descriptor is in the list, and a close fails harmlessly on it.
+    let listed: io::Result<Vec<c_int>> = std::fs::read_dir("/proc/self/fd").and_then(|dir| {
+        dir.map(|entry| Ok(entry?.file_name().to_str().and_then(|n| n.parse().ok())))
+            .filter_map(Result::transpose)
+            .collect()
+    });
+    let close_unless_kept = |fd: c_int| {
+        if fd > 2 && !keep.contains(&fd) {
+            // SAFETY: close has no memory arguments; `fd` is not one of
+            // rinit's own (`keep`). EBADF (no such descriptor) is the
+            // common case when counting up to the limit; nothing can be
+            // done about another error, and Linux frees the number even then.
+            unsafe { libc::close(fd) };
+        }
+    };
+    if let Ok(fds) = listed {
+        fds.into_iter().for_each(close_unless_kept);
+        return Ok(FdsClosed::Listed);
+    }
+    // SAFETY: an all-zero rlimit is valid; getrlimit only writes to it.
+    let mut limit: libc::rlimit = unsafe { std::mem::zeroed() };
+    // SAFETY: `limit` is a valid rlimit.
+    check(unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) }.into())?;
+    let soft = limit.rlim_cur.min(c_int::MAX as libc::rlim_t);
+    (3..soft as c_int).for_each(close_unless_kept);
+    Ok(FdsClosed::UpToLimit(soft as u64))
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 //! never signalled; and the main child, forwarded to, continued, killed.
 
 use super::census::Census;
+use crate::os::describe_error;
 use crate::os::procfs::Proc;
 use crate::os::sys::{self, Delivery};
 use crate::signals::{SIGCONT, SIGKILL, Signo};
@@ -34,7 +35,10 @@ pub fn each(all: &Census, sigs: &[Signo], census: impl Fn() -> Census) -> bool {
             }
             for &sig in sigs {
                 let delivery = match &pidfd {
-                    Some(pidfd) => sys::pidfd_send_signal(pidfd, sig),
+                    Some(pidfd) => sys::pidfd_send_signal(pidfd, sig).or_else(|e| {
+                        refused_once(&PIDFD_SEND_SIGNAL_REFUSED, "pidfd_send_signal", &e);
+                        sys::send_signal(pid, sig)
+                    }),
                     None => sys::send_signal(pid, sig),
                 };
                 match delivery {
@@ -65,23 +69,36 @@ pub fn broadcast(pid: i32, sigs: &[Signo], to: &str) -> bool {
     reached
 }
 
-/// Opens a pidfd on `pid`; `None` when it is gone already. On a kernel
-/// without pidfds, `Some(None)`: signal by pid, as before Linux 5.3.
+/// Opens a pidfd on `pid`; `None` when it is gone already. When pidfds
+/// are refused (ENOSYS before Linux 5.3, EPERM from a seccomp profile such
+/// as Docker's before 20.10), `Some(None)`: signalled by pid after the
+/// re-check, as before pidfds, rather than not at all.
 fn pin(pid: i32) -> Option<(i32, Option<sys::PidFd>)> {
     match sys::pidfd_open(pid) {
         Ok(pidfd) => Some((pid, Some(pidfd))),
-        Err(e) if sys::pidfds_unsupported(&e) => {
-            static SAID: std::sync::Once = std::sync::Once::new();
-            SAID.call_once(|| {
-                warn!("this kernel has no pidfds (Linux < 5.3): the teardown signals by pid, which a recycled pid can misdirect");
-            });
-            Some((pid, None))
-        }
-        Err(e) => {
-            debug!("cannot open a pidfd for pid {pid}: {e}");
+        Err(e) if sys::process_gone(&e) => {
+            debug!("pid {pid} is gone before its pidfd was opened");
             None
         }
+        Err(e) => {
+            refused_once(&PIDFD_OPEN_REFUSED, "pidfd_open", &e);
+            Some((pid, None))
+        }
     }
+}
+
+static PIDFD_OPEN_REFUSED: std::sync::Once = std::sync::Once::new();
+static PIDFD_SEND_SIGNAL_REFUSED: std::sync::Once = std::sync::Once::new();
+
+/// Says once per call what a refused pidfd call costs: the signal still
+/// goes, by pid.
+fn refused_once(said: &std::sync::Once, call: &str, e: &std::io::Error) {
+    said.call_once(|| {
+        warn!(
+            "{call} failed ({}): the teardown signals by pid after a re-check, which a pid recycled in between can misdirect",
+            describe_error(e)
+        );
+    });
 }
 
 /// The main child, as rinit's signals reach it.

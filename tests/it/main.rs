@@ -35,6 +35,7 @@ mod needs;
 mod non_utf8;
 mod reaping;
 mod report;
+mod seccomp;
 mod shutdown;
 mod signals;
 mod stuck;
@@ -71,6 +72,7 @@ fn main() {
         non_utf8::TESTS,
         reaping::TESTS,
         report::TESTS,
+        seccomp::TESTS,
         shutdown::TESTS,
         signals::TESTS,
         stuck::TESTS,
