@@ -1,32 +1,50 @@
 //! Signal numbers, names and rinit's policy for each of them.
 //!
-//! `nix::sys::signal::Signal` has no real-time signals, and rinit must forward
-//! `SIGRTMIN+3` (systemd's stop signal) as readily as `SIGTERM`, so signals
-//! are plain numbers here. Names follow the Linux userland convention that
+//! rinit must forward `SIGRTMIN+3` (systemd's stop signal) as readily as
+//! `SIGTERM`, so signals are plain numbers here, with the standard ones
+//! named by the target's own constants (`os::sys::signo`). Names follow the Linux userland convention that
 //! Docker, bash and systemd use: `RTMIN` is 34 and `RTMAX` is 64, whatever
 //! the C library rinit was linked against reserves for itself (musl says 35).
 
+use crate::os::sys::signo;
 use std::fmt;
 
 /// The highest signal number Linux knows (`_NSIG - 1`).
 pub const MAX: i32 = 64;
-/// Signal numbers as the kernel's x86_64/generic ABI gives them.
-pub const SIGINT: Signo = Signo(2);
-pub const SIGPIPE: Signo = Signo(13);
-pub const SIGKILL: Signo = Signo(9);
-pub const SIGTERM: Signo = Signo(15);
-pub const SIGCHLD: Signo = Signo(17);
-pub const SIGCONT: Signo = Signo(18);
-pub const SIGXFSZ: Signo = Signo(25);
+pub const SIGHUP: Signo = Signo(signo::SIGHUP);
+pub const SIGINT: Signo = Signo(signo::SIGINT);
+pub const SIGQUIT: Signo = Signo(signo::SIGQUIT);
+pub const SIGILL: Signo = Signo(signo::SIGILL);
+pub const SIGTRAP: Signo = Signo(signo::SIGTRAP);
+pub const SIGABRT: Signo = Signo(signo::SIGABRT);
+pub const SIGBUS: Signo = Signo(signo::SIGBUS);
+pub const SIGFPE: Signo = Signo(signo::SIGFPE);
+pub const SIGKILL: Signo = Signo(signo::SIGKILL);
+pub const SIGSEGV: Signo = Signo(signo::SIGSEGV);
+pub const SIGPIPE: Signo = Signo(signo::SIGPIPE);
+pub const SIGTERM: Signo = Signo(signo::SIGTERM);
+pub const SIGCHLD: Signo = Signo(signo::SIGCHLD);
+pub const SIGCONT: Signo = Signo(signo::SIGCONT);
+pub const SIGSTOP: Signo = Signo(signo::SIGSTOP);
+pub const SIGXFSZ: Signo = Signo(signo::SIGXFSZ);
+pub const SIGPOLL: Signo = Signo(signo::SIGPOLL);
+pub const SIGSYS: Signo = Signo(signo::SIGSYS);
 pub const RTMIN: i32 = 34;
 
-/// Names of the standard signals, indexed by number (0 is unused).
+/// Names of the standard signals, indexed by number (0 is unused), in the
+/// numbering every architecture rinit ships for shares (a unit test checks
+/// it against the constants above).
 const NAMES: [&str; 32] = [
     "", "HUP", "INT", "QUIT", "ILL", "TRAP", "ABRT", "BUS", "FPE", "KILL", "USR1", "SEGV", "USR2",
     "PIPE", "ALRM", "TERM", "STKFLT", "CHLD", "CONT", "STOP", "TSTP", "TTIN", "TTOU", "URG",
     "XCPU", "XFSZ", "VTALRM", "PROF", "WINCH", "IO", "PWR", "SYS",
 ];
-const ALIASES: [(&str, i32); 4] = [("IOT", 6), ("CLD", 17), ("POLL", 29), ("UNUSED", 31)];
+const ALIASES: [(&str, Signo); 4] = [
+    ("IOT", SIGABRT),
+    ("CLD", SIGCHLD),
+    ("POLL", SIGPOLL),
+    ("UNUSED", SIGSYS),
+];
 
 /// A signal number between 1 and 64.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -60,13 +78,13 @@ impl Signo {
     }
 
     pub fn disposition(self) -> Disposition {
-        match self.0 {
-            // ILL TRAP BUS FPE SEGV SYS. ABRT is not here: abort() unblocks
-            // it for itself, and a SIGABRT sent by a user (for a core dump
-            // of the app) deserves forwarding like any other signal.
-            4 | 5 | 7 | 8 | 11 | 31 => Disposition::Fault,
-            9 | 19 => Disposition::Uncatchable,
-            17 => Disposition::Reap,
+        match self {
+            // ABRT is not here: abort() unblocks it for itself, and a
+            // SIGABRT sent by a user (for a core dump of the app) deserves
+            // forwarding like any other signal.
+            SIGILL | SIGTRAP | SIGBUS | SIGFPE | SIGSEGV | SIGSYS => Disposition::Fault,
+            SIGKILL | SIGSTOP => Disposition::Uncatchable,
+            SIGCHLD => Disposition::Reap,
             _ => Disposition::Forward,
         }
     }
@@ -83,8 +101,8 @@ impl Signo {
         if let Some(i) = NAMES.iter().position(|&n| !n.is_empty() && n == name) {
             return Signo::new(i as i32);
         }
-        if let Some(&(_, n)) = ALIASES.iter().find(|(alias, _)| *alias == name) {
-            return Signo::new(n);
+        if let Some(&(_, sig)) = ALIASES.iter().find(|(alias, _)| *alias == name) {
+            return Some(sig);
         }
         let offset = |rest: &str, sign: i32| -> Option<i32> {
             if rest.is_empty() {
@@ -114,7 +132,7 @@ impl Signo {
     /// something; whoever stopped it (Ctrl-Z, a debugger) decides when it
     /// runs again.
     pub fn asks_to_end(self) -> bool {
-        matches!(self.0, 1 | 2 | 3 | 15)
+        matches!(self, SIGHUP | SIGINT | SIGQUIT | SIGTERM)
     }
 
     /// The bit of this signal in a kernel `sigset_t` word.
@@ -290,6 +308,32 @@ mod tests {
             "SIGRTMIN+2147483647",
         ] {
             assert_eq!(Signo::parse(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn names_match_the_targets_numbers() {
+        for (sig, name) in [
+            (SIGHUP, "HUP"),
+            (SIGINT, "INT"),
+            (SIGQUIT, "QUIT"),
+            (SIGILL, "ILL"),
+            (SIGTRAP, "TRAP"),
+            (SIGABRT, "ABRT"),
+            (SIGBUS, "BUS"),
+            (SIGFPE, "FPE"),
+            (SIGKILL, "KILL"),
+            (SIGSEGV, "SEGV"),
+            (SIGPIPE, "PIPE"),
+            (SIGTERM, "TERM"),
+            (SIGCHLD, "CHLD"),
+            (SIGCONT, "CONT"),
+            (SIGSTOP, "STOP"),
+            (SIGXFSZ, "XFSZ"),
+            (SIGPOLL, "IO"),
+            (SIGSYS, "SYS"),
+        ] {
+            assert_eq!(NAMES[sig.number() as usize], name);
         }
     }
 

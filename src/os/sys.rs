@@ -2,6 +2,11 @@
 //! kill, fork/exec, prctl, and the C runtime's argv. Every function is a thin
 //! wrapper; policy lives elsewhere.
 //!
+//! One idiom throughout: the `libc` crate's declarations, each result
+//! checked here (`check`), rather than a mix with nix's typed wrappers,
+//! whose `Signal` enum cannot even name the real-time signals rinit
+//! forwards.
+//!
 //! Raw syscalls rather than libc's wrappers for masks and signalfd: glibc and
 //! musl both hide the signals they reserve for themselves (32..34) from
 //! `sigprocmask`, and rinit must restore the caller's mask bit for bit.
@@ -297,21 +302,33 @@ pub fn eventfd() -> io::Result<OwnedFd> {
     Ok(unsafe { OwnedFd::from_raw_fd(fd as c_int) })
 }
 
-/// One step of draining `waitpid(-1, WNOHANG)`.
+/// Which children a wait looks at.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Child {
+    Any,
+    Pid(i32),
+}
+
+/// One step of draining `waitpid(…, WNOHANG)`.
 pub enum Reap {
     Exited { pid: i32, status: i32 },
     NoneReady,
     NoChildren,
 }
 
-pub fn reap_one() -> io::Result<Reap> {
+/// Reaps one exited child of `which`, without waiting for one.
+pub fn reap(which: Child) -> io::Result<Reap> {
+    let pid = match which {
+        Child::Any => -1,
+        Child::Pid(pid) => pid,
+    };
     let mut status: c_int = 0;
     loop {
         // SAFETY: status points to a live c_int. No WUNTRACED/WCONTINUED, so
         // only terminated children are reported: a stopped child is never
         // mistaken for a dead one.
-        let pid = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) };
-        return match pid {
+        let ret = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
+        return match ret {
             0 => Ok(Reap::NoneReady),
             p if p > 0 => Ok(Reap::Exited { pid: p, status }),
             _ => {
@@ -326,26 +343,18 @@ pub fn reap_one() -> io::Result<Reap> {
     }
 }
 
-/// Whether this process has any child at all (alive or not yet reaped),
-/// without reaping it.
-pub fn has_children() -> bool {
-    // SAFETY: an all-zero siginfo_t is valid; waitid only writes to it.
-    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
-    // SAFETY: `info` is a valid siginfo_t; WNOWAIT leaves any status in place.
-    let ret = unsafe {
-        libc::waitid(
-            libc::P_ALL,
-            0,
-            &mut info,
-            libc::WEXITED | libc::WNOHANG | libc::WNOWAIT,
-        )
-    };
-    !(ret < 0 && io::Error::last_os_error().raw_os_error() == Some(libc::ECHILD))
+/// What `peek_exited` saw, leaving every child as it was.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Peek {
+    /// This child has exited and is left unreaped.
+    Exited(i32),
+    NoneExited,
+    NoChildren,
 }
 
-/// The pid of a child that has exited, left unreaped (WNOWAIT), so that
-/// its /proc entry can still be read; `None` when there is none.
-pub fn peek_exited() -> io::Result<Option<i32>> {
+/// A child that has exited, left unreaped (WNOWAIT), so that its /proc
+/// entry can still be read.
+pub fn peek_exited() -> io::Result<Peek> {
     loop {
         // SAFETY: an all-zero siginfo_t is valid; waitid only writes to it.
         let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
@@ -361,36 +370,26 @@ pub fn peek_exited() -> io::Result<Option<i32>> {
         if ret < 0 {
             let err = io::Error::last_os_error();
             return match err.raw_os_error() {
-                Some(libc::ECHILD) => Ok(None),
+                Some(libc::ECHILD) => Ok(Peek::NoChildren),
                 Some(libc::EINTR) => continue,
                 _ => Err(err),
             };
         }
         // SAFETY: waitid filled `info` for a child (si_pid 0: none ready).
         let pid = unsafe { info.si_pid() };
-        return Ok((pid > 0).then_some(pid));
+        return Ok(if pid > 0 {
+            Peek::Exited(pid)
+        } else {
+            Peek::NoneExited
+        });
     }
 }
 
-/// Reaps `pid`, which `peek_exited` found exited.
-pub fn reap_pid(pid: i32) -> io::Result<Reap> {
-    let mut status: c_int = 0;
-    loop {
-        // SAFETY: status points to a live c_int.
-        let ret = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
-        return match ret {
-            0 => Ok(Reap::NoneReady),
-            p if p > 0 => Ok(Reap::Exited { pid: p, status }),
-            _ => {
-                let err = io::Error::last_os_error();
-                match err.raw_os_error() {
-                    Some(libc::ECHILD) => Ok(Reap::NoChildren),
-                    Some(libc::EINTR) => continue,
-                    _ => Err(err),
-                }
-            }
-        };
-    }
+/// Whether this process has any child at all (alive or not yet reaped),
+/// without reaping it. A failed peek counts as "yes": the callers only
+/// skip work when there is certainly nothing to find.
+pub fn has_children() -> bool {
+    !matches!(peek_exited(), Ok(Peek::NoChildren))
 }
 
 /// Time since boot, suspend included: the clock of /proc/PID/stat's
@@ -410,8 +409,7 @@ pub fn clock_ticks_per_second() -> u64 {
     u64::try_from(ticks).unwrap_or(0)
 }
 
-/// kill(2) for any signal number, real-time ones included (nix's `kill`
-/// takes only its `Signal` enum, which has none).
+/// kill(2) for any signal number, real-time ones included.
 pub fn kill(pid: i32, sig: Signo) -> io::Result<()> {
     // SAFETY: kill has no memory arguments.
     check(unsafe { libc::kill(pid, sig.number()) }.into()).map(drop)
@@ -479,11 +477,12 @@ pub fn process_gone(err: &io::Error) -> bool {
 
 /// Makes orphaned descendants reparent to this process.
 pub fn set_child_subreaper() -> io::Result<()> {
-    nix::sys::prctl::set_child_subreaper(true).map_err(io::Error::from)
+    // SAFETY: PR_SET_CHILD_SUBREAPER takes a flag and no pointers.
+    check(unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1 as libc::c_ulong, 0, 0, 0) }.into())
+        .map(drop)
 }
 
-/// PR_SET_PDEATHSIG with any signal number (nix's wrapper takes only its
-/// `Signal` enum).
+/// PR_SET_PDEATHSIG with any signal number, real-time ones included.
 pub fn set_parent_death_signal(sig: Signo) -> io::Result<()> {
     // SAFETY: PR_SET_PDEATHSIG takes a signal number and no pointers.
     check(
@@ -502,11 +501,13 @@ pub fn set_parent_death_signal(sig: Signo) -> io::Result<()> {
 }
 
 pub fn getpid() -> i32 {
-    nix::unistd::getpid().as_raw()
+    // SAFETY: getpid has no arguments and cannot fail.
+    unsafe { libc::getpid() }
 }
 
 pub fn getppid() -> i32 {
-    nix::unistd::getppid().as_raw()
+    // SAFETY: getppid has no arguments and cannot fail.
+    unsafe { libc::getppid() }
 }
 
 /// The error numbers the rest of rinit tells apart (exit codes 126/127 of
@@ -516,33 +517,73 @@ pub mod errno {
     pub use libc::{ELOOP, ENAMETOOLONG, ENOENT, ENOTDIR};
 }
 
+/// The signal numbers rinit's policy names, as this target's kernel ABI
+/// numbers them, so that nothing outside this layer names libc.
+pub mod signo {
+    pub use libc::{SIGABRT, SIGBUS, SIGCHLD, SIGCONT, SIGFPE, SIGHUP, SIGILL, SIGINT, SIGKILL};
+    pub use libc::{
+        SIGPIPE, SIGPOLL, SIGQUIT, SIGSEGV, SIGSTOP, SIGSYS, SIGTERM, SIGTRAP, SIGXFSZ,
+    };
+}
+
 /// poll(2) event bits for `poll`'s (descriptor, events) pairs.
 pub const POLLIN: i16 = libc::POLLIN;
 pub const POLLPRI: i16 = libc::POLLPRI;
 
+/// `path` for a syscall; a NUL byte in it is EINVAL, as the kernel would
+/// say of a path it cannot take.
+fn c_path(path: &Path) -> io::Result<CString> {
+    use std::os::unix::ffi::OsStrExt;
+    CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))
+}
+
 /// Mounts the fusectl filesystem on `dir`.
 pub fn mount_fusectl(dir: &Path) -> io::Result<()> {
-    nix::mount::mount(
-        Some("fusectl"),
-        dir,
-        Some("fusectl"),
-        nix::mount::MsFlags::empty(),
-        None::<&str>,
+    let dir = c_path(dir)?;
+    // SAFETY: every string is NUL-terminated and outlives the call; fusectl
+    // takes no data (NULL).
+    check(
+        unsafe {
+            libc::mount(
+                c"fusectl".as_ptr(),
+                dir.as_ptr(),
+                c"fusectl".as_ptr(),
+                0,
+                std::ptr::null(),
+            )
+        }
+        .into(),
     )
-    .map_err(io::Error::from)
+    .map(drop)
 }
 
 /// Unmounts `dir` lazily (MNT_DETACH), so a busy mount still goes away
 /// once its last user does, instead of failing.
 pub fn unmount_detached(dir: &Path) -> io::Result<()> {
-    nix::mount::umount2(dir, nix::mount::MntFlags::MNT_DETACH).map_err(io::Error::from)
+    let dir = c_path(dir)?;
+    // SAFETY: the path is NUL-terminated and outlives the call.
+    check(unsafe { libc::umount2(dir.as_ptr(), libc::MNT_DETACH) }.into()).map(drop)
 }
 
 /// Whether standard input is the controlling terminal and this process's
 /// group is in its foreground: then the child may take the terminal.
 pub fn owns_foreground_terminal() -> bool {
-    let stdin = std::io::stdin();
-    nix::unistd::tcgetpgrp(&stdin).is_ok_and(|pgrp| pgrp == nix::unistd::getpgrp())
+    // SAFETY: tcgetpgrp and getpgrp have no memory arguments; tcgetpgrp
+    // fails (-1) when standard input is not this process's terminal.
+    unsafe {
+        let foreground = libc::tcgetpgrp(libc::STDIN_FILENO);
+        foreground >= 0 && foreground == libc::getpgrp()
+    }
+}
+
+/// A pipe whose two ends (read, write) close on exec.
+fn pipe_cloexec() -> io::Result<(OwnedFd, OwnedFd)> {
+    let mut fds: [c_int; 2] = [-1; 2];
+    // SAFETY: `fds` holds the two c_ints pipe2 writes.
+    check(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }.into())?;
+    // SAFETY: the kernel just returned these fds; nothing else owns them.
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
 }
 
 /// Closes every descriptor above 2 but `keep` (rinit's own), so rinit pins
@@ -745,8 +786,7 @@ pub fn spawn(spec: &SpawnSpec) -> Result<(i32, ExecStatusPipe), SpawnError> {
     argv.push(std::ptr::null());
     let candidates: Vec<*const c_char> = spec.candidates.iter().map(|c| c.as_ptr()).collect();
     let mask = spec.mask.0;
-    let (read_end, write_end) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
-        .map_err(|e| SpawnError::new(SpawnStage::Pipe, e))?;
+    let (read_end, write_end) = pipe_cloexec().map_err(|e| SpawnError::new(SpawnStage::Pipe, e))?;
     let write_fd = write_end.as_raw_fd();
 
     // SAFETY: rinit is single-threaded here (no logger thread, no runtime),
@@ -996,9 +1036,9 @@ pub enum Bounded {
 /// cannot finish exiting while one of its threads is blocked so.
 /// The job's error text comes back through a pipe.
 pub fn run_bounded(timeout: Duration, job: impl FnOnce() -> Result<(), String>) -> Bounded {
-    let (read_end, write_end) = match nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC) {
+    let (read_end, write_end) = match pipe_cloexec() {
         Ok(ends) => ends,
-        Err(e) => return Bounded::NoChild(e.into()),
+        Err(e) => return Bounded::NoChild(e),
     };
     // SAFETY: rinit is single-threaded when it calls this, so the child may
     // allocate and run ordinary code: no lock can be held by a thread that

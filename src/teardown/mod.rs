@@ -88,17 +88,17 @@ impl Sight<'_> {
     /// /proc before the reaping frees it.
     pub fn reap_next(&self, tracking: bool) -> (std::io::Result<Reap>, Option<String>) {
         if !tracking {
-            return (sys::reap_one(), None);
+            return (sys::reap(sys::Child::Any), None);
         }
         match sys::peek_exited() {
-            Ok(Some(pid)) => {
+            Ok(sys::Peek::Exited(pid)) => {
                 // Another namespace's /proc would name a stranger.
                 let comm = (self.view == View::Own && pid != self.main_pid)
                     .then(|| self.proc.stat(pid).map(|s| s.comm))
                     .flatten();
-                (sys::reap_pid(pid), comm)
+                (sys::reap(sys::Child::Pid(pid)), comm)
             }
-            Ok(None) => (sys::reap_one(), None),
+            Ok(sys::Peek::NoneExited | sys::Peek::NoChildren) => (sys::reap(sys::Child::Any), None),
             Err(e) => (Err(e), None),
         }
     }

@@ -8,6 +8,7 @@
 use crate::common::*;
 use crate::needs::Need::*;
 use crate::needs::{Place, cgroups, v2_has_memory};
+use rinit::cgroup::{keyed_value, parse_pids};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -151,6 +152,7 @@ fn child_is_placed_in_every_mounted_hierarchy() {
         let out = run(cmd, secs(20.0));
         assert_eq!(out.code, Some(0), "{out:?}");
         let suffix = format!("/{}", name.0);
+        // Split by hand, not with `cgroup::memberships`: the oracle of where rinit put the child.
         let line = |pred: &dyn Fn(&str) -> bool| {
             out.stdout
                 .lines()
@@ -544,11 +546,7 @@ impl Drop for WriteOnDrop {
 }
 
 fn members(dir: &std::path::Path) -> Vec<i32> {
-    std::fs::read_to_string(dir.join("cgroup.procs"))
-        .unwrap_or_default()
-        .split_whitespace()
-        .filter_map(|p| p.parse().ok())
-        .collect()
+    parse_pids(&std::fs::read_to_string(dir.join("cgroup.procs")).unwrap_or_default())
 }
 
 /// The main child in `dir`, frozen before its exec (`frozen` says when),
@@ -612,10 +610,8 @@ fn signals_are_served_while_a_v2_frozen_child_has_not_exec_d() {
     let v2 = unified().own.join(&name.0);
     let _thaw = WriteOnDrop(v2.join("cgroup.freeze"), "0");
     let is_frozen = || {
-        std::fs::read_to_string(v2.join("cgroup.events"))
-            .unwrap_or_default()
-            .lines()
-            .any(|l| l == "frozen 1")
+        let events = std::fs::read_to_string(v2.join("cgroup.events")).unwrap_or_default();
+        keyed_value(&events, "frozen") == Some(1)
     };
     std::fs::write(v2.join("cgroup.freeze"), "1").unwrap();
     wait_until("the empty cgroup to be frozen", secs(5.0), is_frozen);

@@ -3,6 +3,9 @@
 //! hang: every run has a watchdog that SIGKILLs its whole process group and
 //! fails the test when the limit passes.
 
+use rinit::cgroup::{keyed_value, parse_pids};
+use rinit::os::procfs::{self, Proc};
+use rinit::signals::SigSet;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -331,25 +334,11 @@ pub fn secs(s: f64) -> Duration {
 
 /// (pid, ppid, comm, state) of every process on the host.
 pub fn processes() -> Vec<(i32, i32, String, char)> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
-            continue;
-        };
-        // Bytes: a command name cut inside a character is not UTF-8.
-        let Ok(stat) = std::fs::read(entry.path().join("stat")) else {
-            continue;
-        };
-        let stat = String::from_utf8_lossy(&stat);
-        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
-            continue;
-        };
-        let mut rest = stat[close + 1..].split_whitespace();
-        let state = rest.next().and_then(|s| s.chars().next()).unwrap_or('?');
-        let ppid = rest.next().and_then(|s| s.parse().ok()).unwrap_or(0);
-        out.push((pid, ppid, stat[open + 1..close].to_string(), state));
-    }
-    out
+    Proc::system()
+        .table()
+        .into_iter()
+        .map(|p| (p.pid, p.ppid, p.comm, p.state))
+        .collect()
 }
 
 /// The first descendant of `root` whose command name is `comm`, waiting for
@@ -379,23 +368,18 @@ pub fn find_descendant(root: i32, comm: &str, timeout: Duration) -> i32 {
 
 /// Reads one field of /proc/PID/status.
 pub fn status_field(pid: i32, field: &str) -> Option<String> {
-    // Bytes: `Name:` may hold half a character.
-    let text = std::fs::read(format!("/proc/{pid}/status")).ok()?;
-    let text = String::from_utf8_lossy(&text);
-    text.lines().find_map(|l| {
-        l.strip_prefix(field)?
-            .strip_prefix(':')
-            .map(|v| v.trim().to_string())
-    })
+    let status = Proc::system().status(pid)?;
+    procfs::status_field(&status, field).map(str::to_string)
 }
 
 /// The signals pending for `pid`, sent to the thread or to the process, as
 /// a bit set (bit n-1 for signal n).
 pub fn pending_signals(pid: i32) -> u64 {
+    let status = Proc::system().status(pid).unwrap_or_default();
     ["SigPnd", "ShdPnd"]
         .iter()
-        .filter_map(|f| u64::from_str_radix(&status_field(pid, f)?, 16).ok())
-        .fold(0, |all, set| all | set)
+        .filter_map(|f| SigSet::from_proc_hex(procfs::status_field(&status, f)?))
+        .fold(0, |all, set| all | set.0)
 }
 
 /// Whether rinit `pid` is asleep waiting for its next event (in read(2) on
@@ -500,15 +484,10 @@ impl FreezerCgroup {
         std::fs::write(self.path.join(file), value).unwrap();
         // Freezing completes asynchronously: v1 moves FREEZING to FROZEN
         // when the state is read, v2 says `frozen 1` in cgroup.events.
-        let (file, done) = match self.v2 {
-            false => ("freezer.state", "FROZEN"),
-            true => ("cgroup.events", "frozen 1"),
-        };
-        wait_until(&format!("{file} to say {done}"), secs(5.0), || {
-            std::fs::read_to_string(self.path.join(file))
-                .unwrap()
-                .lines()
-                .any(|l| l.trim() == done)
+        let read = |file: &str| std::fs::read_to_string(self.path.join(file)).unwrap();
+        wait_until("the cgroup to be frozen", secs(5.0), || match self.v2 {
+            false => read("freezer.state").trim() == "FROZEN",
+            true => keyed_value(&read("cgroup.events"), "frozen") == Some(1),
         });
     }
 
@@ -540,7 +519,7 @@ impl Drop for FreezerCgroup {
             if procs.trim().is_empty() || Instant::now() > deadline {
                 break;
             }
-            for pid in procs.split_whitespace().filter_map(|p| p.parse().ok()) {
+            for pid in parse_pids(&procs) {
                 signal(pid, libc::SIGKILL);
             }
             thread::sleep(Duration::from_millis(20));

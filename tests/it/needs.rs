@@ -3,6 +3,8 @@
 //! that need (or is `all`): then it fails, so CI cannot pass with a group
 //! of tests silently skipped.
 
+use rinit::cgroup::{self, Kind};
+use rinit::os::procfs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
@@ -179,9 +181,10 @@ pub struct Place {
     pub own: PathBuf,
 }
 
-/// The hierarchies the tests use, found as rinit finds them: the first
-/// mount of each in mountinfo (v2 may be at /sys/fs/cgroup or
-/// /sys/fs/cgroup/unified), joined with the path from /proc/self/cgroup.
+/// The hierarchies the tests use, found as rinit finds them (with its
+/// parsers): the first mount of each in mountinfo that shows this process's
+/// cgroup (v2 may be at /sys/fs/cgroup or /sys/fs/cgroup/unified), joined
+/// with the path from /proc/self/cgroup.
 #[derive(Debug, Default)]
 pub struct OwnCgroups {
     pub freezer: Option<Place>,
@@ -192,91 +195,35 @@ pub struct OwnCgroups {
 pub fn cgroups() -> &'static OwnCgroups {
     static FOUND: OnceLock<OwnCgroups> = OnceLock::new();
     FOUND.get_or_init(|| {
-        let read = |p: &str| std::fs::read_to_string(p).unwrap_or_default();
+        // Bytes: a mount point may hold any byte but `/` and NUL.
+        let read = |p: &str| std::fs::read(p).unwrap_or_default();
         own_cgroups(&read("/proc/self/mountinfo"), &read("/proc/self/cgroup"))
     })
 }
 
-fn own_cgroups(mountinfo: &str, proc_cgroup: &str) -> OwnCgroups {
-    // (fstype, super options, mount root, mount point) of each mount.
-    let mounts: Vec<(&str, &str, &str, String)> = mountinfo
-        .lines()
-        .filter_map(|line| {
-            let (head, tail) = line.split_once(" - ")?;
-            let head: Vec<&str> = head.split(' ').collect();
-            let mut tail = tail.split(' ');
-            let (fstype, _source, options) = (tail.next()?, tail.next()?, tail.next()?);
-            Some((fstype, options, *head.get(3)?, unescape(head.get(4)?)))
-        })
-        .collect();
-    let dir = |fstype: &str, controller: Option<&str>, path: &str| {
-        mounts.iter().find_map(|(t, options, root, point)| {
-            let matches =
-                *t == fstype && controller.is_none_or(|c| options.split(',').any(|o| o == c));
-            let rel = if *root == "/" {
-                path
-            } else {
-                path.strip_prefix(root)?
-            };
-            (matches && !rel.split('/').any(|c| c == "..")).then(|| Place {
-                mount: PathBuf::from(point),
-                own: match rel.trim_start_matches('/') {
-                    "" => PathBuf::from(point),
-                    rel => Path::new(point).join(rel),
-                },
-            })
-        })
-    };
+fn own_cgroups(mountinfo: &[u8], proc_cgroup: &[u8]) -> OwnCgroups {
+    let mounts = procfs::parse_mountinfo(mountinfo);
     let mut found = OwnCgroups::default();
-    for line in proc_cgroup.lines() {
-        let mut parts = line.splitn(3, ':');
-        let (Some(id), Some(controllers), Some(path)) = (parts.next(), parts.next(), parts.next())
-        else {
-            continue;
+    for (kind, path) in cgroup::memberships(proc_cgroup) {
+        let slot = match kind {
+            Kind::V1Freezer => &mut found.freezer,
+            Kind::V1Memory => &mut found.memory,
+            Kind::V2 => &mut found.unified,
         };
-        if id == "0" && controllers.is_empty() {
-            found.unified = found.unified.take().or_else(|| dir("cgroup2", None, path));
+        if slot.is_some() {
+            continue;
         }
-        for c in controllers.split(',') {
-            match c {
-                "freezer" => {
-                    found.freezer = found
-                        .freezer
-                        .take()
-                        .or_else(|| dir("cgroup", Some(c), path))
-                }
-                "memory" => {
-                    found.memory = found.memory.take().or_else(|| dir("cgroup", Some(c), path))
-                }
-                _ => {}
-            }
-        }
+        // rinit's own search (`dir_in`), one mount at a time, to learn
+        // which mount it settles on: the tests unmount or remount it.
+        *slot = mounts.iter().find_map(|m| {
+            let own = cgroup::dir_in(std::slice::from_ref(m), kind, &path)?;
+            Some(Place {
+                mount: PathBuf::from(&m.point),
+                own,
+            })
+        });
     }
     found
-}
-
-/// mountinfo writes a space in a path as `\040` (and so on, in octal).
-fn unescape(field: &str) -> String {
-    let mut out = Vec::new();
-    let bytes = field.as_bytes();
-    let mut i = 0;
-    while i < bytes.len() {
-        let octal = bytes.get(i + 1..i + 4).and_then(|d| {
-            let d = std::str::from_utf8(d).ok()?;
-            u8::from_str_radix(d, 8).ok()
-        });
-        match (bytes[i], octal) {
-            (b'\\', Some(b)) => {
-                out.push(b);
-                i += 4;
-            }
-            (b, _) => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// The needs RINIT_TEST_REQUIRE names (`all`, or a comma-separated list of
@@ -304,8 +251,9 @@ pub fn required() -> Result<Vec<Need>, String> {
     Ok(out)
 }
 
-/// Checks of the parsing above, registered as trials like the others (a
-/// `harness = false` crate runs no `#[test]`).
+/// Checks of `own_cgroups` (the mount each place comes from, too),
+/// registered as trials like the others (a `harness = false` crate runs no
+/// `#[test]`).
 pub fn parses_a_hybrid_layout() {
     let mountinfo = "\
 31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755
@@ -313,7 +261,7 @@ pub fn parses_a_hybrid_layout() {
 37 31 0:34 / /sys/fs/cgroup/freezer rw,relatime - cgroup cgroup rw,freezer
 41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw
 ";
-    let found = own_cgroups(mountinfo, "6:freezer:/\n4:memory:/a/b\n0::/\n");
+    let found = own_cgroups(mountinfo.as_bytes(), b"6:freezer:/\n4:memory:/a/b\n0::/\n");
     assert_eq!(
         found.freezer.unwrap().own,
         Path::new("/sys/fs/cgroup/freezer")
@@ -332,16 +280,16 @@ pub fn parses_a_pure_v2_layout_in_a_namespace() {
 29 23 0:26 /sub /sys/fs/cgroup rw - cgroup2 cgroup2 rw
 30 23 0:27 / /mnt/with\\040space rw - cgroup cgroup rw,freezer
 ";
-    let found = own_cgroups(mountinfo, "3:freezer:/x\n0::/sub/me\n");
+    let found = own_cgroups(mountinfo.as_bytes(), b"3:freezer:/x\n0::/sub/me\n");
     assert_eq!(found.unified.unwrap().own, Path::new("/sys/fs/cgroup/me"));
     assert_eq!(found.freezer.unwrap().own, Path::new("/mnt/with space/x"));
     assert_eq!(found.memory, None);
-    let found = own_cgroups(mountinfo, "0::/elsewhere\n");
+    let found = own_cgroups(mountinfo.as_bytes(), b"0::/elsewhere\n");
     assert_eq!(found.unified, None, "a cgroup outside the mount's root");
     // What tests/cgroup2-only.sh makes: /proc/self/cgroup still lists the
     // v1 hierarchies, but only cgroup2 is mounted.
     let v2_only = "61 60 0:38 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n";
-    let found = own_cgroups(v2_only, "6:freezer:/\n4:memory:/a\n0::/\n");
+    let found = own_cgroups(v2_only.as_bytes(), b"6:freezer:/\n4:memory:/a\n0::/\n");
     assert_eq!(found.unified.unwrap().own, Path::new("/sys/fs/cgroup"));
     assert_eq!((found.freezer, found.memory), (None, None));
 }
