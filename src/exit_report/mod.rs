@@ -14,6 +14,12 @@ use miniserde::Serialize;
 
 pub const SCHEMA_VERSION: u32 = 1;
 
+/// A leftover's `cmdline` in the report holds at most this many arguments
+/// and bytes of them (docs/exit-report.md): argv can be megabytes, and a
+/// report is read by CI tools that load it whole.
+pub const CMDLINE_ARGS: usize = 64;
+pub const CMDLINE_BYTES: usize = 4096;
+
 /// How the main child ended: its pid, rinit's code for its end (after
 /// --remap-exit), and the signal that killed it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -66,6 +72,10 @@ struct JsonLeftover {
     pid: i32,
     comm: String,
     cmdline: Vec<String>,
+    /// Whether `cmdline` left arguments or bytes out.
+    cmdline_truncated: bool,
+    /// The whole command line's length: its arguments joined by spaces.
+    cmdline_bytes: u64,
     ran_for_ms: Option<u64>,
     pgrp: i32,
     session: i32,
@@ -106,10 +116,15 @@ fn leftover(l: &Leftover, end: End) -> JsonLeftover {
         End::Killed => (None, None, Some(crate::signals::SIGKILL.number())),
         End::Gone | End::Stuck => (None, None, None),
     };
+    let (cmdline, cmdline_truncated) =
+        crate::escape::bounded_args(&l.cmdline, CMDLINE_ARGS, CMDLINE_BYTES);
+    let cmdline_bytes = l.cmdline.iter().map(|a| a.len() + 1).sum::<usize>();
     JsonLeftover {
         pid: l.pid,
         comm: l.comm.clone(),
-        cmdline: l.cmdline.clone(),
+        cmdline,
+        cmdline_truncated,
+        cmdline_bytes: cmdline_bytes.saturating_sub(1) as u64,
         ran_for_ms: l.ran_for.map(|d| d.as_millis() as u64),
         pgrp: l.pgrp,
         session: l.session,
@@ -215,16 +230,46 @@ mod tests {
             "\",\"exit_code\":99,",
             "\"main_child\":{\"pid\":2,\"exit_code\":0,\"signal\":null},",
             "\"leaks_mode\":\"fail\",\"leftovers\":[",
-            "{\"pid\":5,\"comm\":\"sleep\",\"cmdline\":[\"sleep\",\"1000\"],\"ran_for_ms\":1500,",
+            "{\"pid\":5,\"comm\":\"sleep\",\"cmdline\":[\"sleep\",\"1000\"],\"cmdline_truncated\":false,\"cmdline_bytes\":10,\"ran_for_ms\":1500,",
             "\"pgrp\":3,\"session\":1,\"reparented\":true,\"parent_pid\":null,\"parent_comm\":null,",
             "\"end\":\"exited\",\"end_after_ms\":4,\"exit_code\":null,\"signal\":15},",
-            "{\"pid\":6,\"comm\":\"sleep\",\"cmdline\":[\"sleep\",\"1000\"],\"ran_for_ms\":1500,",
+            "{\"pid\":6,\"comm\":\"sleep\",\"cmdline\":[\"sleep\",\"1000\"],\"cmdline_truncated\":false,\"cmdline_bytes\":10,\"ran_for_ms\":1500,",
             "\"pgrp\":3,\"session\":1,\"reparented\":false,\"parent_pid\":5,\"parent_comm\":\"sh\",",
             "\"end\":\"killed\",\"end_after_ms\":null,\"exit_code\":null,\"signal\":9}],",
             "\"orphans\":{\"count\":2,\"names\":[{\"name\":\"sleep\",\"count\":2}]},",
             "\"oom_kills\":0,\"stuck\":null}"
         );
         assert_eq!(json, expected);
+    }
+
+    #[test]
+    fn a_huge_command_line_is_capped() {
+        let mut huge = sleeper(5, Parent::Rinit);
+        huge.cmdline = vec!["python3".into(), "x".repeat(1 << 20)];
+        let mut many = sleeper(6, Parent::Rinit);
+        many.cmdline = (0..1000).map(|i| i.to_string()).collect();
+        let leftovers = [(huge, End::Killed), (many, End::Killed)];
+        let json = to_json(Facts {
+            exit_code: 0,
+            main: main_child(2, Some(ChildExit::Exited(0)), ChildExit::code),
+            leaks_mode: Mode::Warn,
+            leftovers: Some(&leftovers),
+            orphans: &Names::default(),
+            oom_kills: 0,
+            stuck: None,
+        });
+        assert!(json.len() < 2 * CMDLINE_BYTES, "{}", json.len());
+        let huge_arg = format!("\"{}\"", "x".repeat(CMDLINE_BYTES - "python3".len()));
+        let huge_cmdline = format!(
+            "\"cmdline\":[\"python3\",{huge_arg}],\"cmdline_truncated\":true,\"cmdline_bytes\":1048584,"
+        );
+        assert!(json.contains(&huge_cmdline), "{json}");
+        let first_64: Vec<String> = (0..64).map(|i| format!("\"{i}\"")).collect();
+        let many_cmdline = format!(
+            "\"cmdline\":[{}],\"cmdline_truncated\":true,\"cmdline_bytes\":3889,",
+            first_64.join(",")
+        );
+        assert!(json.contains(&many_cmdline), "{json}");
     }
 
     #[test]
