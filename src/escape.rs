@@ -94,6 +94,14 @@ pub fn bounded_args(args: &[String], max_args: usize, max_bytes: usize) -> (Vec<
     (kept, truncated)
 }
 
+/// The length of `args` joined by spaces, as a log line shows them.
+pub fn joined_len(args: &[String]) -> usize {
+    args.iter()
+        .map(|a| a.len() + 1)
+        .sum::<usize>()
+        .saturating_sub(1)
+}
+
 /// The largest char boundary of `text` at or below `at`.
 fn floor_char_boundary(text: &str, at: usize) -> usize {
     (0..=at.min(text.len()))
@@ -226,6 +234,8 @@ mod tests {
         // Cut at a character boundary: "é" is two bytes.
         assert_eq!(bounded_args(&args(&["aéb"]), 64, 2), (args(&["a"]), true));
         assert_eq!(bounded_args(&[], 64, 4096), (vec![], false));
+        assert_eq!(joined_len(&short), "sleep 1000".len());
+        assert_eq!(joined_len(&[]), 0);
         let many: Vec<String> = (0..1000).map(|i| i.to_string()).collect();
         let (kept, truncated) = bounded_args(&many, 64, 4096);
         assert_eq!((kept.len(), truncated), (64, true));

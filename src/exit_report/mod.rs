@@ -14,7 +14,7 @@ use miniserde::Serialize;
 
 pub const SCHEMA_VERSION: u32 = 1;
 
-/// A leftover's `cmdline` in the report holds at most this many arguments
+/// A leftover's or stuck task's `cmdline` in the report holds at most this many arguments
 /// and bytes of them (docs/exit-report.md): argv can be megabytes, and a
 /// report is read by CI tools that load it whole.
 pub const CMDLINE_ARGS: usize = 64;
@@ -118,13 +118,12 @@ fn leftover(l: &Leftover, end: End) -> JsonLeftover {
     };
     let (cmdline, cmdline_truncated) =
         crate::escape::bounded_args(&l.cmdline, CMDLINE_ARGS, CMDLINE_BYTES);
-    let cmdline_bytes = l.cmdline.iter().map(|a| a.len() + 1).sum::<usize>();
     JsonLeftover {
         pid: l.pid,
         comm: l.comm.clone(),
         cmdline,
         cmdline_truncated,
-        cmdline_bytes: cmdline_bytes.saturating_sub(1) as u64,
+        cmdline_bytes: crate::escape::joined_len(&l.cmdline) as u64,
         ran_for_ms: l.ran_for.map(|d| d.as_millis() as u64),
         pgrp: l.pgrp,
         session: l.session,
