@@ -16,6 +16,12 @@ use miniserde::Serialize;
 
 pub const SCHEMA_VERSION: u32 = 2;
 
+/// A leftover's or stuck task's `cmdline` in the report holds at most this many arguments
+/// and bytes of them (docs/exit-report.md): argv can be megabytes, and a
+/// report is read by CI tools that load it whole.
+pub const CMDLINE_ARGS: usize = 64;
+pub const CMDLINE_BYTES: usize = 4096;
+
 /// How the main child ended: its pid, rinit's code for its end (after
 /// --remap-exit), and the signal that killed it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -69,6 +75,10 @@ struct JsonLeftover {
     pid: i32,
     comm: String,
     cmdline: Vec<String>,
+    /// Whether `cmdline` left arguments or bytes out.
+    cmdline_truncated: bool,
+    /// The whole command line's length: its arguments joined by spaces.
+    cmdline_bytes: u64,
     ran_for_ms: Option<u64>,
     pgrp: i32,
     session: i32,
@@ -113,10 +123,14 @@ fn leftover(l: &Leftover, end: End) -> JsonLeftover {
         End::Killed => (None, None, Some(crate::signals::SIGKILL.number())),
         End::Gone | End::Stuck => (None, None, None),
     };
+    let (cmdline, cmdline_truncated) =
+        crate::escape::bounded_args(&l.cmdline, CMDLINE_ARGS, CMDLINE_BYTES);
     JsonLeftover {
         pid: l.pid,
         comm: l.comm.clone(),
-        cmdline: l.cmdline.clone(),
+        cmdline,
+        cmdline_truncated,
+        cmdline_bytes: crate::escape::joined_len(&l.cmdline) as u64,
         ran_for_ms: l.ran_for.map(|d| d.as_millis() as u64),
         pgrp: l.pgrp,
         session: l.session,
@@ -124,7 +138,11 @@ fn leftover(l: &Leftover, end: End) -> JsonLeftover {
         parent_pid,
         parent_comm,
         now_comm: l.became.as_ref().map(|b| b.comm.clone()),
-        now_cmdline: l.became.as_ref().map(|b| b.cmdline.clone()),
+        // Capped as `cmdline` is; its own length is not kept.
+        now_cmdline: l
+            .became
+            .as_ref()
+            .map(|b| crate::escape::bounded_args(&b.cmdline, CMDLINE_ARGS, CMDLINE_BYTES).0),
         end: end.name(),
         end_after_ms,
         exit_code,
@@ -255,11 +273,11 @@ mod tests {
             "\",\"exit_code\":99,",
             "\"main_child\":{\"pid\":2,\"exit_code\":0,\"signal\":null},\"start_error\":null,",
             "\"leaks_mode\":\"fail\",\"leftovers\":[",
-            "{\"pid\":5,\"comm\":\"sleep\",\"cmdline\":[\"sleep\",\"1000\"],\"ran_for_ms\":1500,",
+            "{\"pid\":5,\"comm\":\"sleep\",\"cmdline\":[\"sleep\",\"1000\"],\"cmdline_truncated\":false,\"cmdline_bytes\":10,\"ran_for_ms\":1500,",
             "\"pgrp\":3,\"session\":1,\"reparented\":true,\"parent_pid\":null,\"parent_comm\":null,",
             "\"now_comm\":null,\"now_cmdline\":null,",
             "\"end\":\"exited\",\"end_after_ms\":4,\"exit_code\":null,\"signal\":15},",
-            "{\"pid\":6,\"comm\":\"sleep\",\"cmdline\":[\"sleep\",\"1000\"],\"ran_for_ms\":1500,",
+            "{\"pid\":6,\"comm\":\"sleep\",\"cmdline\":[\"sleep\",\"1000\"],\"cmdline_truncated\":false,\"cmdline_bytes\":10,\"ran_for_ms\":1500,",
             "\"pgrp\":3,\"session\":1,\"reparented\":false,\"parent_pid\":5,\"parent_comm\":\"sh\",",
             "\"now_comm\":\"sleep\",\"now_cmdline\":[\"sleep\",\"1\"],",
             "\"end\":\"killed\",\"end_after_ms\":null,\"exit_code\":null,\"signal\":9}],",
@@ -267,6 +285,36 @@ mod tests {
             "\"oom_kills\":0,\"stuck\":null}"
         );
         assert_eq!(json, expected);
+    }
+
+    #[test]
+    fn a_huge_command_line_is_capped() {
+        let mut huge = sleeper(5, Parent::Rinit);
+        huge.cmdline = vec!["python3".into(), "x".repeat(1 << 20)];
+        let mut many = sleeper(6, Parent::Rinit);
+        many.cmdline = (0..1000).map(|i| i.to_string()).collect();
+        let leftovers = [(huge, End::Killed), (many, End::Killed)];
+        let json = to_json(Facts {
+            exit_code: 0,
+            main: main_child(2, Some(ChildExit::Exited(0)), ChildExit::code),
+            leaks_mode: Mode::Warn,
+            leftovers: Some(&leftovers),
+            orphans: &Names::default(),
+            oom_kills: 0,
+            stuck: None,
+        });
+        assert!(json.len() < 2 * CMDLINE_BYTES, "{}", json.len());
+        let huge_arg = format!("\"{}\"", "x".repeat(CMDLINE_BYTES - "python3".len()));
+        let huge_cmdline = format!(
+            "\"cmdline\":[\"python3\",{huge_arg}],\"cmdline_truncated\":true,\"cmdline_bytes\":1048584,"
+        );
+        assert!(json.contains(&huge_cmdline), "{json}");
+        let first_64: Vec<String> = (0..64).map(|i| format!("\"{i}\"")).collect();
+        let many_cmdline = format!(
+            "\"cmdline\":[{}],\"cmdline_truncated\":true,\"cmdline_bytes\":3889,",
+            first_64.join(",")
+        );
+        assert!(json.contains(&many_cmdline), "{json}");
     }
 
     #[test]

@@ -309,24 +309,18 @@ pub fn view(own_pid: i32, self_link: Option<i32>, self_nspid: &[i32]) -> View {
     }
 }
 
-/// A command line for a log line: arguments joined by spaces, control
-/// characters escaped so that a hostile argv cannot forge log lines; the
-/// `[comm]` when there are no arguments (a kernel thread, a zombie).
+/// A command line for a log line: arguments joined by spaces, escaped so
+/// that a hostile argv cannot forge log lines, and cut after
+/// `escape::COMMAND_SHOWN` characters (with the whole length) so that a
+/// megabyte of argv makes no megabyte line; the `[comm]` when there are no
+/// arguments (a kernel thread, a zombie).
 pub fn display_command(args: &[String], comm: &str) -> String {
     let text = if args.is_empty() {
         format!("[{comm}]")
     } else {
         args.join(" ")
     };
-    text.chars()
-        .map(|c| {
-            if c.is_control() {
-                c.escape_default().to_string()
-            } else {
-                c.to_string()
-            }
-        })
-        .collect()
+    crate::escape::escape_bounded(&text, crate::escape::COMMAND_SHOWN).to_string()
 }
 
 /// A `/proc` mount: `Proc::system()`, or a fake tree in tests. Every path
@@ -700,8 +694,12 @@ mod tests {
         );
         assert_eq!(
             display_command(&args(&["evil\nrinit: ERROR fake", "\x1b[31m"]), "x"),
-            r"evil\nrinit: ERROR fake \u{1b}[31m"
+            r"evil\nrinit: ERROR fake \x1b[31m"
         );
+        let long = args(&["python3", &"x".repeat(1 << 20)]);
+        let shown = display_command(&long, "python3");
+        assert_eq!(shown.len(), 256 + "... (1048584 bytes in all)".len());
+        assert!(shown.starts_with("python3 xxx"), "{shown}");
         assert_eq!(display_command(&[], "kworker/0:1"), "[kworker/0:1]");
     }
 

@@ -3,6 +3,8 @@
 //! facts from /proc and sysfs; this module classifies and formats them, as
 //! log lines and as a section of the exit report.
 
+use crate::escape::{COMMAND_SHOWN, bounded_args, escape_bounded, joined_len};
+use crate::exit_report::{CMDLINE_ARGS, CMDLINE_BYTES};
 use crate::os::procfs::PF_EXITING;
 use crate::signals::{SigSet, Signo};
 use miniserde::Serialize;
@@ -238,7 +240,8 @@ impl Task {
                 if self.cmdline.is_empty() {
                     "(none)".to_string()
                 } else {
-                    self.cmdline.join(" ")
+                    let all = self.cmdline.join(" ");
+                    escape_bounded(&all, COMMAND_SHOWN).to_string()
                 },
                 self.cgroups
                     .iter()
@@ -320,6 +323,8 @@ struct JsonTask {
     nspid: Vec<i32>,
     comm: String,
     cmdline: Vec<String>,
+    cmdline_truncated: bool,
+    cmdline_bytes: u64,
     state: String,
     exiting: bool,
     flags: String,
@@ -355,12 +360,16 @@ pub fn stuck_section(
             .map(|t| {
                 let (explanation, remedy) = t.explain();
                 let class = t.classify();
+                let (cmdline, cmdline_truncated) =
+                    bounded_args(&t.cmdline, CMDLINE_ARGS, CMDLINE_BYTES);
                 JsonTask {
                     pid: t.pid,
                     tid: t.tid,
                     nspid: t.nspid.clone(),
                     comm: t.comm.clone(),
-                    cmdline: t.cmdline.clone(),
+                    cmdline,
+                    cmdline_truncated,
+                    cmdline_bytes: joined_len(&t.cmdline) as u64,
                     state: t.state.to_string(),
                     exiting: t.exiting(),
                     flags: format!("{:#x}", t.flags),
@@ -631,6 +640,29 @@ mod tests {
         assert!(
             unlisted.starts_with("{\"listed\":false,\"stuck_timeout_ms\":1,\"tasks\":[]"),
             "{unlisted}"
+        );
+    }
+
+    #[test]
+    fn a_huge_command_line_is_capped() {
+        let huge = Task {
+            cmdline: vec!["python3".into(), "x".repeat(1 << 20)],
+            ..task()
+        };
+        let json =
+            miniserde::json::to_string(&stuck_section(1, Some(std::slice::from_ref(&huge)), None));
+        assert!(json.len() < 2 * CMDLINE_BYTES, "{}", json.len());
+        assert!(
+            json.contains("\"cmdline_truncated\":true,\"cmdline_bytes\":1048584,"),
+            "{json}"
+        );
+        for line in huge.text() {
+            assert!(line.len() < 1000, "{}", line.len());
+        }
+        assert!(
+            huge.text()[2].contains("xxx... (1048584 bytes in all); cgroup: "),
+            "{:?}",
+            huge.text()
         );
     }
 }

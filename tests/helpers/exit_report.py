@@ -4,6 +4,7 @@
 #   START error=cannot create a signalfd: ...    (only when main_child is null)
 #   ORPHANS count=100 names=sleep:100
 #   LEFT pid=3 comm=sleep reparented=True end=exited after_ms=2 code=None signal=15
+#   ARGV pid=3 args=2 bytes=9 truncated=False total=10
 import json, os, sys
 import jsonschema
 
@@ -24,4 +25,9 @@ for l in doc["leftovers"] or []:
     print(
         f"LEFT pid={l['pid']} comm={l['comm']} reparented={l['reparented']} end={l['end']} "
         f"after_ms={l['end_after_ms']} code={l['exit_code']} signal={l['signal']}"
+    )
+    argv = l["cmdline"]
+    print(
+        f"ARGV pid={l['pid']} args={len(argv)} bytes={sum(len(a.encode()) for a in argv)} "
+        f"truncated={l['cmdline_truncated']} total={l['cmdline_bytes']}"
     )

@@ -285,6 +285,93 @@ fn a_leftover_is_named_by_what_it_became() {
     }
 }
 
+/// A leftover with a megabyte of argv that ignores SIGTERM: every line
+/// that names it (the leak warning, the grace's survivors) shows a bounded
+/// part of its command line with the whole length, so that no line reaches
+/// the 16 KiB where Docker's json-file and CRI split lines (and the
+/// continuation would start with its text); the report's cmdline is
+/// capped as docs/exit-report.md says. A leftover whose name and argv
+/// hold a bidi override (U+202E) shows it escaped.
+fn a_megabyte_of_argv_makes_bounded_lines() {
+    let dir = TempDir::new("longargv");
+    let report = dir.file("report.json");
+    // The interpreter itself, not a wrapper that execs it with another
+    // argv[0]: the length the lines name is known.
+    let python = Command::new("python3")
+        .args(["-c", "import sys; print(sys.executable)"])
+        .output()
+        .unwrap();
+    let python = String::from_utf8(python.stdout).unwrap().trim().to_string();
+    // Each renames itself once it is ready, for the script to wait on.
+    let ignore_term = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); open('/proc/self/comm', 'w').write('deaf'); time.sleep(300)";
+    let rename =
+        r"import time; open('/proc/self/comm', 'w').write('evil\u202etxt'); time.sleep(300)";
+    // MAX_ARG_STRLEN: one argument holds at most 128 KiB; ten make 1 MB.
+    let suite = format!(
+        r#"x=$(head -c 100000 /dev/zero | tr '\0' x)
+{python} -c "{ignore_term}" $x $x $x $x $x $x $x $x $x $x & long=$!
+{python} -c "{rename}" 'gpj.{rlo}exe' & renamed=$!
+until [ "$(cat /proc/$long/comm)" = deaf ] && [ "$(cat /proc/$renamed/comm)" = 'evil{rlo}txt' ]; do sleep 0.01; done
+exit 0"#,
+        rlo = '\u{202e}'
+    );
+    let total = [python.as_str(), "-c", ignore_term].join(" ").len() + 10 * 100_001;
+    for (how, cmd) in both(&[
+        "--leaks", "warn", "--grace", "300ms", "--report", &report, "--", "sh", "-c", &suite,
+    ]) {
+        let _ = std::fs::remove_file(&report);
+        let out = run(cmd, secs(30.0));
+        let brief = |s: &str| s.chars().take(2000).collect::<String>();
+        for line in out.stderr.lines() {
+            assert!(
+                line.len() <= 1000,
+                "{how}: a line of {} bytes: {}",
+                line.len(),
+                brief(line)
+            );
+        }
+        let naming: Vec<&str> = out
+            .stderr
+            .lines()
+            .filter(|l| l.contains(" -c import signal"))
+            .collect();
+        assert_eq!(naming.len(), 2, "{how}: {}", brief(&out.stderr));
+        for line in naming {
+            assert!(
+                line.contains(&format!("xxx... ({total} bytes in all)")),
+                "{how}: {line}"
+            );
+        }
+        assert!(
+            out.stderr
+                .contains("(deaf) ignored SIGTERM for the grace (300 ms)"),
+            "{how}: {}",
+            brief(&out.stderr)
+        );
+        // The override itself never reaches the log: its escape does.
+        assert!(
+            !out.stderr.contains('\u{202e}'),
+            "{how}: {}",
+            brief(&out.stderr)
+        );
+        assert!(
+            out.stderr.contains(r"gpj.\u{202e}exe (running for "),
+            "{how}: {}",
+            brief(&out.stderr)
+        );
+        assert!(
+            out.stderr.contains(r"(evil\u{202e}txt) ended on SIGTERM"),
+            "{how}: {}",
+            brief(&out.stderr)
+        );
+        let facts = report_facts(&report);
+        assert!(
+            facts.contains(&format!("args=4 bytes=4096 truncated=True total={total}\n")),
+            "{how}: {facts}"
+        );
+    }
+}
+
 /// The subreaper wrapper's last line: rinit's own exit code.
 fn rinit_exit(stderr: &str) -> Option<i32> {
     stderr
@@ -306,5 +393,7 @@ tests! {
         a_hundred_orphans_are_counted_by_name,
         the_exit_report_validates_against_the_schema,
         a_leftover_is_named_by_what_it_became,
+
+        a_megabyte_of_argv_makes_bounded_lines,
     ];
 }
