@@ -500,6 +500,7 @@ impl Runtime {
                     self.oom.on_main_killed_by_rinit();
                     self.signal_main_group(signals::SIGKILL);
                     self.send(self.main_pid, signals::SIGKILL);
+                    self.cgroup.iter().for_each(ChildCgroup::thaw);
                 }
                 Action::TermRest => {
                     // A stopped process cannot act on SIGTERM until continued.
