@@ -355,6 +355,8 @@ impl Runtime {
                 Action::KillMain => {
                     self.oom.on_main_killed_by_rinit();
                     self.main.kill();
+                    // A frozen main child dies only once thawed.
+                    self.cgroup.iter().for_each(ChildCgroup::thaw);
                 }
                 Action::TermRest => sight!(self).term_rest(),
                 Action::KillAfterGrace => {

@@ -6,12 +6,15 @@
 //! undoes what was done, so a degraded run leaves nothing behind.
 
 use super::discover::{self as cgroup, Hierarchy, Kind};
+use crate::os::procfs::Proc;
 use crate::os::{describe_error, lossy, read_text, sys, write_control};
 use crate::signals::{self, Signo};
 use log::{debug, warn};
+use std::collections::BTreeSet;
+use std::ffi::{OsStr, OsString};
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read, Seek, SeekFrom};
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -27,10 +30,36 @@ fn op_error(op: &str, path: &Path, err: io::Error) -> SetupError {
     ))
 }
 
+/// An open cgroup directory. The real kernel's is a descriptor, so that a
+/// tree nested past PATH_MAX (4096 bytes of path) is walked one component
+/// at a time; `path` names it in messages (it may be too long to open) and
+/// is how the fake kernel finds it.
+pub struct CgroupDir {
+    pub path: PathBuf,
+    fd: Option<OwnedFd>,
+}
+
+impl CgroupDir {
+    /// A directory known by its path alone (the fake kernel's).
+    #[cfg(test)]
+    pub(super) fn by_path(path: PathBuf) -> CgroupDir {
+        CgroupDir { path, fd: None }
+    }
+
+    fn fd(&self) -> io::Result<BorrowedFd<'_>> {
+        self.fd
+            .as_ref()
+            .map(|fd| fd.as_fd())
+            .ok_or_else(|| io::ErrorKind::InvalidInput.into())
+    }
+}
+
 /// The operations on cgroups whose effect is the kernel's: making and
 /// removing a cgroup (the kernel fills and empties the directory), writing
 /// a control file (which moves processes, enables controllers, freezes,
-/// kills) and signalling a member. Reads are plain file reads. Unit tests
+/// kills), reading one (a hopper can fork between two reads), signalling
+/// a member, and whether a member has exited. Sub-cgroups are reached
+/// through their parent's `CgroupDir` by name, never by path. Unit tests
 /// put a fake that applies the kernel's rules to a fixture tree in its
 /// place, so none of them sends a real signal.
 pub trait CgroupFs {
@@ -38,6 +67,18 @@ pub trait CgroupFs {
     fn write(&self, file: &Path, text: &str) -> io::Result<()>;
     fn remove_dir(&self, dir: &Path) -> io::Result<()>;
     fn signal(&self, pid: i32, sig: Signo) -> io::Result<sys::Delivery>;
+    /// The cgroup at `dir` (a short path: rinit's own cgroup and NAME).
+    fn open_dir(&self, dir: &Path) -> io::Result<CgroupDir>;
+    /// The sub-cgroup `name` of `parent`, or its parent for "..".
+    fn open_sub(&self, parent: &CgroupDir, name: &OsStr) -> io::Result<CgroupDir>;
+    /// The names of the sub-cgroups of `dir`, sorted.
+    fn sub_cgroups(&self, dir: &CgroupDir) -> io::Result<Vec<OsString>>;
+    fn read_at(&self, dir: &CgroupDir, file: &str) -> io::Result<String>;
+    fn write_at(&self, dir: &CgroupDir, file: &str, text: &str) -> io::Result<()>;
+    fn remove_at(&self, parent: &CgroupDir, name: &OsStr) -> io::Result<()>;
+    /// Whether `pid` has exited (a zombie, or gone): a member that got
+    /// SIGKILL in the middle of a fork has listed its child once it has.
+    fn has_exited(&self, pid: i32) -> bool;
 }
 
 /// The real cgroup filesystems.
@@ -58,6 +99,50 @@ impl CgroupFs for Kernel {
 
     fn signal(&self, pid: i32, sig: Signo) -> io::Result<sys::Delivery> {
         sys::send_signal(pid, sig)
+    }
+
+    fn open_dir(&self, dir: &Path) -> io::Result<CgroupDir> {
+        Ok(CgroupDir {
+            path: dir.to_path_buf(),
+            fd: Some(sys::open_dir_at(None, dir)?),
+        })
+    }
+
+    fn open_sub(&self, parent: &CgroupDir, name: &OsStr) -> io::Result<CgroupDir> {
+        let path = match name.to_str() {
+            Some("..") => parent.path.parent().unwrap_or(&parent.path).to_path_buf(),
+            _ => parent.path.join(name),
+        };
+        let fd = sys::open_dir_at(Some(parent.fd()?), Path::new(name))?;
+        Ok(CgroupDir { path, fd: Some(fd) })
+    }
+
+    fn sub_cgroups(&self, dir: &CgroupDir) -> io::Result<Vec<OsString>> {
+        sys::sub_directories(dir.fd()?)
+    }
+
+    fn read_at(&self, dir: &CgroupDir, file: &str) -> io::Result<String> {
+        // Bytes: a stray byte must not hide the numbers around it.
+        let mut raw = Vec::new();
+        sys::open_file_at(dir.fd()?, OsStr::new(file), false)?.read_to_end(&mut raw)?;
+        Ok(lossy(&raw))
+    }
+
+    fn write_at(&self, dir: &CgroupDir, file: &str, text: &str) -> io::Result<()> {
+        // One write: a control file takes the whole value at once.
+        sys::open_file_at(dir.fd()?, OsStr::new(file), true)?.write_all(text.as_bytes())
+    }
+
+    fn remove_at(&self, parent: &CgroupDir, name: &OsStr) -> io::Result<()> {
+        sys::remove_dir_at(parent.fd()?, name)
+    }
+
+    fn has_exited(&self, pid: i32) -> bool {
+        // Not shown (another PID namespace's /proc) counts as exited: the
+        // loop then rests on "each pid gets one SIGKILL" alone.
+        Proc::system()
+            .stat(pid)
+            .is_none_or(|s| matches!(s.state, 'Z' | 'X' | 'x'))
     }
 }
 
@@ -298,18 +383,16 @@ impl ChildCgroup {
     /// Members of the cgroup and of every sub-cgroup the workload made
     /// under it, in every hierarchy: a process from outside may have been
     /// moved into a sub-cgroup of one hierarchy only (a workload that sees
-    /// only cgroup2 does that).
+    /// only cgroup2 does that). Any depth: the walk goes by descriptors.
     pub fn members(&self) -> Vec<i32> {
-        let mut pids: Vec<i32> = self
-            .dirs
-            .iter()
-            .flat_map(|(_, dir)| cgroups_under(dir))
-            .flat_map(|dir| {
-                read_text(&dir.join("cgroup.procs"))
-                    .map(|t| cgroup::parse_pids(&t))
-                    .unwrap_or_default()
-            })
-            .collect();
+        let mut pids = Vec::new();
+        for (_, dir) in &self.dirs {
+            walk_tree(self.fs.as_ref(), dir, false, |cgroup| {
+                if let Ok(text) = self.fs.read_at(cgroup, "cgroup.procs") {
+                    pids.extend(cgroup::parse_pids(&text));
+                }
+            });
+        }
         pids.sort_unstable();
         pids.dedup();
         pids
@@ -335,11 +418,19 @@ impl ChildCgroup {
         }
     }
 
-    /// The atomic kill, once: v2 `cgroup.kill` (which reaches the whole
-    /// subtree, frozen sub-cgroups too); else v1 freeze, SIGKILL every
-    /// member of the subtree, thaw. Freezing first means nobody can fork
-    /// meanwhile. Either way every v1-frozen cgroup of the subtree is then
-    /// thawed: a task frozen there dies of its SIGKILL only once thawed.
+    /// The kill, once. v2 `cgroup.kill` (5.14+) is atomic: it reaches the
+    /// whole subtree, frozen sub-cgroups too, and no fork escapes it. Else
+    /// v1 freeze, SIGKILL every member, thaw: frozen, nobody can fork
+    /// meanwhile. Else (pure v2 before 5.14) v2 freeze where there is
+    /// `cgroup.freeze` (5.2+), then rounds of SIGKILL until no member is
+    /// left that has not had one, then thaw. The freeze is what stops a
+    /// member that keeps forking and exiting cold: a v2-frozen task cannot
+    /// fork, yet dies of SIGKILL, so the first round reaches every member.
+    /// The rounds are for what a freeze does not stop (no cgroup.freeze
+    /// before 5.2, a freeze that does not complete, a process moved in from
+    /// outside, a v2-only member beside the v1 freezer). Every path ends by
+    /// thawing every v1-frozen cgroup of the subtree: a task frozen there
+    /// dies of its SIGKILL only once thawed.
     pub fn kill_all(&mut self) {
         if std::mem::replace(&mut self.killed, true) {
             return;
@@ -359,10 +450,11 @@ impl ChildCgroup {
                 ),
             }
         }
+        let mut killed = BTreeSet::new();
         if let Some(dir) = self.dir(Kind::V1Freezer).map(Path::to_path_buf) {
             let state = dir.join("freezer.state");
             let frozen = self.fs.write(&state, "FROZEN").is_ok()
-                && wait_frozen(&state, Duration::from_secs(1));
+                && wait_until_read(&state, "FROZEN", Duration::from_secs(1));
             if !frozen {
                 debug!(
                     "{} did not reach FROZEN; killing members unfrozen",
@@ -370,35 +462,158 @@ impl ChildCgroup {
                 );
             }
             let members = self.members();
-            self.signal_members(signals::SIGKILL);
+            self.kill_members(&members, &mut killed);
             self.thaw_v1();
             debug!(
                 "froze {}, sent SIGKILL to {} member(s), thawed",
                 dir.display(),
                 members.len()
             );
-            return;
         }
-        self.signal_members(signals::SIGKILL);
+        let v2_frozen = killed.is_empty() && self.freeze_v2();
+        self.kill_until_empty(&mut killed);
+        if v2_frozen {
+            self.thaw_v2();
+        }
+        // A process moved into a frozen v1 cgroup meanwhile.
+        self.thaw_v1();
+    }
+
+    /// Freezes the v2 cgroup through `cgroup.freeze` and waits (briefly) for
+    /// `frozen 1`; whether it froze.
+    fn freeze_v2(&self) -> bool {
+        let Some(dir) = self.dir(Kind::V2) else {
+            return false;
+        };
+        let path = dir.join("cgroup.freeze");
+        if let Err(e) = self.fs.write(&path, "1") {
+            debug!(
+                "cannot write {}: {} (no cgroup.freeze before Linux 5.2)",
+                path.display(),
+                describe_error(&e)
+            );
+            return false;
+        }
+        let events = dir.join("cgroup.events");
+        let frozen = wait_until_read(&events, "frozen 1", Duration::from_secs(1));
+        debug!(
+            "wrote 1 to {}{}",
+            path.display(),
+            if frozen {
+                ""
+            } else {
+                " (not frozen after 1 s)"
+            }
+        );
+        true
+    }
+
+    /// SIGKILL to each of `members` that has not had one yet.
+    fn kill_members(&self, members: &[i32], killed: &mut BTreeSet<i32>) {
+        for &pid in members {
+            if killed.insert(pid)
+                && let Err(e) = self.fs.signal(pid, signals::SIGKILL)
+            {
+                warn!(
+                    "cannot send SIGKILL to pid {pid} in cgroup {}: {e}",
+                    self.name
+                );
+            }
+        }
+    }
+
+    /// Rounds of SIGKILL to every member not yet sent one, until a round
+    /// finds none and every member killed has exited (a member killed in
+    /// the middle of a fork lists its child by then; a task that got
+    /// SIGKILL forks no more). Each pid gets one SIGKILL: a zombie, which
+    /// stays listed until rinit reaps it after this, is done, not spun on
+    /// (rinit's zombies also keep their pids from reuse meanwhile). Bounded
+    /// by `KILL_ROUNDS` and `KILL_LIMIT`, then says what is left.
+    fn kill_until_empty(&self, killed: &mut BTreeSet<i32>) {
+        let deadline = Instant::now() + KILL_LIMIT;
+        let mut rounds = 0;
+        loop {
+            let members = self.members();
+            let fresh: Vec<i32> = members
+                .iter()
+                .copied()
+                .filter(|p| !killed.contains(p))
+                .collect();
+            if fresh.is_empty() {
+                let dying: Vec<i32> = members
+                    .iter()
+                    .copied()
+                    .filter(|&p| !self.fs.has_exited(p))
+                    .collect();
+                if dying.is_empty() || Instant::now() >= deadline {
+                    if rounds > 1 {
+                        debug!(
+                            "cgroup {}: {rounds} rounds of SIGKILL for {} member(s)",
+                            self.name,
+                            killed.len()
+                        );
+                    }
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(1));
+                continue;
+            }
+            if rounds >= KILL_ROUNDS || Instant::now() >= deadline {
+                let fresh: Vec<String> = fresh.iter().map(i32::to_string).collect();
+                warn!(
+                    "cgroup {}: still new members after {rounds} rounds of SIGKILL ({} killed): pids {} are left",
+                    self.name,
+                    killed.len(),
+                    fresh.join(" ")
+                );
+                return;
+            }
+            rounds += 1;
+            self.kill_members(&fresh, killed);
+        }
+    }
+
+    /// A SIGKILL was sent into the cgroup: thaws every frozen cgroup of the
+    /// subtree that rinit owns, v1 (where a frozen task dies of SIGKILL
+    /// only once thawed) and v2 `cgroup.freeze` (where it would die
+    /// anyway, but the rest of the teardown needs the others running).
+    /// Every path that SIGKILLs into the cgroup calls this or `kill_all`.
+    pub fn thaw(&self) {
+        self.thaw_v1();
+        self.thaw_v2();
     }
 
     /// Thaws every cgroup of the v1 freezer subtree that is not THAWED:
     /// the one rinit froze, and sub-cgroups the workload froze itself
     /// (thawing a parent leaves those frozen).
     fn thaw_v1(&self) {
-        let Some(dir) = self.dir(Kind::V1Freezer) else {
-            return;
-        };
-        for cgroup in cgroups_under(dir) {
-            let state = cgroup.join("freezer.state");
-            if read_text(&state).is_ok_and(|s| s.trim() == "THAWED") {
-                continue;
-            }
-            match self.fs.write(&state, "THAWED") {
-                Ok(()) => debug!("wrote THAWED to {}", state.display()),
-                Err(e) => warn!("cannot write {}: {}", state.display(), describe_error(&e)),
-            }
+        if let Some(dir) = self.dir(Kind::V1Freezer) {
+            self.thaw_tree(dir, "freezer.state", |s| s != "THAWED", "THAWED");
         }
+    }
+
+    /// Thaws every cgroup of the v2 subtree whose `cgroup.freeze` is 1.
+    fn thaw_v2(&self) {
+        if let Some(dir) = self.dir(Kind::V2) {
+            self.thaw_tree(dir, "cgroup.freeze", |s| s == "1", "0");
+        }
+    }
+
+    fn thaw_tree(&self, dir: &Path, file: &str, frozen: fn(&str) -> bool, thawed: &str) {
+        walk_tree(self.fs.as_ref(), dir, false, |cgroup| {
+            if !self
+                .fs
+                .read_at(cgroup, file)
+                .is_ok_and(|s| frozen(s.trim()))
+            {
+                return;
+            }
+            let path = cgroup.path.join(file);
+            match self.fs.write_at(cgroup, file, thawed) {
+                Ok(()) => debug!("wrote {thawed} to {}", path.display()),
+                Err(e) => warn!("cannot write {}: {}", path.display(), describe_error(&e)),
+            }
+        });
     }
 
     /// Removes the child's cgroups with every sub-cgroup the workload made
@@ -441,11 +656,19 @@ impl Drop for ChildCgroup {
     }
 }
 
-fn wait_frozen(state: &Path, limit: Duration) -> bool {
-    // freezer.state moves to FROZEN lazily, when read; there is no event.
+/// How many rounds of SIGKILL `kill_until_empty` sends at most, and for
+/// how long: a member that forks and exits faster than rinit reads the
+/// member list cannot keep it busy for ever.
+const KILL_ROUNDS: u32 = 200;
+const KILL_LIMIT: Duration = Duration::from_secs(2);
+
+/// Whether a line of `file` reads `line` within `limit`. freezer.state
+/// moves to FROZEN lazily, when read; cgroup.events could be polled, but
+/// this is a one-off wait of milliseconds.
+fn wait_until_read(file: &Path, line: &str, limit: Duration) -> bool {
     let deadline = Instant::now() + limit;
     loop {
-        if read_text(state).is_ok_and(|s| s.trim() == "FROZEN") {
+        if read_text(file).is_ok_and(|s| s.lines().any(|l| l.trim() == line)) {
             return true;
         }
         if Instant::now() >= deadline {
@@ -455,27 +678,91 @@ fn wait_frozen(state: &Path, limit: Duration) -> bool {
     }
 }
 
-/// Every cgroup of the tree at `dir`, each after all of its sub-cgroups
-/// (rmdir of a cgroup that has sub-cgroups is EBUSY). A directory that
-/// cannot be read is listed alone.
-pub(super) fn cgroups_under(dir: &Path) -> Vec<PathBuf> {
-    let mut found = vec![dir.to_path_buf()];
-    let mut i = 0;
-    while i < found.len() {
-        if let Ok(entries) = fs::read_dir(&found[i]) {
-            found.extend(
-                entries
-                    .flatten()
-                    .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
-                    .map(|e| e.path()),
-            );
+/// One level of `walk_tree`: the sub-cgroups still to visit, this
+/// cgroup's name in its parent (none for the top), and whether a
+/// sub-cgroup of it stayed.
+struct Level {
+    pending: Vec<OsString>,
+    name: Option<OsString>,
+    stayed: bool,
+}
+
+/// Visits every cgroup of the tree at `top`, each after all of its
+/// sub-cgroups, and with `remove` removes it after the visit (rmdir of a
+/// cgroup that has sub-cgroups is EBUSY). One directory is open at a time:
+/// down by name, back up through "..", which in a cgroupfs always leads
+/// back (a cgroup can be renamed only within its parent), so neither the
+/// depth nor PATH_MAX nor the descriptor limit matters. A sub-cgroup that
+/// cannot be opened is visited as a leaf would be: only its removal is
+/// tried. The retry budget of the removal is shared by the whole tree, so
+/// a tree takes no longer than one cgroup; a cgroup that stays is reported
+/// once, and its ancestors, which cannot go either, are not tried.
+fn walk_tree(fs: &dyn CgroupFs, top: &Path, remove: bool, mut visit: impl FnMut(&CgroupDir)) {
+    let mut retries = RMDIR_RETRIES;
+    let mut current = match fs.open_dir(top) {
+        Ok(dir) => dir,
+        Err(e) => {
+            if e.kind() != io::ErrorKind::NotFound {
+                debug!("cannot open {}: {}", top.display(), describe_error(&e));
+            }
+            return;
         }
-        i += 1;
+    };
+    let listing = |dir: &CgroupDir| {
+        let mut names = fs.sub_cgroups(dir).unwrap_or_default();
+        names.reverse();
+        names
+    };
+    let mut levels = vec![Level {
+        pending: listing(&current),
+        name: None,
+        stayed: false,
+    }];
+    loop {
+        let level = levels.last_mut().expect("the top stays until the end");
+        if let Some(name) = level.pending.pop() {
+            match fs.open_sub(&current, &name) {
+                Ok(sub) => {
+                    current = sub;
+                    let pending = listing(&current);
+                    levels.push(Level {
+                        pending,
+                        name: Some(name),
+                        stayed: false,
+                    });
+                }
+                Err(_) if remove => {
+                    let gone = remove_retrying(fs, &current, &name, &mut retries);
+                    level.stayed |= !gone;
+                }
+                Err(_) => {}
+            }
+            continue;
+        }
+        visit(&current);
+        let level = levels.pop().expect("the level just read");
+        let Some(name) = level.name else {
+            if remove && !level.stayed {
+                remove_top(fs, top, &mut retries);
+            }
+            return;
+        };
+        current = match fs.open_sub(&current, OsStr::new("..")) {
+            Ok(parent) => parent,
+            Err(e) => {
+                warn!(
+                    "cannot open the parent of {}: {}",
+                    current.path.display(),
+                    describe_error(&e)
+                );
+                return;
+            }
+        };
+        let parent = levels.last_mut().expect("a sub-cgroup has a parent");
+        if level.stayed || (remove && !remove_retrying(fs, &current, &name, &mut retries)) {
+            parent.stayed = true;
+        }
     }
-    // Breadth-first puts every cgroup before its descendants; reversed,
-    // after them.
-    found.reverse();
-    found
 }
 
 /// How many 10 ms waits one tree's removal may spend on EBUSY: the kernel
@@ -483,27 +770,36 @@ pub(super) fn cgroups_under(dir: &Path) -> Vec<PathBuf> {
 const RMDIR_RETRIES: u32 = 19;
 
 /// Removes the cgroup at `dir` and every sub-cgroup under it, deepest
-/// first. The retry budget is shared by the whole tree, so a tree takes no
-/// longer than one cgroup; a cgroup that stays is reported once, and its
-/// ancestors, which cannot go either, are left without another warning.
+/// first.
 fn remove_tree(cgroupfs: &dyn CgroupFs, dir: &Path) {
-    let mut retries = RMDIR_RETRIES;
-    let mut stayed: Vec<PathBuf> = Vec::new();
-    for cgroup in cgroups_under(dir) {
-        if stayed.iter().any(|s| s.starts_with(&cgroup)) {
-            stayed.push(cgroup);
-            continue;
-        }
-        if !remove_dir_retrying(cgroupfs, &cgroup, &mut retries) {
-            stayed.push(cgroup);
-        }
-    }
+    walk_tree(cgroupfs, dir, true, |_| {});
 }
 
-/// Whether `dir` is gone (removed now, or already).
-fn remove_dir_retrying(cgroupfs: &dyn CgroupFs, dir: &Path, retries: &mut u32) -> bool {
+/// Whether the sub-cgroup `name` of `parent` is gone (removed now, or
+/// already).
+fn remove_retrying(fs: &dyn CgroupFs, parent: &CgroupDir, name: &OsStr, retries: &mut u32) -> bool {
+    let holds = || {
+        fs.open_sub(parent, name)
+            .and_then(|dir| fs.read_at(&dir, "cgroup.procs"))
+    };
+    let path = parent.path.join(name);
+    retrying(&path, retries, || fs.remove_at(parent, name), holds)
+}
+
+/// `remove_retrying` for the top of a tree, by its (short) path.
+fn remove_top(fs: &dyn CgroupFs, dir: &Path, retries: &mut u32) -> bool {
+    let holds = || read_text(&dir.join("cgroup.procs"));
+    retrying(dir, retries, || fs.remove_dir(dir), holds)
+}
+
+fn retrying(
+    dir: &Path,
+    retries: &mut u32,
+    mut rmdir: impl FnMut() -> io::Result<()>,
+    procs: impl Fn() -> io::Result<String>,
+) -> bool {
     loop {
-        match cgroupfs.remove_dir(dir) {
+        match rmdir() {
             Ok(()) => return true,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return true,
             Err(e) if e.kind() == io::ErrorKind::ResourceBusy && *retries > 0 => {
@@ -511,8 +807,7 @@ fn remove_dir_retrying(cgroupfs: &dyn CgroupFs, dir: &Path, retries: &mut u32) -
                 std::thread::sleep(Duration::from_millis(10));
             }
             Err(e) => {
-                let pids = read_text(&dir.join("cgroup.procs")).unwrap_or_default();
-                let pids = cgroup::parse_pids(&pids);
+                let pids = cgroup::parse_pids(&procs().unwrap_or_default());
                 warn!(
                     "cannot remove {}: {}{}",
                     dir.display(),
@@ -626,7 +921,7 @@ impl Memory {
 mod tests {
     use super::*;
     use crate::cgroup::fake_kernel::{
-        CHILD, Event, Fixture, IN_DEEPER, IN_SUB, RINIT, busy, pids, read,
+        CHILD, Event, FIRST_HOP, Fixture, IN_DEEPER, IN_SUB, RINIT, busy, pids, read,
     };
 
     fn create(
@@ -1028,42 +1323,159 @@ mod tests {
         }
     }
 
-    #[test]
-    fn v2_without_cgroup_kill_signals_every_member() {
-        let fx = Fixture::new();
+    /// v2 before 5.14: the child, IN_SUB in a sub-cgroup, and no
+    /// cgroup.kill (nor, with `freeze` false, cgroup.freeze: before 5.2).
+    fn v2_without_cgroup_kill(fx: &Fixture, freeze: bool) -> (ChildCgroup, PathBuf) {
         let h = fx.v2(&[], "");
-        let mut cg = create(&fx, &[h], None).unwrap();
-        child_joins(&fx, &cg);
+        let cg = create(fx, &[h], None).unwrap();
+        child_joins(fx, &cg);
         fx.workload_makes("unified/app/job/sub", Some(IN_SUB));
-        // Before Linux 5.14 there is no cgroup.kill.
         let job = fx.dir("unified/app/job");
         for dir in [job.join("sub"), job.clone()] {
             fs::remove_file(dir.join("cgroup.kill")).unwrap();
+            if !freeze {
+                fs::remove_file(dir.join("cgroup.freeze")).unwrap();
+            }
         }
+        (cg, job)
+    }
+
+    fn kill(pid: i32) -> Event {
+        Event::Signal(pid, signals::SIGKILL)
+    }
+
+    #[test]
+    fn v2_without_cgroup_kill_freezes_so_a_hopper_cannot_escape() {
+        let fx = Fixture::new();
+        let (mut cg, job) = v2_without_cgroup_kill(&fx, true);
+        // The child forks and exits whenever it gets the chance.
+        fx.hopper(CHILD, 5);
         fx.take_log();
 
         cg.signal_members(signals::SIGTERM);
         let term = |pid| Event::Signal(pid, signals::SIGTERM);
-        assert_eq!(fx.take_log(), [term(IN_SUB), term(CHILD)]);
-        assert_eq!(cg.members(), [IN_SUB, CHILD]);
+        let (child, next) = (CHILD, FIRST_HOP);
+        assert_eq!(
+            fx.take_log(),
+            [Event::Hop(child, next), term(IN_SUB), term(CHILD)]
+        );
+        fx.reap();
+        assert_eq!(pids(&job), [next]);
 
         cg.kill_all();
-        let kill = |pid| Event::Signal(pid, signals::SIGKILL);
+        // Frozen, it forks no more, and a v2-frozen task dies of SIGKILL.
         assert_eq!(
             fx.take_log(),
             [
+                Event::V2Freeze(job.clone()),
+                kill(next),
+                Event::Exit(next),
                 kill(IN_SUB),
                 Event::Exit(IN_SUB),
-                kill(CHILD),
-                Event::Exit(CHILD)
+                Event::V2Thaw(job.clone()),
             ]
         );
         assert_eq!(cg.members(), Vec::<i32>::new());
         assert_eq!(cg.populated(), Some(false));
+        assert_eq!(read(&job.join("cgroup.freeze")), "0");
         cg.kill_all();
         assert_eq!(fx.take_log(), [], "the kill is once");
         cg.remove();
         assert!(!job.exists());
+    }
+
+    #[test]
+    fn without_cgroup_kill_or_freeze_sigkill_repeats_until_no_member_is_new() {
+        let fx = Fixture::new();
+        let (mut cg, job) = v2_without_cgroup_kill(&fx, false);
+        fx.hopper(CHILD, 3);
+        fx.take_log();
+        cg.kill_all();
+        let hop = |n: i32| FIRST_HOP - n;
+        // Each read of the members lets the hopper fork and exit once: a
+        // single pass would have killed a zombie and let hop(0) escape.
+        // Each pid gets one SIGKILL; zombies are not spun on.
+        assert_eq!(
+            fx.take_log(),
+            [
+                Event::Hop(CHILD, hop(0)),
+                kill(IN_SUB),
+                Event::Exit(IN_SUB),
+                kill(CHILD),
+                Event::Hop(hop(0), hop(1)),
+                kill(hop(0)),
+                Event::Hop(hop(1), hop(2)),
+                kill(hop(1)),
+                kill(hop(2)),
+                Event::Exit(hop(2)),
+            ]
+        );
+        // Left: rinit's zombies, until it reaps them.
+        assert_eq!(cg.members(), [hop(1), hop(0), CHILD]);
+        fx.reap();
+        assert_eq!(cg.members(), Vec::<i32>::new());
+        cg.remove();
+        assert!(!job.exists());
+    }
+
+    #[test]
+    fn a_hopper_that_never_stops_ends_the_rounds_at_their_bound() {
+        let fx = Fixture::new();
+        let (mut cg, _job) = v2_without_cgroup_kill(&fx, false);
+        fx.hopper(CHILD, u32::MAX);
+        fx.take_log();
+        cg.kill_all();
+        let log = fx.take_log();
+        let kills: Vec<i32> = log
+            .iter()
+            .filter_map(|e| match e {
+                Event::Signal(pid, sig) if *sig == signals::SIGKILL => Some(*pid),
+                _ => None,
+            })
+            .collect();
+        let rounds = kills.len() - 1; // IN_SUB went with the first round.
+        assert!((1..=KILL_ROUNDS as usize).contains(&rounds), "{rounds}");
+        let distinct: BTreeSet<i32> = kills.iter().copied().collect();
+        assert_eq!(distinct.len(), kills.len(), "a pid got two SIGKILLs");
+        assert!(!cg.members().is_empty(), "the hopper escaped, reported");
+        fx.hopper(cg.members()[0], 0);
+    }
+
+    #[test]
+    fn thaw_after_a_sigkill_thaws_v1_and_v2_frozen_cgroups_of_the_subtree() {
+        let fx = Fixture::new();
+        let [freezer, memory] = fx.v1();
+        let v2 = fx.v2(&[], "");
+        let cg = create(&fx, &[freezer, memory, v2], None).unwrap();
+        child_joins(&fx, &cg);
+        fx.workload_makes("freezer/app/job/sub", Some(IN_SUB));
+        let (freezer_job, v2_job) = (fx.dir("freezer/app/job"), fx.dir("unified/app/job"));
+        // Frozen from outside, as `docker pause` on a v1 host does.
+        fx.kernel()
+            .write(&freezer_job.join("freezer.state"), "FROZEN")
+            .unwrap();
+        fs::write(freezer_job.join("sub/freezer.state"), "FROZEN\n").unwrap();
+        fx.kernel()
+            .write(&v2_job.join("cgroup.freeze"), "1")
+            .unwrap();
+        fx.take_log();
+        // The runtime's SIGKILL to the main child after --kill-after.
+        fx.kernel().signal(CHILD, signals::SIGKILL).unwrap();
+        assert_eq!(cg.members(), [IN_SUB, CHILD], "frozen, it cannot die");
+        cg.thaw();
+        assert_eq!(
+            fx.take_log(),
+            [
+                kill(CHILD),
+                Event::Thaw(freezer_job.join("sub")),
+                Event::Thaw(freezer_job.clone()),
+                Event::Exit(CHILD),
+                Event::V2Thaw(v2_job.clone()),
+            ]
+        );
+        assert_eq!(cg.members(), [IN_SUB]);
+        cg.thaw();
+        assert_eq!(fx.take_log(), [], "nothing frozen is left");
     }
 
     #[test]

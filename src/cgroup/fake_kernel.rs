@@ -1,14 +1,17 @@
 //! The kernel's side of cgroup filesystems, simulated on a fixture tree for
 //! the `child` unit tests: what mkdir, rmdir, control-file writes and
 //! signals do, with a log of what rinit asked for and what came of it.
+//! It finds cgroups by path; rinit reaches sub-cgroups only by name under
+//! an open parent (`CgroupDir`), as it does on the real kernel.
 
-use super::child::{CgroupFs, cgroups_under};
+use super::child::{CgroupDir, CgroupFs};
 use super::discover::{Hierarchy, Kind, parse_pids};
 use crate::os::sys::Delivery;
 use crate::os::{TempDir, write_control};
 use crate::signals::{SIGKILL, Signo};
 use std::cell::RefCell;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
+use std::ffi::{OsStr, OsString};
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -23,6 +26,8 @@ pub const CHILD: i32 = 1_999_999_999;
 /// Processes in sub-cgroups of the child's cgroup, as unreal.
 pub const IN_SUB: i32 = 1_999_999_998;
 pub const IN_DEEPER: i32 = 1_999_999_997;
+/// The pid of a hopper's first fork; later ones count down from it.
+pub const FIRST_HOP: i32 = 1_999_999_900;
 
 const V1_UNLIMITED: &str = "9223372036854771712\n";
 const V1_OOM_CONTROL: &str = "oom_kill_disable 0\nunder_oom 0\noom_kill 0\n";
@@ -43,6 +48,12 @@ pub enum Event {
     Exit(i32),
     /// rmdir of this directory was attempted.
     Rmdir(PathBuf),
+    /// 1 written to this cgroup's `cgroup.freeze`.
+    V2Freeze(PathBuf),
+    /// 0 written to this cgroup's `cgroup.freeze`.
+    V2Thaw(PathBuf),
+    /// A hopper forked (the second pid) and exited, a zombie (the first).
+    Hop(i32, i32),
 }
 
 /// State shared by the fixture and every fake kernel it hands out.
@@ -51,6 +62,11 @@ struct Shared {
     log: Vec<Event>,
     /// SIGKILLed while in a frozen v1 freezer cgroup: they die once thawed.
     doomed: BTreeSet<i32>,
+    /// Exited, not reaped: still listed in cgroup.procs, deaf to signals.
+    zombies: BTreeSet<i32>,
+    /// Hoppers, with how many more times each will fork and exit.
+    hoppers: BTreeMap<i32, u32>,
+    next_hop: i32,
 }
 
 /// The kernel's side of a cgroup filesystem, on a fixture tree whose
@@ -65,6 +81,9 @@ struct Shared {
 /// accounting on). A signal goes to a pid of some cgroup.procs, or is
 /// ESRCH; SIGKILL ends the process, leaving every hierarchy, at once or,
 /// when a v1 freezer cgroup of it or above it is not THAWED, once thawed.
+/// A hopper forks a new member and exits (a zombie, listed until reaped)
+/// right after each read of a cgroup.procs that lists it, unless a v1 or
+/// v2 freezer holds it or it got SIGKILL, as many times as it was given.
 pub struct FakeKernel {
     root: PathBuf,
     shared: Rc<RefCell<Shared>>,
@@ -85,11 +104,42 @@ pub fn busy() -> io::Error {
 fn set_pids(dir: &Path, list: &[i32]) {
     let text: String = list.iter().map(|p| format!("{p}\n")).collect();
     fs::write(dir.join("cgroup.procs"), text).unwrap();
+    refresh_events(dir);
+}
+
+/// cgroup.events: populated, and frozen when this cgroup or one above it
+/// has cgroup.freeze 1 (the fake freezes at once).
+fn refresh_events(dir: &Path) {
     let events = dir.join("cgroup.events");
     if events.exists() {
-        let populated = u8::from(!list.is_empty());
-        fs::write(events, format!("populated {populated}\nfrozen 0\n")).unwrap();
+        let populated = u8::from(!pids(dir).is_empty());
+        let frozen = u8::from(v2_frozen(dir));
+        fs::write(events, format!("populated {populated}\nfrozen {frozen}\n")).unwrap();
     }
+}
+
+fn v2_frozen(dir: &Path) -> bool {
+    dir.ancestors()
+        .any(|a| fs::read_to_string(a.join("cgroup.freeze")).is_ok_and(|s| s.trim() == "1"))
+}
+
+/// Every cgroup of the tree at `dir` (by path), each after its sub-cgroups.
+pub fn cgroups_under(dir: &Path) -> Vec<PathBuf> {
+    let mut found = vec![dir.to_path_buf()];
+    let mut i = 0;
+    while i < found.len() {
+        if let Ok(entries) = fs::read_dir(&found[i]) {
+            found.extend(
+                entries
+                    .flatten()
+                    .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+                    .map(|e| e.path()),
+            );
+        }
+        i += 1;
+    }
+    found.reverse();
+    found
 }
 
 fn memory_files_v2(dir: &Path, on: bool) {
@@ -161,6 +211,45 @@ impl FakeKernel {
                             .is_ok_and(|s| s.trim() != "THAWED")
                     })
             })
+    }
+
+    /// Whether any freezer, v1 or v2, holds `pid` (a v2-frozen task still
+    /// dies of SIGKILL, but cannot fork).
+    fn held(&self, pid: i32) -> bool {
+        self.frozen(pid)
+            || self
+                .all_cgroups()
+                .iter()
+                .any(|d| d.join("cgroup.freeze").exists() && pids(d).contains(&pid) && v2_frozen(d))
+    }
+
+    /// After a read of cgroup.procs listing `listed`: each hopper there
+    /// that can, forks a member into its cgroups and exits.
+    fn hop(&self, listed: &[i32]) {
+        for &pid in listed {
+            let left = self.shared.borrow().hoppers.get(&pid).copied();
+            let Some(left) = left else { continue };
+            if left == 0 || self.held(pid) || self.shared.borrow().doomed.contains(&pid) {
+                continue;
+            }
+            let new = {
+                let mut shared = self.shared.borrow_mut();
+                let new = shared.next_hop;
+                shared.next_hop -= 1;
+                shared.hoppers.remove(&pid);
+                shared.hoppers.insert(new, left - 1);
+                shared.zombies.insert(pid);
+                new
+            };
+            for dir in self.all_cgroups() {
+                let mut list = pids(&dir);
+                if list.contains(&pid) {
+                    list.push(new);
+                    set_pids(&dir, &list);
+                }
+            }
+            self.log(Event::Hop(pid, new));
+        }
     }
 
     /// SIGKILL: `pid` dies now, or once no freezer holds it.
@@ -321,6 +410,16 @@ impl CgroupFs for FakeKernel {
                 }
                 Ok(())
             }
+            Some("cgroup.freeze") => {
+                write_control(file, text)?;
+                let event = match text.trim() {
+                    "1" => Event::V2Freeze(dir.to_path_buf()),
+                    _ => Event::V2Thaw(dir.to_path_buf()),
+                };
+                self.log(event);
+                cgroups_under(dir).iter().for_each(|d| refresh_events(d));
+                Ok(())
+            }
             Some("memory.limit_in_bytes" | "memory.memsw.limit_in_bytes") => {
                 self.memory_limit(file, text)
             }
@@ -345,10 +444,58 @@ impl CgroupFs for FakeKernel {
         if !self.exists(pid) {
             return Ok(Delivery::TargetGone);
         }
-        if sig == SIGKILL {
+        if sig == SIGKILL && !self.shared.borrow().zombies.contains(&pid) {
             self.doom(pid);
         }
         Ok(Delivery::Sent)
+    }
+
+    fn open_dir(&self, dir: &Path) -> io::Result<CgroupDir> {
+        if !dir.is_dir() {
+            return Err(io::ErrorKind::NotFound.into());
+        }
+        Ok(CgroupDir::by_path(dir.to_path_buf()))
+    }
+
+    fn open_sub(&self, parent: &CgroupDir, name: &OsStr) -> io::Result<CgroupDir> {
+        assert!(
+            name == ".." || Path::new(name).components().count() == 1,
+            "a sub-cgroup is one component: {name:?}"
+        );
+        match name.to_str() {
+            Some("..") => self.open_dir(parent.path.parent().expect("below the fixture")),
+            _ => self.open_dir(&parent.path.join(name)),
+        }
+    }
+
+    fn sub_cgroups(&self, dir: &CgroupDir) -> io::Result<Vec<OsString>> {
+        let mut names: Vec<OsString> = fs::read_dir(&dir.path)?
+            .flatten()
+            .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+            .map(|e| e.file_name())
+            .collect();
+        names.sort();
+        Ok(names)
+    }
+
+    fn read_at(&self, dir: &CgroupDir, file: &str) -> io::Result<String> {
+        let text = fs::read_to_string(dir.path.join(file))?;
+        if file == "cgroup.procs" {
+            self.hop(&parse_pids(&text));
+        }
+        Ok(text)
+    }
+
+    fn write_at(&self, dir: &CgroupDir, file: &str, text: &str) -> io::Result<()> {
+        self.write(&dir.path.join(file), text)
+    }
+
+    fn remove_at(&self, parent: &CgroupDir, name: &OsStr) -> io::Result<()> {
+        self.remove_dir(&parent.path.join(name))
+    }
+
+    fn has_exited(&self, pid: i32) -> bool {
+        self.shared.borrow().zombies.contains(&pid) || !self.exists(pid)
     }
 }
 
@@ -361,10 +508,36 @@ pub struct Fixture {
 
 impl Fixture {
     pub fn new() -> Fixture {
+        let shared = Shared {
+            next_hop: FIRST_HOP,
+            ..Shared::default()
+        };
         Fixture {
             tmp: TempDir::new(),
-            shared: Rc::default(),
+            shared: Rc::new(RefCell::new(shared)),
         }
+    }
+
+    /// `pid` becomes a hopper that forks and exits `hops` times.
+    pub fn hopper(&self, pid: i32, hops: u32) {
+        self.shared.borrow_mut().hoppers.insert(pid, hops);
+    }
+
+    /// rinit reaps: the zombies leave every cgroup.
+    pub fn reap(&self) {
+        let zombies = std::mem::take(&mut self.shared.borrow_mut().zombies);
+        for dir in self.kernel_paths() {
+            let mut list = pids(&dir);
+            list.retain(|p| !zombies.contains(p));
+            set_pids(&dir, &list);
+        }
+    }
+
+    fn kernel_paths(&self) -> Vec<PathBuf> {
+        cgroups_under(self.tmp.path())
+            .into_iter()
+            .filter(|d| d.join("cgroup.procs").exists())
+            .collect()
     }
 
     pub fn dir(&self, rel: &str) -> PathBuf {

@@ -1212,3 +1212,206 @@ mod tests {
         .unwrap();
     }
 }
+
+// Directory descriptors: walking, reading, writing and removing in a tree
+// whose paths may be longer than PATH_MAX (a workload can nest cgroups that
+// deep), one component at a time relative to an open directory.
+
+/// Opens the directory `name` relative to `parent` (`None`: the current
+/// directory, or `name` is absolute). Never follows a symlink at the last
+/// component, and refuses anything that is not a directory.
+pub fn open_dir_at(
+    parent: Option<std::os::fd::BorrowedFd<'_>>,
+    name: &Path,
+) -> io::Result<OwnedFd> {
+    use std::os::unix::ffi::OsStrExt;
+    let name = CString::new(name.as_os_str().as_bytes())?;
+    let parent = parent.map_or(libc::AT_FDCWD, |fd| fd.as_raw_fd());
+    let flags = libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC;
+    // SAFETY: `name` is a NUL-terminated string alive for the call; `parent`
+    // is an open descriptor borrowed for the call, or AT_FDCWD.
+    let fd = check(unsafe { libc::openat(parent, name.as_ptr(), flags) }.into())?;
+    // SAFETY: openat returned a new descriptor that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as c_int) })
+}
+
+/// Opens the file `name` in the directory `dir`, for reading or (never
+/// creating it, never following a symlink) for writing.
+pub fn open_file_at(
+    dir: std::os::fd::BorrowedFd<'_>,
+    name: &std::ffi::OsStr,
+    write: bool,
+) -> io::Result<std::fs::File> {
+    use std::os::unix::ffi::OsStrExt;
+    let name = CString::new(name.as_bytes())?;
+    let access = if write {
+        libc::O_WRONLY
+    } else {
+        libc::O_RDONLY
+    };
+    let flags = access | libc::O_NOFOLLOW | libc::O_CLOEXEC;
+    // SAFETY: `name` is NUL-terminated and alive for the call; `dir` is an
+    // open descriptor borrowed for the call.
+    let fd = check(unsafe { libc::openat(dir.as_raw_fd(), name.as_ptr(), flags) }.into())?;
+    // SAFETY: openat returned a new descriptor that nothing else owns.
+    Ok(std::fs::File::from(unsafe {
+        OwnedFd::from_raw_fd(fd as c_int)
+    }))
+}
+
+/// The names of the sub-directories of `dir` ("." and ".." aside), sorted.
+/// Reads through a duplicate of the descriptor, from the start each time.
+pub fn sub_directories(dir: std::os::fd::BorrowedFd<'_>) -> io::Result<Vec<std::ffi::OsString>> {
+    use std::os::unix::ffi::OsStrExt;
+    // fdopendir takes the descriptor over (closedir closes it): give it a
+    // duplicate, so that `dir` stays open for its owner.
+    let dup = dir.try_clone_to_owned()?;
+    // SAFETY: `dup` is an open directory descriptor; on success the DIR
+    // stream owns it (released with into_raw_fd below, closed by closedir).
+    let stream = unsafe { libc::fdopendir(dup.as_raw_fd()) };
+    if stream.is_null() {
+        return Err(io::Error::last_os_error());
+    }
+    let _owned_by_stream = std::os::fd::IntoRawFd::into_raw_fd(dup);
+    // The duplicate shares the file offset with `dir`: start from the top.
+    // SAFETY: `stream` is the valid DIR stream just opened.
+    unsafe { libc::rewinddir(stream) };
+    let mut names = Vec::new();
+    let result = loop {
+        // readdir reports its errors only through errno.
+        // SAFETY: errno is this thread's; writing it is always allowed.
+        unsafe { *libc::__errno_location() = 0 };
+        // SAFETY: `stream` is a valid DIR stream, used by this thread only.
+        let entry = unsafe { libc::readdir(stream) };
+        if entry.is_null() {
+            let err = io::Error::last_os_error();
+            break match err.raw_os_error() {
+                Some(0) | None => Ok(()),
+                Some(_) => Err(err),
+            };
+        }
+        // SAFETY: readdir returned a valid entry, alive until the next
+        // readdir or closedir on `stream`; d_name is NUL-terminated.
+        let (kind, name) = unsafe {
+            let entry = &*entry;
+            (
+                entry.d_type,
+                std::ffi::CStr::from_ptr(entry.d_name.as_ptr()).to_bytes(),
+            )
+        };
+        if name == b"." || name == b".." {
+            continue;
+        }
+        let is_dir = match kind {
+            libc::DT_DIR => true,
+            libc::DT_UNKNOWN => is_directory_at(dir, std::ffi::OsStr::from_bytes(name)),
+            _ => false,
+        };
+        if is_dir {
+            names.push(std::ffi::OsStr::from_bytes(name).to_os_string());
+        }
+    };
+    // SAFETY: `stream` is valid and closed exactly once, closing `dup`.
+    unsafe { libc::closedir(stream) };
+    result?;
+    names.sort();
+    Ok(names)
+}
+
+/// Whether `name` in `dir` is a directory (not following a symlink), for
+/// a filesystem that gives no entry types.
+fn is_directory_at(dir: std::os::fd::BorrowedFd<'_>, name: &std::ffi::OsStr) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    let Ok(name) = CString::new(name.as_bytes()) else {
+        return false;
+    };
+    let mut stat = std::mem::MaybeUninit::<libc::stat>::uninit();
+    // SAFETY: `name` is NUL-terminated, `stat` has room for a struct stat,
+    // `dir` is an open descriptor borrowed for the call.
+    let ret = unsafe {
+        libc::fstatat(
+            dir.as_raw_fd(),
+            name.as_ptr(),
+            stat.as_mut_ptr(),
+            libc::AT_SYMLINK_NOFOLLOW,
+        )
+    };
+    // SAFETY: fstatat succeeded, so it filled `stat`.
+    ret == 0 && unsafe { stat.assume_init() }.st_mode & libc::S_IFMT == libc::S_IFDIR
+}
+
+/// Removes the empty directory (or cgroup) `name` in the directory `parent`.
+pub fn remove_dir_at(
+    parent: std::os::fd::BorrowedFd<'_>,
+    name: &std::ffi::OsStr,
+) -> io::Result<()> {
+    use std::os::unix::ffi::OsStrExt;
+    let name = CString::new(name.as_bytes())?;
+    // SAFETY: `name` is NUL-terminated and alive for the call; `parent` is
+    // an open descriptor borrowed for the call.
+    let ret = unsafe { libc::unlinkat(parent.as_raw_fd(), name.as_ptr(), libc::AT_REMOVEDIR) };
+    check(ret.into()).map(drop)
+}
+
+#[cfg(test)]
+mod dir_fd_tests {
+    use super::*;
+    use std::ffi::OsStr;
+    use std::io::{Read, Write};
+    use std::os::fd::AsFd;
+
+    fn make_dir_at(parent: std::os::fd::BorrowedFd<'_>, name: &std::ffi::CStr) {
+        // SAFETY: `name` is NUL-terminated; `parent` is open for the call.
+        let made = unsafe { libc::mkdirat(parent.as_raw_fd(), name.as_ptr(), 0o755) };
+        assert_eq!(made, 0, "{}", io::Error::last_os_error());
+    }
+
+    #[test]
+    fn walks_reads_writes_and_removes_past_path_max() {
+        let top = crate::os::TempDir::new();
+        let name = OsStr::new("a-twenty-char-name-x");
+        // 300 levels of 21 bytes: past PATH_MAX (4096) for any absolute path.
+        let mut stack = vec![open_dir_at(None, top.path()).unwrap()];
+        for _ in 0..300 {
+            let parent = stack.last().unwrap().as_fd();
+            make_dir_at(parent, c"a-twenty-char-name-x");
+            stack.push(open_dir_at(Some(parent), Path::new(name)).unwrap());
+        }
+        let deepest = stack.last().unwrap().as_fd();
+        let err = open_file_at(deepest, OsStr::new("f"), true).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::NotFound, "never creates");
+        make_dir_at(deepest, c"d");
+        let err = open_dir_at(Some(deepest), Path::new("..")).map(drop);
+        assert!(err.is_ok(), "'..' is a directory too");
+        assert_eq!(sub_directories(deepest).unwrap(), [OsStr::new("d")]);
+        remove_dir_at(deepest, OsStr::new("d")).unwrap();
+        let file = format!("/proc/self/fd/{}/f", deepest.as_raw_fd());
+        std::fs::File::create(&file).unwrap();
+        open_file_at(deepest, OsStr::new("f"), true)
+            .unwrap()
+            .write_all(b"deep")
+            .unwrap();
+        let mut text = String::new();
+        open_file_at(deepest, OsStr::new("f"), false)
+            .unwrap()
+            .read_to_string(&mut text)
+            .unwrap();
+        assert_eq!(text, "deep");
+        assert_eq!(
+            sub_directories(deepest).unwrap(),
+            Vec::<std::ffi::OsString>::new()
+        );
+        let err = remove_dir_at(deepest, OsStr::new("f")).unwrap_err();
+        assert_eq!(err.raw_os_error(), Some(libc::ENOTDIR));
+        std::fs::remove_file(&file).unwrap();
+        for level in (0..300).rev() {
+            let parent = stack[level].as_fd();
+            assert_eq!(sub_directories(parent).unwrap(), [name]);
+            // Twice: a listing does not move the descriptor's offset on.
+            assert_eq!(sub_directories(parent).unwrap(), [name]);
+            remove_dir_at(parent, name).unwrap();
+            stack.truncate(level + 1);
+        }
+        assert!(sub_directories(stack[0].as_fd()).unwrap().is_empty());
+    }
+}

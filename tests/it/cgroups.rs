@@ -108,6 +108,13 @@ impl Drop for Name {
                     }
                 }
             }
+            // A tree nested past PATH_MAX needs directory descriptors.
+            if dir.exists() {
+                let _ = Command::new("python3")
+                    .args([&helper("deep_cgroups.py"), "remove"])
+                    .arg(&dir)
+                    .status();
+            }
         }
     }
 }
@@ -569,7 +576,7 @@ fn has_pending(pid: i32, sig: i32) -> bool {
 /// PID 1 is never deaf while it waits for the exec status: a child frozen
 /// (v1 freezer) after it joined its cgroup and before its exec gets the
 /// forwarded SIGTERM and, after --kill-after, rinit's SIGKILL; a v1-frozen
-/// task cannot die until thawed, and then rinit exits with its 137.
+/// task cannot die until thawed, which rinit then does: it exits 137.
 fn signals_are_served_while_a_v1_frozen_child_has_not_exec_d() {
     let name = Name::new("execfrz1");
     let held = HeldBeforeFork::start(&name, &["--kill-after", "1", "sleep", "60"]);
@@ -586,15 +593,12 @@ fn signals_are_served_while_a_v1_frozen_child_has_not_exec_d() {
     wait_until("SIGTERM forwarded to the frozen child", secs(2.0), || {
         has_pending(child, libc::SIGTERM)
     });
-    wait_until("rinit's SIGKILL after --kill-after 1", secs(5.0), || {
-        has_pending(child, libc::SIGKILL)
-    });
+    // rinit thaws the cgroup it owns after its SIGKILL, so the child dies
+    // of it at once: no pending SIGKILL to catch.
     log.wait_for(
         "still running after --kill-after: sending SIGKILL",
-        secs(2.0),
+        secs(7.0),
     );
-    assert!(is_frozen(), "the child was thawed by something else");
-    std::fs::write(&state, "THAWED").unwrap();
     let out = run.finish();
     let log = log.all();
     assert_eq!(out.code, Some(137), "{out:?}\n--- rinit's log\n{log}");
@@ -746,6 +750,163 @@ fn frozen_sub_cgroups_are_killed_and_removed() {
     }
 }
 
+/// The workload nests 300 sub-cgroups of a 20-character name under NAME in
+/// the v1 freezer and in cgroup2: over 6000 bytes of path, past PATH_MAX,
+/// so that no absolute path reaches the deepest, where a sleeper waits
+/// (frozen, in the freezer). Teardown kills, thaws and removes it all by
+/// directory descriptors: no stuck exit, nothing left, and the next run
+/// gets the same name (it used to fail with EEXIST).
+fn sub_cgroups_nested_past_path_max_are_killed_thawed_and_removed() {
+    let name = Name::new("deep");
+    let (f, u) = (freezer_dir(&name.0), unified().own.join(&name.0));
+    let deep = helper("deep_cgroups.py");
+    let quiet = "exec </dev/null >/dev/null 2>&1";
+    let workload = format!(
+        "set -e; {quiet}; python3 {deep} build {f} 300 --sleeper --freeze; \
+         python3 {deep} build {u} 300 --sleeper; exit 3",
+        f = f.display(),
+        u = u.display()
+    );
+    let args = [
+        "--grace",
+        "300ms",
+        "--stuck-timeout",
+        "3s",
+        "--cgroup",
+        &name.0,
+        "sh",
+        "-c",
+        &workload,
+    ];
+    for cmd in [pid1(&args), subreaper(&args)] {
+        let out = run(cmd, secs(60.0));
+        assert_eq!(out.code, Some(3), "{out:?}");
+        assert!(!out.stderr.contains("stuck"), "{out:?}");
+        assert!(!out.stderr.contains("cannot remove"), "{out:?}");
+        name.assert_removed();
+        let again = run(
+            subreaper(&["--cgroup-required", "--cgroup", &name.0, "true"]),
+            secs(20.0),
+        );
+        assert_eq!(again.code, Some(0), "{again:?}");
+        name.assert_removed();
+    }
+}
+
+/// Shell code that makes the file `file` read-only in this mount namespace
+/// (a read-only bind mount of an empty file over it): rinit's write to it
+/// fails, as on a kernel without it.
+fn mask(file: &str) -> String {
+    format!("t=$(mktemp) && mount --bind $t {file} && mount -o remount,bind,ro {file} && rm $t")
+}
+
+/// Pure cgroup v2 before 5.14 (no cgroup.kill), simulated: the freezer is
+/// unmounted and the workload masks its cgroup's cgroup.kill (and, for
+/// before 5.2, cgroup.freeze). Beside 20 members that ignore SIGTERM runs
+/// a hopper, which keeps forking and exiting: a single pass of SIGKILL
+/// over the members lets it escape. rinit (a subreaper, so that its
+/// teardown goes through the cgroup) ends every one, with a v2 freeze or
+/// rounds of SIGKILL, removes the cgroup, and the name is free again.
+fn without_cgroup_kill_a_forking_hopper_is_killed() {
+    let name = Name::new("hopper");
+    let cg = unified().own.join(&name.0);
+    let cg = cg.display();
+    let hopper = helper("hopper.py");
+    let beside = "for i in $(seq 100); do (trap '' TERM; exec sleep 1000) & done";
+    for masked in ["cgroup.kill", "cgroup.kill cgroup.freeze"] {
+        let masks: Vec<String> = masked
+            .split(' ')
+            .map(|f| mask(&format!("{cg}/{f}")))
+            .collect();
+        let workload = format!(
+            "set -e; {}; exec </dev/null; {beside}; for i in 1 2 3 4; do python3 {hopper} & done; sleep 0.5; echo started; exit 5",
+            masks.join(" && ")
+        );
+        let mut namespaces = MOUNT_NS.to_vec();
+        namespaces.extend(PID_NS);
+        let script = format!(
+            "{}\n\"$@\"\nrc=$?\necho \"rinit-exit=$rc\" >&2\nexit $rc",
+            umount(&[&cgroups().freezer])
+        );
+        let mut cmd = sh_in(&namespaces, &script, &[rinit()]);
+        cmd.args([
+            "-v",
+            "--grace",
+            "300ms",
+            "--stuck-timeout",
+            "2s",
+            "--cgroup",
+            &name.0,
+            "sh",
+            "-c",
+            &workload,
+        ]);
+        let out = run(cmd, secs(30.0));
+        assert_eq!(out.code, Some(5), "masked {masked}: {out:?}");
+        assert!(
+            out.stdout.ends_with("started\n"),
+            "masked {masked}: {out:?}"
+        );
+        assert!(!out.stderr.contains("stuck"), "masked {masked}: {out:?}");
+        assert!(
+            !out.stderr.contains("cannot remove"),
+            "masked {masked}: {out:?}"
+        );
+        assert!(!out.stderr.contains("are left"), "masked {masked}: {out:?}");
+        name.assert_removed();
+        let again = run(
+            subreaper(&["--cgroup-required", "--cgroup", &name.0, "true"]),
+            secs(20.0),
+        );
+        assert_eq!(again.code, Some(0), "{again:?}");
+        name.assert_removed();
+    }
+}
+
+/// A main child frozen by the v1 freezer from outside rinit (as `docker
+/// pause` on a v1 host), in the cgroup rinit owns: SIGTERM cannot end it,
+/// and after --kill-after rinit's SIGKILL can only once the cgroup is
+/// thawed, which rinit does itself: exit 137 about a second after the
+/// SIGTERM (it used to wait until someone else thawed the cgroup).
+fn kill_after_thaws_a_main_child_frozen_by_the_v1_freezer() {
+    let name = Name::new("killfrz");
+    let freezer = freezer_dir(&name.0);
+    let state = freezer.join("freezer.state");
+    let _thaw = WriteOnDrop(state.clone(), "THAWED");
+    // It ignores SIGTERM: a SIGTERM that is fatal to a frozen task already
+    // decides its exit status (143), although it dies only once thawed.
+    let child = "trap '' TERM; exec sleep 60";
+    let running = start(
+        pid1(&["--kill-after", "1", "--cgroup", &name.0, "sh", "-c", child]),
+        secs(15.0),
+    );
+    let rinit = find_descendant(running.pid(), "rinit", secs(10.0));
+    wait_until("the child to join its cgroup and exec", secs(10.0), || {
+        members(&freezer).iter().any(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == "sleep")
+        })
+    });
+    std::fs::write(&state, "FROZEN").unwrap();
+    wait_until("the cgroup to be FROZEN", secs(5.0), || {
+        std::fs::read_to_string(&state).unwrap_or_default().trim() == "FROZEN"
+    });
+    signal(rinit, libc::SIGTERM);
+    let sent = std::time::Instant::now();
+    let out = running.finish();
+    let took = sent.elapsed();
+    assert_eq!(out.code, Some(137), "{out:?}");
+    assert!(
+        out.stderr
+            .contains("still running after --kill-after: sending SIGKILL"),
+        "{out:?}"
+    );
+    assert!(
+        took >= secs(1.0) && took < secs(3.5),
+        "rinit exited {took:?} after SIGTERM with --kill-after 1: {out:?}"
+    );
+    name.assert_removed();
+}
+
 fn as_str(args: &[String]) -> Vec<&str> {
     args.iter().map(String::as_str).collect()
 }
@@ -798,6 +959,11 @@ tests! {
         frozen_sub_cgroups_are_killed_and_removed,
         memory_limit_covers_swap_on_v1,
     ];
+    &[Root, PidNs, Freezer, Cgroup2, Python] => [
+        sub_cgroups_nested_past_path_max_are_killed_thawed_and_removed,
+        without_cgroup_kill_a_forking_hopper_is_killed,
+    ];
+    &[Root, PidNs, Freezer] => [kill_after_thaws_a_main_child_frozen_by_the_v1_freezer];
     &[Root, PidNs, Memory, Python] => [
         oom_kill_of_the_main_child_is_reported,
         oom_kill_of_another_process_is_reported,
