@@ -2,11 +2,11 @@
 //!
 //! rinit must forward `SIGRTMIN+3` (systemd's stop signal) as readily as
 //! `SIGTERM`, so signals are plain numbers here, with the standard ones
-//! named by the target's own constants (`os::sys::signo`). Names follow the Linux userland convention that
+//! named by the target's own constants (`os::signo`). Names follow the Linux userland convention that
 //! Docker, bash and systemd use: `RTMIN` is 34 and `RTMAX` is 64, whatever
 //! the C library rinit was linked against reserves for itself (musl says 35).
 
-use crate::os::sys::signo;
+use crate::os::signo;
 use std::fmt;
 
 /// The highest signal number Linux knows (`_NSIG - 1`).

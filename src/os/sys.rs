@@ -517,15 +517,6 @@ pub mod errno {
     pub use libc::{ELOOP, ENAMETOOLONG, ENOENT, ENOTDIR};
 }
 
-/// The signal numbers rinit's policy names, as this target's kernel ABI
-/// numbers them, so that nothing outside this layer names libc.
-pub mod signo {
-    pub use libc::{SIGABRT, SIGBUS, SIGCHLD, SIGCONT, SIGFPE, SIGHUP, SIGILL, SIGINT, SIGKILL};
-    pub use libc::{
-        SIGPIPE, SIGPOLL, SIGQUIT, SIGSEGV, SIGSTOP, SIGSYS, SIGTERM, SIGTRAP, SIGXFSZ,
-    };
-}
-
 /// poll(2) event bits for `poll`'s (descriptor, events) pairs.
 pub const POLLIN: i16 = libc::POLLIN;
 pub const POLLPRI: i16 = libc::POLLPRI;
