@@ -15,6 +15,9 @@
 //! The child's exec status comes to the loop, which serves signals
 //! meanwhile: a failed exec ends rinit from there, with the same message
 //! and code.
+//! With --pause there is no command: after the signals, the parsing, the
+//! logging, the subreaper and the signalfd, `pause::run` reaps until
+//! SIGINT or SIGTERM.
 #![cfg_attr(not(test), no_main)]
 #![deny(unsafe_code)]
 #![deny(clippy::undocumented_unsafe_blocks)]
