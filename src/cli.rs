@@ -18,6 +18,7 @@ mod help;
 pub mod options;
 
 use crate::cgroup;
+use crate::exit_report::Format;
 use crate::exit_status::Remap;
 use crate::leaks::{DEFAULT_EXIT_CODE, LeakPolicy, Mode};
 use crate::signals::{Disposition, Rewrites, Signo};
@@ -35,6 +36,8 @@ pub use help::help;
 pub enum Request {
     Help,
     Version,
+    /// --pause: no command; reap, and exit 0 on INT/TERM.
+    Pause(LogSpec),
     Run(Box<Config>),
 }
 
@@ -43,7 +46,8 @@ pub struct Config {
     pub command: Vec<OsString>,
     pub log: LogSpec,
     pub signal_child_only: bool,
-    /// --rewrite, --remap-exit, --grace, --kill-after and --stuck-timeout.
+    /// --rewrite, --remap-exit, --grace, --kill-after, --stop-delay and
+    /// --stuck-timeout.
     pub policy: Policy,
     pub pdeathsig: Option<Signo>,
     /// The child's cgroup name, when asked for by --cgroup (a
@@ -56,14 +60,16 @@ pub struct Config {
     pub leaks: LeakPolicy,
 }
 
-/// --report: where the JSON document goes, and which of the flag or its
-/// variable said so (for the start-up check's message).
+/// --report: where the report goes, which of the flag or its variable
+/// said so (for the start-up check's message), and in which form.
 #[derive(Debug, PartialEq)]
 pub struct ReportPath {
     /// As given; relative to the directory rinit was started in, which
     /// rinit leaves for / once the child runs, so resolve it before.
     pub path: std::path::PathBuf,
     pub source: String,
+    /// --report-format.
+    pub format: Format,
 }
 
 impl ReportPath {
@@ -115,6 +121,7 @@ where
     };
     let command = loop {
         let entry = match parser.next().map_err(lex_error)? {
+            None if given.count(Id::Pause) > 0 => return pause(&given),
             None => return Err(usage("no command given")),
             Some(Short(c)) => OPTIONS
                 .iter()
@@ -126,6 +133,12 @@ where
                 .ok_or_else(|| usage(format!("unknown option --{name}")))?,
             // The first word that is not an option starts the command; the
             // rest is its own, options or not.
+            Some(Value(first)) if given.count(Id::Pause) > 0 => {
+                return Err(usage(format!(
+                    "--pause runs no command, but '{}' was given",
+                    first.to_string_lossy()
+                )));
+            }
             Some(Value(first)) => {
                 let mut command = vec![first];
                 command.extend(parser.raw_args().map_err(lex_error)?);
@@ -264,13 +277,27 @@ fn invalid(text: &str, source: &str, expected: &str) -> UsageError {
     ))
 }
 
-/// What each option means.
-fn build<E: Fn(&str) -> Option<OsString>>(
-    given: &Given<'_, E>,
-    command: Vec<OsString>,
-) -> Result<Config, UsageError> {
+/// --pause with the options it takes: -v and -q. Any other would be
+/// silently idle, so it is refused; of the variables only RINIT_LOG is
+/// read (an image's other RINIT_* are for a command, and there is none).
+fn pause<E: Fn(&str) -> Option<OsString>>(given: &Given<'_, E>) -> Result<Request, UsageError> {
+    let takes = [Id::Pause, Id::Verbose, Id::Quiet];
+    if let Some(other) = OPTIONS
+        .iter()
+        .find(|o| !takes.contains(&o.id) && given.count(o.id) > 0)
+    {
+        return Err(usage(format!(
+            "{} does nothing with --pause, which runs no command",
+            other.flag()
+        )));
+    }
+    log_spec(given).map(Request::Pause)
+}
+
+/// -v, -q or RINIT_LOG.
+fn log_spec<E: Fn(&str) -> Option<OsString>>(given: &Given<'_, E>) -> Result<LogSpec, UsageError> {
     let verbose = given.count(Id::Verbose);
-    let log = if given.count(Id::Quiet) > 0 {
+    Ok(if given.count(Id::Quiet) > 0 {
         LogSpec::Level(0)
     } else if verbose > 0 {
         LogSpec::Level(u8::try_from(verbose).unwrap_or(u8::MAX).saturating_add(1))
@@ -284,12 +311,30 @@ fn build<E: Fn(&str) -> Option<OsString>>(
         LogSpec::Filter(filter)
     } else {
         LogSpec::Level(1)
-    };
+    })
+}
 
+/// What each option means.
+fn build<E: Fn(&str) -> Option<OsString>>(
+    given: &Given<'_, E>,
+    command: Vec<OsString>,
+) -> Result<Config, UsageError> {
+    let log = log_spec(given)?;
     let signal_child_only = given.switch(Id::SignalChildOnly)?;
     let cgroup_required = given.switch(Id::CgroupRequired)?;
     let fuse_abort = given.switch(Id::FuseAbort)?;
+    let format = match given.value(Id::ReportFormat)? {
+        None => Format::Json,
+        Some((text, source)) => {
+            Format::parse(&text).ok_or_else(|| invalid(&text, &source, "json or text"))?
+        }
+    };
     let report = match given.value(Id::Report)? {
+        None if given.count(Id::ReportFormat) > 0 => {
+            return Err(usage(
+                "--report-format needs --report PATH: the report has nowhere to go",
+            ));
+        }
         None => None,
         // An empty variable counts as unset; an empty flag value is a slip.
         Some((path, source)) if path.is_empty() => {
@@ -298,6 +343,7 @@ fn build<E: Fn(&str) -> Option<OsString>>(
         Some((path, source)) => Some(ReportPath {
             path: path.into(),
             source,
+            format,
         }),
     };
     let mode = match given.value(Id::Leaks)? {
@@ -378,6 +424,7 @@ fn build<E: Fn(&str) -> Option<OsString>>(
     // Both have a default (options::OPTIONS), so there is always a value.
     let grace = duration(Id::Grace)?.unwrap_or_default();
     let stuck_timeout = duration(Id::StuckTimeout)?.unwrap_or_default();
+    let stop_delay = duration(Id::StopDelay)?.unwrap_or_default();
     let kill_after = match given.value(Id::KillAfter)? {
         None => None,
         Some((text, _)) if text.eq_ignore_ascii_case("off") => None,
@@ -397,6 +444,7 @@ fn build<E: Fn(&str) -> Option<OsString>>(
             grace,
             kill_after,
             stuck_timeout,
+            stop_delay,
         },
         pdeathsig,
         cgroup,
@@ -564,6 +612,7 @@ mod tests {
             Some(ReportPath {
                 path: path.into(),
                 source: source.into(),
+                format: Format::Json,
             })
         };
         assert_eq!(cfg.report, report("/run/r.json", "--report"));
@@ -573,6 +622,89 @@ mod tests {
         assert_eq!(cfg.report, report("/tmp/r.json", "RINIT_REPORT"));
         assert!(cfg.fuse_abort);
         assert!(err(&["x"], &[("RINIT_FUSE_ABORT", "maybe")]).contains("RINIT_FUSE_ABORT"));
+    }
+
+    #[test]
+    fn report_format() {
+        let format = |cfg: Config| cfg.report.map(|r| r.format);
+        assert_eq!(format(run(&["--report", "/r", "x"])), Some(Format::Json));
+        assert_eq!(
+            format(run(&["--report", "/r", "--report-format", "text", "x"])),
+            Some(Format::Text)
+        );
+        let env = [
+            ("RINIT_REPORT", "/dev/termination-log"),
+            ("RINIT_REPORT_FORMAT", "text"),
+        ];
+        assert_eq!(format(run_with(&["x"], &env)), Some(Format::Text));
+        assert_eq!(
+            format(run_with(&["--report-format=json", "x"], &env)),
+            Some(Format::Json)
+        );
+        // The variable alone may be set image-wide: it asks for nothing.
+        assert_eq!(
+            format(run_with(&["x"], &[("RINIT_REPORT_FORMAT", "text")])),
+            None
+        );
+        assert_eq!(
+            err(&["--report-format", "text", "x"], &[]),
+            "--report-format needs --report PATH: the report has nowhere to go"
+        );
+        assert_eq!(
+            err(&["--report", "/r", "--report-format", "yaml", "x"], &[]),
+            "invalid value 'yaml' for --report-format: expected json or text"
+        );
+    }
+
+    #[test]
+    fn stop_delay() {
+        assert_eq!(run(&["x"]).policy.stop_delay, Duration::ZERO);
+        assert_eq!(
+            run(&["--stop-delay", "15s", "x"]).policy.stop_delay,
+            Duration::from_secs(15)
+        );
+        assert_eq!(
+            run_with(&["x"], &[("RINIT_STOP_DELAY", "500ms")])
+                .policy
+                .stop_delay,
+            Duration::from_millis(500)
+        );
+        assert!(err(&["--stop-delay", "soon", "x"], &[]).contains("'soon' for --stop-delay"));
+    }
+
+    #[test]
+    fn pause_runs_no_command() {
+        assert_eq!(
+            parse(args(&["-P"]), no_env),
+            Ok(Request::Pause(LogSpec::Level(1)))
+        );
+        assert_eq!(
+            parse(args(&["--pause", "-vv"]), no_env),
+            Ok(Request::Pause(LogSpec::Level(3)))
+        );
+        assert_eq!(
+            parse(args(&["-qP"]), no_env),
+            Ok(Request::Pause(LogSpec::Level(0)))
+        );
+        // Other variables are the command's business; there is none.
+        let lookup = |n: &str| (n == "RINIT_GRACE").then(|| OsString::from("bad"));
+        assert_eq!(
+            parse(args(&["-P"]), lookup),
+            Ok(Request::Pause(LogSpec::Level(1)))
+        );
+        assert_eq!(
+            err(&["-P", "sleep", "1"], &[]),
+            "--pause runs no command, but 'sleep' was given"
+        );
+        assert_eq!(
+            err(&["-P", "--", "sleep"], &[]),
+            "--pause runs no command, but 'sleep' was given"
+        );
+        assert_eq!(
+            err(&["--grace", "1s", "-P"], &[]),
+            "--grace does nothing with --pause, which runs no command"
+        );
+        assert_eq!(parse(args(&["-P", "--help"]), no_env), Ok(Request::Help));
     }
 
     #[test]

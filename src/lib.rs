@@ -2,7 +2,7 @@
 //! parsers; the binary (main.rs) is the start-up sequence that uses them.
 //!
 //! Pure logic, no syscalls, unit-tested on strings: `cli`, `escape`,
-//! `signals`, `exit_status`, `supervisor`, `cgroup::discover`,
+//! `signals`, `exit_status`, `supervisor`, `pause::on_signal`, `cgroup::discover`,
 //! `cgroup::oom`, `teardown::census`, `stuck::task`, and the parsers in
 //! `os::procfs`. The operating-system layer is `os` (`sys`: every syscall
 //! and the only `unsafe`; `procfs`: every read of /proc). Driving both:
@@ -20,6 +20,7 @@ pub mod exit_status;
 pub mod leaks;
 pub mod logging;
 pub mod os;
+pub mod pause;
 pub mod runtime;
 pub mod signals;
 pub mod spawn;

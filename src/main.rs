@@ -15,12 +15,15 @@
 //! The child's exec status comes to the loop, which serves signals
 //! meanwhile: a failed exec ends rinit from there, with the same message
 //! and code.
+//! With --pause there is no command: after the signals, the parsing, the
+//! logging, the subreaper and the signalfd, `pause::run` reaps until
+//! SIGINT or SIGTERM.
 #![cfg_attr(not(test), no_main)]
 #![deny(unsafe_code)]
 #![deny(clippy::undocumented_unsafe_blocks)]
 
 use rinit::escape::escape;
-use rinit::{cgroup, cli, exit_report, logging, os, runtime, signals, spawn, supervisor};
+use rinit::{cgroup, cli, exit_report, logging, os, pause, runtime, signals, spawn, supervisor};
 
 use log::{debug, error, warn};
 use os::procfs::Proc;
@@ -67,6 +70,7 @@ fn start_and_supervise(args: Vec<OsString>) -> Result<u8, StartError> {
         cli::Request::Run(config) => *config,
         cli::Request::Help => return Ok(print_stdout(&cli::help())),
         cli::Request::Version => return Ok(print_stdout(&format!("{}\n", version()))),
+        cli::Request::Pause(log) => return pause(&log),
     };
     let report = open_report(config.report.as_ref())?;
     logging::init(&config.log);
@@ -94,6 +98,16 @@ fn start_and_supervise(args: Vec<OsString>) -> Result<u8, StartError> {
         leaks: config.leaks,
     };
     Ok(runtime::Runtime::new(setup).run(pending))
+}
+
+/// --pause: no command. As for a command: a subreaper when not PID 1, and
+/// nothing kept of the caller's cwd and descriptors.
+fn pause(log: &cli::LogSpec) -> Result<u8, StartError> {
+    logging::init(log);
+    become_subreaper(sys::getpid());
+    let signals = create_signalfd()?;
+    let_go_of_cwd_and_inherited_fds(None, &[signals.as_raw_fd()]);
+    Ok(pause::run(&signals))
 }
 
 /// Everything that can fail, then the fork: the signalfd and the cgroup
@@ -128,8 +142,9 @@ fn fail_with_report(
     let why = e.message().to_string();
     let code = e.report();
     if let Some(target) = report {
-        let json = exit_report::start_failure(code, config.leaks.mode, &why);
-        if let Err(why) = target.write(&json, config.policy.stuck_timeout) {
+        let text =
+            exit_report::render_start_failure(target.format(), code, config.leaks.mode, &why);
+        if let Err(why) = target.write(&text, config.policy.stuck_timeout) {
             error!("exit report not written: {why}");
         }
     }
@@ -251,7 +266,7 @@ fn open_report(
         ));
     }
     exit_report::Target::open(&path)
-        .map(Some)
+        .map(|target| Some(target.in_format(report.format)))
         .map_err(|exit_report::Unusable(why)| invalid(why))
 }
 

@@ -189,7 +189,11 @@ impl Runtime {
         // Without a deadline there is nothing for the time to decide.
         self.supervisor.deadline()?;
         let actions = self.supervisor.on_time(Instant::now());
-        self.perform(&actions)
+        let code = self.perform(&actions);
+        // A forward here is the stop signal --stop-delay held: a TERM/INT.
+        self.main
+            .continue_if_stopped(&self.proc, signals::SIGTERM, &actions);
+        code
     }
 
     /// Sleeps until a signal, a watched cgroup file or the next deadline.

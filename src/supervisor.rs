@@ -4,6 +4,7 @@
 //!
 //! ```text
 //! Running ──main child exits──▶ Terminating ──grace ends──▶ Killing ──stuck-timeout ends──▶ exit
+//!    │ (the first stop signal held for --stop-delay, then forwarded)
 //!    │ (TERM/INT forwarded with --kill-after: SIGKILL the child when it runs out)
 //!    ├─ exec failed, then the main child exits ──▶ exit with the failure's code
 //!    └─ Terminating / Killing ──nothing left──▶ exit
@@ -30,13 +31,26 @@ pub struct Policy {
     pub grace: Duration,
     pub kill_after: Option<Duration>,
     pub stuck_timeout: Duration,
+    /// How long the first stop signal is held before it is forwarded;
+    /// zero forwards it at once.
+    pub stop_delay: Duration,
+}
+
+/// A stop signal held back by --stop-delay.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Held {
+    /// What it is forwarded as (after --rewrite).
+    pub sig: Signo,
+    pub until: Instant,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Phase {
-    /// The main child runs; `kill_at` is armed by a forwarded TERM/INT.
+    /// The main child runs; `kill_at` is armed by a forwarded TERM/INT;
+    /// `held` is the first stop signal, waiting out --stop-delay.
     Running {
         kill_at: Option<Instant>,
+        held: Option<Held>,
     },
     /// SIGTERM went to everything left; SIGKILL at `until`.
     Terminating {
@@ -61,6 +75,7 @@ impl Phase {
     /// timespec, which tells a reader nothing (and costs 1 KB of code).
     pub fn name(self) -> &'static str {
         match self {
+            Phase::Running { held: Some(_), .. } => "stop delay (--stop-delay)",
             Phase::Running { .. } => "running",
             Phase::Terminating { .. } => "terminating",
             Phase::Killing { .. } => "killing",
@@ -132,15 +147,21 @@ pub struct Supervisor {
     main_exit: Option<ChildExit>,
     /// The exit code of a failed exec (126/127, or 1 for a step before it).
     exec_failure: Option<u8>,
+    /// The stop delay was taken: it holds the first stop signal only.
+    stop_delay_taken: bool,
 }
 
 impl Supervisor {
     pub fn new(policy: Policy) -> Supervisor {
         Supervisor {
             policy,
-            phase: Phase::Running { kill_at: None },
+            phase: Phase::Running {
+                kill_at: None,
+                held: None,
+            },
             main_exit: None,
             exec_failure: None,
+            stop_delay_taken: false,
         }
     }
 
@@ -152,7 +173,10 @@ impl Supervisor {
     /// means rinit may sleep until a signal comes.
     pub fn deadline(&self) -> Option<Instant> {
         match self.phase {
-            Phase::Running { kill_at } => kill_at,
+            Phase::Running { kill_at, held } => match (kill_at, held) {
+                (Some(at), Some(held)) => Some(at.min(held.until)),
+                (at, held) => at.or(held.map(|h| h.until)),
+            },
             Phase::Terminating { until }
             | Phase::Killing { until }
             | Phase::Releasing { until } => Some(until),
@@ -162,27 +186,58 @@ impl Supervisor {
 
     /// A signal (other than SIGCHLD) reached rinit.
     pub fn on_signal(&mut self, sig: Signo, now: Instant) -> SignalActions {
-        let mut actions = SignalActions::NONE;
         // Once the main child is gone there is nobody to forward to; the
         // teardown is already bounded, so a signal does not change it.
-        let Phase::Running { kill_at } = self.phase else {
-            return actions;
+        let Phase::Running { kill_at, held } = self.phase else {
+            return SignalActions::NONE;
         };
-        let Some(sig) = self.policy.rewrites.apply(sig) else {
-            return actions;
+        let Some(forwarded) = self.policy.rewrites.apply(sig) else {
+            return SignalActions::NONE;
         };
+        // A stop signal as the engine sends it (TERM: docker stop, kubelet;
+        // INT: Ctrl-C), or as --rewrite makes it.
+        let stops = is_stop(sig) || is_stop(forwarded);
+        if stops && let Some(held) = held {
+            // A second stop signal ends the wait: the held one goes now,
+            // alone (with --kill-after, a second TERM on top would kill).
+            self.phase = Phase::Running {
+                kill_at,
+                held: None,
+            };
+            return self.forward(held.sig, now);
+        }
+        if stops && !self.stop_delay_taken && !self.policy.stop_delay.is_zero() {
+            self.stop_delay_taken = true;
+            self.phase = Phase::Running {
+                kill_at,
+                held: Some(Held {
+                    sig: forwarded,
+                    until: now + self.policy.stop_delay,
+                }),
+            };
+            return SignalActions::NONE;
+        }
+        self.forward(forwarded, now)
+    }
+
+    /// Forwards `sig` while the main child runs; a TERM/INT arms
+    /// --kill-after, and a second one while armed means now.
+    fn forward(&mut self, sig: Signo, now: Instant) -> SignalActions {
+        let mut actions = SignalActions::NONE;
         actions.push(Action::Forward(sig));
+        let Phase::Running { kill_at, held } = self.phase else {
+            return actions;
+        };
         if let Some(after) = self.policy.kill_after
-            && (sig == signals::SIGTERM || sig == signals::SIGINT)
+            && is_stop(sig)
         {
-            if kill_at.is_some() {
+            let kill_at = if kill_at.is_some() {
                 actions.push(Action::KillMain);
-                self.phase = Phase::Running { kill_at: None };
+                None
             } else {
-                self.phase = Phase::Running {
-                    kill_at: Some(now + after),
-                };
-            }
+                Some(now + after)
+            };
+            self.phase = Phase::Running { kill_at, held };
         }
         actions
     }
@@ -235,8 +290,24 @@ impl Supervisor {
     /// Acts on whatever deadline has passed by `now`.
     pub fn on_time(&mut self, now: Instant) -> Vec<Action> {
         match self.phase {
-            Phase::Running { kill_at: Some(at) } if now >= at => {
-                self.phase = Phase::Running { kill_at: None };
+            Phase::Running {
+                kill_at,
+                held: Some(held),
+            } if now >= held.until => {
+                self.phase = Phase::Running {
+                    kill_at,
+                    held: None,
+                };
+                self.forward(held.sig, now).to_vec()
+            }
+            Phase::Running {
+                kill_at: Some(at),
+                held,
+            } if now >= at => {
+                self.phase = Phase::Running {
+                    kill_at: None,
+                    held,
+                };
                 vec![Action::KillMain]
             }
             Phase::Terminating { until } if now >= until => {
@@ -296,6 +367,12 @@ impl Supervisor {
     }
 }
 
+/// TERM or INT: the signals that stop a container (and that --kill-after
+/// and --stop-delay act on).
+fn is_stop(sig: Signo) -> bool {
+    sig == signals::SIGTERM || sig == signals::SIGINT
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -308,6 +385,7 @@ mod tests {
             grace: Duration::from_secs(5),
             kill_after: None,
             stuck_timeout: Duration::from_secs(10),
+            stop_delay: Duration::ZERO,
         }
     }
 
@@ -509,5 +587,125 @@ mod tests {
         sup.on_main_exit(ChildExit::Signaled(SIGTERM), t0);
         assert_eq!(sup.deadline(), Some(t0 + Duration::from_secs(5)));
         assert_eq!(sup.on_main_exit(ChildExit::Exited(0), t0), vec![]);
+    }
+
+    fn delayed(delay: u64) -> Policy {
+        Policy {
+            stop_delay: Duration::from_secs(delay),
+            ..policy()
+        }
+    }
+
+    #[test]
+    fn stop_delay_holds_the_first_stop_signal_and_forwards_the_rest() {
+        let t0 = Instant::now();
+        let mut sup = Supervisor::new(delayed(2));
+        assert_eq!(sup.on_signal(SIGTERM, t0), vec![]);
+        assert_eq!(sup.deadline(), Some(t0 + Duration::from_secs(2)));
+        assert_eq!(sup.phase().name(), "stop delay (--stop-delay)");
+        // Every other signal goes at once meanwhile.
+        let t1 = t0 + Duration::from_millis(500);
+        assert_eq!(
+            sup.on_signal(sig("USR1"), t1),
+            vec![Action::Forward(sig("USR1"))]
+        );
+        assert_eq!(
+            sup.on_signal(sig("HUP"), t1),
+            vec![Action::Forward(sig("HUP"))]
+        );
+        assert_eq!(sup.on_reaped(), vec![]);
+        assert_eq!(sup.on_nothing_left(), vec![]);
+        assert_eq!(sup.on_time(t0 + Duration::from_millis(1999)), vec![]);
+        let t2 = t0 + Duration::from_secs(2);
+        assert_eq!(sup.on_time(t2), vec![Action::Forward(SIGTERM)]);
+        assert_eq!(sup.deadline(), None);
+        assert_eq!(sup.phase().name(), "running");
+        // Only the first: later ones go at once.
+        assert_eq!(sup.on_signal(SIGTERM, t2), vec![Action::Forward(SIGTERM)]);
+        assert_eq!(sup.on_signal(SIGINT, t2), vec![Action::Forward(SIGINT)]);
+        assert_eq!(sup.on_time(t2 + Duration::from_secs(60)), vec![]);
+    }
+
+    #[test]
+    fn a_second_stop_signal_ends_the_delay() {
+        let t0 = Instant::now();
+        let mut sup = Supervisor::new(delayed(30));
+        assert_eq!(sup.on_signal(SIGINT, t0), vec![]);
+        let t1 = t0 + Duration::from_secs(1);
+        // The held one goes, alone.
+        assert_eq!(sup.on_signal(SIGTERM, t1), vec![Action::Forward(SIGINT)]);
+        assert_eq!(sup.deadline(), None);
+        assert_eq!(sup.on_time(t0 + Duration::from_secs(30)), vec![]);
+        assert_eq!(sup.on_signal(SIGTERM, t1), vec![Action::Forward(SIGTERM)]);
+    }
+
+    #[test]
+    fn the_main_childs_exit_ends_the_delay() {
+        let t0 = Instant::now();
+        let mut sup = Supervisor::new(delayed(30));
+        sup.on_signal(SIGTERM, t0);
+        let t1 = t0 + Duration::from_secs(1);
+        assert_eq!(
+            sup.on_main_exit(ChildExit::Exited(4), t1),
+            vec![Action::TermRest]
+        );
+        // Never forwarded: nobody to forward to.
+        assert_eq!(sup.deadline(), Some(t1 + Duration::from_secs(5)));
+        assert_eq!(sup.on_time(t0 + Duration::from_secs(2)), vec![]);
+        assert_eq!(sup.on_nothing_left(), vec![Action::Exit(4)]);
+    }
+
+    #[test]
+    fn stop_delay_holds_the_signal_as_rewritten() {
+        let t0 = Instant::now();
+        let mut p = delayed(2);
+        p.rewrites.set(SIGTERM, Some(sig("QUIT")));
+        p.rewrites.set(sig("RTMIN+3"), Some(SIGTERM));
+        p.rewrites.set(SIGINT, None);
+        let mut sup = Supervisor::new(p.clone());
+        // Dropped is dropped: nothing to hold.
+        assert_eq!(sup.on_signal(SIGINT, t0), vec![]);
+        assert_eq!(sup.deadline(), None);
+        // TERM as received is the engine's stop: held, then sent as QUIT.
+        assert_eq!(sup.on_signal(SIGTERM, t0), vec![]);
+        assert_eq!(
+            sup.on_time(t0 + Duration::from_secs(2)),
+            vec![Action::Forward(sig("QUIT"))]
+        );
+        // A signal rewritten to TERM stops too.
+        let mut sup = Supervisor::new(p);
+        assert_eq!(sup.on_signal(sig("RTMIN+3"), t0), vec![]);
+        assert_eq!(
+            sup.on_time(t0 + Duration::from_secs(2)),
+            vec![Action::Forward(SIGTERM)]
+        );
+    }
+
+    #[test]
+    fn kill_after_counts_from_the_forward_not_the_delay() {
+        let t0 = Instant::now();
+        let mut p = delayed(2);
+        p.kill_after = Some(Duration::from_secs(3));
+        let mut sup = Supervisor::new(p.clone());
+        sup.on_signal(SIGTERM, t0);
+        assert_eq!(sup.deadline(), Some(t0 + Duration::from_secs(2)));
+        let t1 = t0 + Duration::from_secs(2);
+        assert_eq!(sup.on_time(t1), vec![Action::Forward(SIGTERM)]);
+        assert_eq!(sup.deadline(), Some(t1 + Duration::from_secs(3)));
+        assert_eq!(
+            sup.on_time(t1 + Duration::from_secs(3)),
+            vec![Action::KillMain]
+        );
+
+        // The second stop signal ends the delay and arms --kill-after; a
+        // third while armed kills, as without a delay.
+        let mut sup = Supervisor::new(p);
+        sup.on_signal(SIGTERM, t0);
+        assert_eq!(sup.on_signal(SIGTERM, t0), vec![Action::Forward(SIGTERM)]);
+        assert_eq!(sup.deadline(), Some(t0 + Duration::from_secs(3)));
+        assert_eq!(
+            sup.on_signal(SIGTERM, t0),
+            vec![Action::Forward(SIGTERM), Action::KillMain]
+        );
     }
 }

@@ -2,11 +2,14 @@
 //! for CI to keep as an artifact. Its schema is docs/exit-report.schema.json;
 //! `SCHEMA_VERSION` changes with any change that is not an added field
 //! (2: `main_child` is null when rinit failed before the command started,
-//! and `start_error` says why). Building it is pure; `write` puts it on
-//! disk.
+//! and `start_error` says why). `text` is its short form, a termination
+//! message (--report-format text). Building either is pure; `write` puts
+//! it on disk.
 
+mod text;
 mod write;
 
+pub use text::{start_failure_text, to_text};
 pub use write::{Target, Unusable};
 
 use crate::exit_status::ChildExit;
@@ -21,6 +24,39 @@ pub const SCHEMA_VERSION: u32 = 2;
 /// report is read by CI tools that load it whole.
 pub const CMDLINE_ARGS: usize = 64;
 pub const CMDLINE_BYTES: usize = 4096;
+
+/// --report-format: the whole JSON document, or the short text form.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Json,
+    Text,
+}
+
+impl Format {
+    pub fn parse(text: &str) -> Option<Format> {
+        match text.to_ascii_lowercase().as_str() {
+            "json" => Some(Format::Json),
+            "text" => Some(Format::Text),
+            _ => None,
+        }
+    }
+}
+
+/// The report of a run, in `format`.
+pub fn render(format: Format, facts: Facts) -> String {
+    match format {
+        Format::Json => to_json(facts),
+        Format::Text => to_text(&facts),
+    }
+}
+
+/// The report of a run that failed before the command started, in `format`.
+pub fn render_start_failure(format: Format, exit_code: u8, leaks_mode: Mode, why: &str) -> String {
+    match format {
+        Format::Json => start_failure(exit_code, leaks_mode, why),
+        Format::Text => start_failure_text(exit_code, why),
+    }
+}
 
 /// How the main child ended: its pid, rinit's code for its end (after
 /// --remap-exit), and the signal that killed it.
@@ -333,6 +369,29 @@ mod tests {
         assert!(
             json.contains("\"orphans\":{\"count\":0,\"names\":[]},\"oom_kills\":2,\"stuck\":{\"listed\":false,\"stuck_timeout_ms\":1000,"),
             "{json}"
+        );
+    }
+
+    #[test]
+    fn the_format_decides_the_form() {
+        assert_eq!(Format::parse("TEXT"), Some(Format::Text));
+        assert_eq!(Format::parse("json"), Some(Format::Json));
+        assert_eq!(Format::parse("yaml"), None);
+        let orphans = Names::default();
+        let facts = || Facts {
+            exit_code: 3,
+            main: main_child(2, Some(ChildExit::Exited(3)), ChildExit::code),
+            leaks_mode: Mode::Off,
+            leftovers: None,
+            orphans: &orphans,
+            oom_kills: 0,
+            stuck: None,
+        };
+        assert_eq!(render(Format::Text, facts()), "exit 3\n");
+        assert!(render(Format::Json, facts()).starts_with("{\"schema_version\":2,"));
+        assert_eq!(
+            render_start_failure(Format::Text, 1, Mode::Off, "cannot fork"),
+            "exit 1 (not started: cannot fork)\n"
         );
     }
 

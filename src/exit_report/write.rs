@@ -23,6 +23,8 @@ pub struct Target {
     /// PATH cannot be replaced (a file bind-mounted there, as Kubernetes
     /// mounts terminationMessagePath): it is written in place.
     in_place: bool,
+    /// --report-format.
+    format: super::Format,
 }
 
 /// Why --report PATH cannot be used; said before the command runs.
@@ -55,9 +57,19 @@ impl Target {
             name: name.to_owned(),
             path: path.to_owned(),
             in_place: false,
+            format: super::Format::Json,
         };
         target.clear_earlier_report()?;
         Ok(target)
+    }
+
+    /// The report in `format` rather than JSON.
+    pub fn in_format(self, format: super::Format) -> Target {
+        Target { format, ..self }
+    }
+
+    pub fn format(&self) -> super::Format {
+        self.format
     }
 
     /// The directory's descriptor, which rinit keeps for the whole run.

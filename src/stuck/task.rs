@@ -316,6 +316,20 @@ pub struct StuckSection {
     fuse_abort: Option<AbortOutcome>,
 }
 
+impl StuckSection {
+    /// Whether /proc could list the survivors.
+    pub fn listed(&self) -> bool {
+        self.listed
+    }
+
+    /// Each task's pid, name and class, for the short text form.
+    pub fn tasks(&self) -> impl Iterator<Item = (i32, &str, &str)> {
+        self.tasks
+            .iter()
+            .map(|t| (t.pid, t.comm.as_str(), t.class.as_str()))
+    }
+}
+
 #[derive(Serialize)]
 struct JsonTask {
     pid: i32,

@@ -340,18 +340,21 @@ impl Sight<'_> {
         }
         let code = reports.leaks.exit_code(code, left_behind);
         if let Some(target) = &reports.report {
-            let json = exit_report::to_json(exit_report::Facts {
-                exit_code: code,
-                main: exit_report::main_child(self.main_pid, main_exit, |exit| {
-                    supervisor.exit_code_for(exit)
-                }),
-                leaks_mode: reports.leaks.mode,
-                leftovers: ends.as_deref(),
-                orphans: &tracker.orphans,
-                oom_kills,
-                stuck: reports.stuck.take(),
-            });
-            if let Err(why) = target.write(&json, supervisor.stuck_timeout()) {
+            let report = exit_report::render(
+                target.format(),
+                exit_report::Facts {
+                    exit_code: code,
+                    main: exit_report::main_child(self.main_pid, main_exit, |exit| {
+                        supervisor.exit_code_for(exit)
+                    }),
+                    leaks_mode: reports.leaks.mode,
+                    leftovers: ends.as_deref(),
+                    orphans: &tracker.orphans,
+                    oom_kills,
+                    stuck: reports.stuck.take(),
+                },
+            );
+            if let Err(why) = target.write(&report, supervisor.stuck_timeout()) {
                 error!("exit report not written: {why}");
             }
         }

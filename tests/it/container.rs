@@ -282,6 +282,90 @@ fn leaks_fail_in_a_container() {
     assert!(out.stderr.contains("1 process(es) left behind"), "{out:?}");
 }
 
+/// `rinit -P` as podman's pod infra process (instead of catatonit -P),
+/// with the pod sharing its PID namespace: a container in the pod sees it
+/// as PID 1, its orphans are reaped by it, and `podman pod stop` ends it
+/// at once with 0 (not after the stop timeout's SIGKILL).
+fn pod_infra_pause() {
+    let _lock = PODMAN.lock().unwrap_or_else(|e| e.into_inner());
+    let image = Image::build("infra", true);
+    // `pod create` has no --ulimit, and podman's default nofile is above
+    // this host's hard limit: runc fails to start the infra then.
+    let conf = TempDir::new("infra-conf");
+    let conf_file = conf.file("containers.conf");
+    std::fs::write(
+        &conf_file,
+        "[containers]\ndefault_ulimits = [\"nofile=20000:20000\", \"nproc=4096:4096\"]\n",
+    )
+    .unwrap();
+    let pod = format!("rinit-it-pod-{}", std::process::id());
+    struct Pod<'a>(&'a str, &'a str);
+    impl Drop for Pod<'_> {
+        fn drop(&mut self) {
+            let _ = podman()
+                .env("CONTAINERS_CONF", self.1)
+                .args(["pod", "rm", "-f", "-t", "0", self.0])
+                .output();
+        }
+    }
+    let _pod = Pod(&pod, &conf_file);
+    let in_pod = |args: &[&str]| {
+        let out = podman()
+            .env("CONTAINERS_CONF", &conf_file)
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "podman {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    // podman 4 splits the command on spaces; its JSON form is taken as one
+    // path.
+    in_pod(&[
+        "pod",
+        "create",
+        "--name",
+        &pod,
+        "--share",
+        "pid,ipc,net,uts",
+        "--infra-image",
+        &image.tag,
+        "--infra-command",
+        "/rinit -P",
+    ]);
+    let script = r#"
+        tr '\0' ' ' < /proc/1/cmdline; echo
+        for i in 1 2 3 4 5; do (usleep 200000 &); done
+        n=0
+        while [ $n -lt 50 ]; do
+            z=0
+            for f in /proc/[0-9]*/stat; do read -r l < $f 2>/dev/null && case "${l##*) }" in Z*) z=$((z + 1));; esac; done
+            [ $z = 0 ] && ! pidof usleep >/dev/null && break
+            n=$((n + 1)); sleep 0.1
+        done
+        echo "zombies=$z"
+        exit 7"#;
+    let mut cmd = podman();
+    cmd.env("CONTAINERS_CONF", &conf_file)
+        .args(["run", "--rm", "--pod", &pod, &image.tag, "sh", "-c", script]);
+    let out = run(cmd, secs(120.0));
+    assert_eq!(out.code, Some(7), "{out:?}");
+    assert!(out.stdout.starts_with("/rinit -P \n"), "{out:?}");
+    assert!(out.stdout.contains("zombies=0"), "{out:?}");
+    let infra = in_pod(&["pod", "inspect", &pod, "--format", "{{.InfraContainerID}}"]);
+    let started = Instant::now();
+    in_pod(&["pod", "stop", "-t", "20", &pod]);
+    let took = started.elapsed();
+    assert!(took < secs(10.0), "pod stop took {took:?}");
+    assert_eq!(
+        in_pod(&["inspect", "--format", "{{.State.ExitCode}}", &infra]),
+        "0"
+    );
+}
+
 tests! {
     &[Root, Podman] => [
         leaks_fail_in_a_container,
@@ -289,5 +373,6 @@ tests! {
         init_path_drop_in,
         stop_forwards_term,
         kill_after_stops_a_command_that_ignores_term,
+        pod_infra_pause,
     ];
 }

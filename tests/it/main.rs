@@ -33,11 +33,13 @@ mod exit_status;
 mod leaks;
 mod needs;
 mod non_utf8;
+mod pause;
 mod reaping;
 mod report;
 mod seccomp;
 mod shutdown;
 mod signals;
+mod stop_delay;
 mod stuck;
 mod teardown_targets;
 
@@ -70,11 +72,13 @@ fn main() {
         exit_status::TESTS,
         leaks::TESTS,
         non_utf8::TESTS,
+        pause::TESTS,
         reaping::TESTS,
         report::TESTS,
         seccomp::TESTS,
         shutdown::TESTS,
         signals::TESTS,
+        stop_delay::TESTS,
         stuck::TESTS,
         teardown_targets::TESTS,
     ];

@@ -319,6 +319,65 @@ kill -KILL $(cat {d}/daemon.pid) 2>/dev/null"#,
     }
 }
 
+/// --report-format text, as Kubernetes reads it: the termination message
+/// in the bind-mounted /dev/termination-log, one line per fact (the main
+/// child killed by SIGKILL, the sleep it left behind), nothing else.
+fn the_text_form_is_a_termination_message() {
+    let script = r#"
+mknod /dev/null c 1 3
+mkdir /dev/pod && : > /dev/pod/termination-log && : > /dev/termination-log
+mount --bind /dev/pod/termination-log /dev/termination-log || exit 96
+echo 'exit 0' > /dev/termination-log
+unshare --pid --fork --mount-proc --kill-child "$R" --grace 500ms \
+    --report /dev/termination-log --report-format text \
+    sh -c 'sleep 1000 & until [ "$(cat /proc/$!/comm)" = sleep ]; do sleep 0.01; done; kill -KILL $$'
+echo "rc=$?"
+echo "--- message"
+cat /dev/pod/termination-log
+"#;
+    let out = run(in_private_dev(script), secs(30.0));
+    assert!(
+        out.stdout
+            .ends_with("rc=137\n--- message\nexit 137 (killed by SIGKILL)\nleftovers: 1 (sleep)\n"),
+        "{out:?}"
+    );
+    assert!(!out.stderr.contains("rinit:"), "{out:?}");
+}
+
+/// A start-up failure in the text form: the exit code and why, one line.
+fn the_text_form_of_a_start_up_failure() {
+    let dir = TempDir::new("startfailtext");
+    let report = dir.file("message");
+    let read_only = r#"for m in $(findmnt -rn -t cgroup,cgroup2 -o TARGET); do mount -o remount,bind,ro "$m"; done"#;
+    let name = format!("rinit-test-{}-text", std::process::id());
+    let out = run(
+        in_mount_ns(
+            read_only,
+            &[
+                "--cgroup-required",
+                "--cgroup",
+                &name,
+                "--report",
+                &report,
+                "--report-format",
+                "text",
+                "true",
+            ],
+        ),
+        secs(30.0),
+    );
+    assert_eq!(out.code, Some(1), "{out:?}");
+    let message = std::fs::read_to_string(&report).unwrap();
+    assert!(
+        message.starts_with(&format!(
+            "exit 1 (not started: cgroup {name} is required, but "
+        )),
+        "{message}"
+    );
+    assert_eq!(message.lines().count(), 1, "{message}");
+    assert!(message.ends_with(")\n"), "{message}");
+}
+
 tests! {
     &[Root, Python, JsonSchema] => [
         a_path_that_is_not_a_regular_file_is_a_usage_error,
@@ -328,6 +387,10 @@ tests! {
         the_report_directory_is_opened_once,
         an_earlier_report_never_passes_for_this_one,
         a_start_up_failure_writes_a_report,
+    ];
+    &[Root, PidNs] => [
+        the_text_form_is_a_termination_message,
+        the_text_form_of_a_start_up_failure,
     ];
     &[Root, PidNs, Python, JsonSchema, Strace] => [no_signalfd_no_command];
     &[Root, PidNs, Fuse, Python] => [a_hung_filesystem_costs_the_report_not_the_exit];
