@@ -30,6 +30,8 @@ pub struct Policy {
     pub grace: Duration,
     pub kill_after: Option<Duration>,
     pub stuck_timeout: Duration,
+    /// --warn-on-reap: each process reaped but the main child is a warning.
+    pub warn_on_reap: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -282,6 +284,15 @@ impl Supervisor {
         self.policy.stuck_timeout
     }
 
+    /// How a reaped process other than the main child is logged.
+    pub fn reaped_level(&self) -> log::Level {
+        if self.policy.warn_on_reap {
+            log::Level::Warn
+        } else {
+            log::Level::Debug
+        }
+    }
+
     pub fn main_exit(&self) -> Option<ChildExit> {
         self.main_exit
     }
@@ -308,6 +319,7 @@ mod tests {
             grace: Duration::from_secs(5),
             kill_after: None,
             stuck_timeout: Duration::from_secs(10),
+            warn_on_reap: false,
         }
     }
 
