@@ -40,6 +40,7 @@ mod shutdown;
 mod signals;
 mod stuck;
 mod teardown_targets;
+mod tini_compat;
 
 pub struct Test {
     module: &'static str,
@@ -77,6 +78,7 @@ fn main() {
         signals::TESTS,
         stuck::TESTS,
         teardown_targets::TESTS,
+        tini_compat::TESTS,
     ];
     let run_anyway = args.include_ignored;
     let trials = groups
