@@ -10,7 +10,13 @@ use std::process::Command;
 
 fn main() {
     println!("cargo:rerun-if-env-changed=RINIT_GIT_SHA");
-    println!("cargo:rerun-if-changed=.commit");
+    // Only files that exist: cargo reruns the script on every build for a
+    // missing one.
+    for file in [".commit", ".cargo_vcs_info.json"] {
+        if Path::new(file).exists() {
+            println!("cargo:rerun-if-changed={file}");
+        }
+    }
     if std::env::var_os("RINIT_GIT_SHA").is_some() {
         return;
     }
@@ -29,9 +35,13 @@ fn from_checkout() -> Option<String> {
     if !Path::new(".git").exists() {
         return None;
     }
-    // A worktree's .git is a file: ask git where HEAD and the refs are.
-    for path in ["HEAD", "refs", "packed-refs"] {
-        if let Some(found) = git(&["rev-parse", "--git-path", path]) {
+    // A worktree's .git is a file: ask git where HEAD and its branch are
+    // (only those: the other refs change with others' work).
+    let branch = git(&["rev-parse", "--symbolic-full-name", "HEAD"]).filter(|b| b != "HEAD");
+    for path in ["HEAD", "packed-refs"].into_iter().chain(branch.as_deref()) {
+        if let Some(found) = git(&["rev-parse", "--git-path", path])
+            && Path::new(&found).exists()
+        {
             println!("cargo:rerun-if-changed={found}");
         }
     }
