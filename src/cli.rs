@@ -29,6 +29,26 @@ use std::time::Duration;
 
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
+/// What `--license` prints.
+pub const LICENSE: &str = include_str!("../LICENSE");
+
+/// What `--version` prints: one line in the form dockerd parses for
+/// `docker info` (moby's `parseInitVersion`: a `tini version X` prefix is
+/// the version, a ` - git.SHA` suffix the commit; a line with neither is
+/// "unknown output format"). catatonit says `tini version 0.1.7_catatonit`
+/// for the same reason; rinit says `tini version 0.2.0_rinit - git.SHA`.
+/// The commit is there when the build knew it (build.rs).
+pub fn version() -> String {
+    version_line(VERSION, option_env!("RINIT_GIT_SHA"))
+}
+
+fn version_line(version: &str, sha: Option<&str>) -> String {
+    match sha {
+        Some(sha) if !sha.is_empty() => format!("tini version {version}_rinit - git.{sha}\n"),
+        _ => format!("tini version {version}_rinit\n"),
+    }
+}
+
 pub use help::help;
 
 /// What the command line asks for.
@@ -38,6 +58,7 @@ pub enum Request {
     Version,
     /// --pause: no command; reap, and exit 0 on INT/TERM.
     Pause(LogSpec),
+    License,
     Run(Box<Config>),
 }
 
@@ -148,6 +169,7 @@ where
         match entry.id {
             Id::Help => return Ok(Request::Help),
             Id::Version => return Ok(Request::Version),
+            Id::License => return Ok(Request::License),
             _ => {}
         }
         let value = match entry.kind {
@@ -235,6 +257,13 @@ impl<E: Fn(&str) -> Option<OsString>> Given<'_, E> {
         }
     }
 
+    /// A switch whose variable is tini's: given, or its variable set to
+    /// anything (tini reads no value; empty is unset, as for every
+    /// variable).
+    fn tini_switch(&self, id: Id) -> Result<bool, UsageError> {
+        Ok(self.count(id) > 0 || self.variable(id)?.is_some())
+    }
+
     /// A value option: the last value given, else the variable, else the
     /// default.
     fn value(&self, id: Id) -> Result<Option<(String, String)>, UsageError> {
@@ -281,7 +310,7 @@ fn invalid(text: &str, source: &str, expected: &str) -> UsageError {
 /// silently idle, so it is refused; of the variables only RINIT_LOG is
 /// read (an image's other RINIT_* are for a command, and there is none).
 fn pause<E: Fn(&str) -> Option<OsString>>(given: &Given<'_, E>) -> Result<Request, UsageError> {
-    let takes = [Id::Pause, Id::Verbose, Id::Quiet];
+    let takes = [Id::Pause, Id::Verbose, Id::Quiet, Id::Verbosity];
     if let Some(other) = OPTIONS
         .iter()
         .find(|o| !takes.contains(&o.id) && given.count(o.id) > 0)
@@ -297,10 +326,23 @@ fn pause<E: Fn(&str) -> Option<OsString>>(given: &Given<'_, E>) -> Result<Reques
 /// -v, -q or RINIT_LOG.
 fn log_spec<E: Fn(&str) -> Option<OsString>>(given: &Given<'_, E>) -> Result<LogSpec, UsageError> {
     let verbose = given.count(Id::Verbose);
+    // tini's levels are rinit's: 0 errors ... 4 trace.
+    let level = |(text, source): (String, String)| {
+        text.parse().map(LogSpec::Level).map_err(|_| {
+            invalid(
+                &text,
+                &source,
+                "a level 0..255 (0 errors, 1 warnings, 2 info, 3 debug, 4 and up trace)",
+            )
+        })
+    };
+    // Flags first, then rinit's variable, then tini's.
     Ok(if given.count(Id::Quiet) > 0 {
         LogSpec::Level(0)
     } else if verbose > 0 {
         LogSpec::Level(u8::try_from(verbose).unwrap_or(u8::MAX).saturating_add(1))
+    } else if given.count(Id::Verbosity) > 0 {
+        level(given.value(Id::Verbosity)?.expect("given"))?
     } else if let Some((filter, var)) = given.variable(Id::Verbose)? {
         // env_logger would only print a warning and drop the bad directive.
         if let Err(e) = env_filter::Builder::new().try_parse(&filter) {
@@ -309,6 +351,8 @@ fn log_spec<E: Fn(&str) -> Option<OsString>>(given: &Given<'_, E>) -> Result<Log
             )));
         }
         LogSpec::Filter(filter)
+    } else if let Some(given) = given.variable(Id::Verbosity)? {
+        level(given)?
     } else {
         LogSpec::Level(1)
     })
@@ -321,6 +365,14 @@ fn build<E: Fn(&str) -> Option<OsString>>(
 ) -> Result<Config, UsageError> {
     let log = log_spec(given)?;
     let signal_child_only = given.switch(Id::SignalChildOnly)?;
+    if signal_child_only && given.tini_switch(Id::SignalGroup)? {
+        return Err(usage(format!(
+            "{} and {} contradict each other: give one",
+            opt(Id::SignalChildOnly).flag(),
+            opt(Id::SignalGroup).flag()
+        )));
+    }
+    let warn_on_reap = given.switch(Id::WarnOnReap)?;
     let cgroup_required = given.switch(Id::CgroupRequired)?;
     let fuse_abort = given.switch(Id::FuseAbort)?;
     let format = match given.value(Id::ReportFormat)? {
@@ -445,6 +497,7 @@ fn build<E: Fn(&str) -> Option<OsString>>(
             kill_after,
             stuck_timeout,
             stop_delay,
+            warn_on_reap,
         },
         pdeathsig,
         cgroup,
@@ -551,6 +604,56 @@ mod tests {
             Err(UsageError(msg)) => msg,
             other => panic!("{list:?} should fail: {other:?}"),
         }
+    }
+
+    /// moby's `parseInitVersion` (daemon/info_unix.go), which reads the
+    /// whole stdout of `INIT --version` for `docker info`: (version,
+    /// commit), or its error.
+    fn dockerd_parse(v: &str) -> Result<(String, String), &'static str> {
+        let parts: Vec<&str> = v.split(" - ").collect();
+        let mut commit = String::new();
+        if parts.len() >= 2 {
+            let git_parts: Vec<&str> = parts[1].trim().split('.').collect();
+            if git_parts.len() == 2 && git_parts[0] == "git" {
+                commit = git_parts[1].to_string();
+            }
+        }
+        let version = parts[0]
+            .trim()
+            .strip_prefix("tini version ")
+            .unwrap_or("")
+            .to_string();
+        if version.is_empty() && commit.is_empty() {
+            return Err("unknown output format");
+        }
+        Ok((version, commit))
+    }
+
+    #[test]
+    fn dockerd_reads_a_version_and_the_commit() {
+        let with_commit = version_line("0.2.0", Some("4e402e8"));
+        assert_eq!(with_commit, "tini version 0.2.0_rinit - git.4e402e8\n");
+        assert_eq!(
+            dockerd_parse(&with_commit),
+            Ok(("0.2.0_rinit".to_string(), "4e402e8".to_string()))
+        );
+        for unknown in [None, Some("")] {
+            let bare = version_line("0.2.0", unknown);
+            assert_eq!(bare, "tini version 0.2.0_rinit\n");
+            assert_eq!(
+                dockerd_parse(&bare),
+                Ok(("0.2.0_rinit".to_string(), String::new()))
+            );
+        }
+        // This build's, whichever way it got its commit.
+        let (version, commit) = dockerd_parse(&version()).unwrap();
+        assert_eq!(version, format!("{VERSION}_rinit"));
+        assert_eq!(commit, option_env!("RINIT_GIT_SHA").unwrap_or(""));
+        // What 0.2.0 printed, and the parser's verdict on it.
+        assert_eq!(
+            dockerd_parse("rinit version 0.2.0\n"),
+            Err("unknown output format")
+        );
     }
 
     #[test]
@@ -903,6 +1006,82 @@ mod tests {
             run_with(&["-q", "x"], &[("RINIT_LOG", "rinit=loud")]).log,
             LogSpec::Level(0)
         );
+    }
+
+    #[test]
+    fn tinis_command_line() {
+        let cfg = run(&["-s", "-g", "-w", "--", "cmd"]);
+        assert_eq!(cfg.command, args(&["cmd"]));
+        assert!(cfg.policy.warn_on_reap && !cfg.signal_child_only);
+        let cfg = run(&["-sgwvv", "-e", "143", "-p", "SIGTERM", "cmd"]);
+        assert_eq!(cfg.log, LogSpec::Level(3));
+        assert!(cfg.policy.remap.contains(143));
+        assert_eq!(cfg.pdeathsig, Some(crate::signals::SIGTERM));
+        assert_eq!(parse(args(&["-l"]), no_env), Ok(Request::License));
+        assert!(LICENSE.starts_with("MIT License\n"));
+        // tini reads its switches' variables as set or not.
+        for value in ["1", "0", "anything"] {
+            let env = [
+                ("TINI_SUBREAPER", value),
+                ("TINI_KILL_PROCESS_GROUP", value),
+            ];
+            assert!(!run_with(&["cmd"], &env).signal_child_only);
+        }
+        assert!(!run(&["cmd"]).policy.warn_on_reap);
+        assert!(
+            run_with(&["cmd"], &[("RINIT_WARN_ON_REAP", "yes")])
+                .policy
+                .warn_on_reap
+        );
+    }
+
+    #[test]
+    fn signal_group_and_child_only_contradict() {
+        let msg = "--signal-child-only and --signal-group contradict each other: give one";
+        assert_eq!(err(&["-g", "--signal-child-only", "x"], &[]), msg);
+        assert_eq!(
+            err(
+                &["x"],
+                &[
+                    ("TINI_KILL_PROCESS_GROUP", "1"),
+                    ("RINIT_SIGNAL_CHILD_ONLY", "1")
+                ]
+            ),
+            msg
+        );
+        // Empty is unset, for tini's variables too.
+        let env = [
+            ("TINI_KILL_PROCESS_GROUP", ""),
+            ("RINIT_SIGNAL_CHILD_ONLY", "1"),
+        ];
+        assert!(run_with(&["x"], &env).signal_child_only);
+    }
+
+    #[test]
+    fn tini_verbosity() {
+        let level = |list: &[&str], env: &[(&str, &str)]| run_with(list, env).log;
+        for n in 0..=4u8 {
+            let text = n.to_string();
+            assert_eq!(
+                level(&["x"], &[("TINI_VERBOSITY", &text)]),
+                LogSpec::Level(n)
+            );
+            assert_eq!(level(&["--verbosity", &text, "x"], &[]), LogSpec::Level(n));
+        }
+        // Flags first, then rinit's variable, then tini's.
+        let both = [("TINI_VERBOSITY", "3"), ("RINIT_LOG", "info")];
+        assert_eq!(level(&["x"], &both), LogSpec::Filter("info".into()));
+        assert_eq!(level(&["--verbosity=0", "x"], &both), LogSpec::Level(0));
+        assert_eq!(
+            level(&["-v", "--verbosity=0", "x"], &both),
+            LogSpec::Level(2)
+        );
+        assert_eq!(level(&["-q", "x"], &both), LogSpec::Level(0));
+        assert!(
+            err(&["x"], &[("TINI_VERBOSITY", "loud")])
+                .starts_with("invalid value 'loud' for TINI_VERBOSITY: expected a level")
+        );
+        assert!(err(&["--verbosity", "-1", "x"], &[]).contains("for --verbosity"));
     }
 
     #[test]

@@ -37,13 +37,6 @@ use supervisor::Scope;
 /// Exit code for a usage error; the command is not run.
 const EXIT_USAGE: u8 = 2;
 
-fn version() -> String {
-    match option_env!("RINIT_GIT_SHA") {
-        Some(sha) if !sha.is_empty() => format!("rinit version {} - git.{sha}", cli::VERSION),
-        _ => format!("rinit version {}", cli::VERSION),
-    }
-}
-
 /// The process entry point, called by the C runtime. rinit skips Rust's
 /// `lang_start` on purpose: it sets SIGPIPE to SIG_IGN before `main` (so the
 /// caller's disposition would be lost and the child would inherit "ignored")
@@ -69,7 +62,8 @@ fn start_and_supervise(args: Vec<OsString>) -> Result<u8, StartError> {
     let config = match parse_command_line(args)? {
         cli::Request::Run(config) => *config,
         cli::Request::Help => return Ok(print_stdout(&cli::help())),
-        cli::Request::Version => return Ok(print_stdout(&format!("{}\n", version()))),
+        cli::Request::Version => return Ok(print_stdout(&cli::version())),
+        cli::Request::License => return Ok(print_stdout(cli::LICENSE)),
         cli::Request::Pause(log) => return pause(&log),
     };
     let report = open_report(config.report.as_ref())?;

@@ -21,7 +21,7 @@ use crate::spawn::PendingExec;
 use crate::supervisor::{Action, Policy, Scope, Supervisor};
 use crate::teardown::signal::Main;
 use crate::teardown::{self, Reports, Sight, oom};
-use log::{debug, error, info, warn};
+use log::{debug, error, info, log, warn};
 use std::time::{Duration, Instant};
 
 /// Everything the loop starts from.
@@ -295,7 +295,8 @@ impl Runtime {
                 }
                 Ok(Reap::Exited { pid, status }) => {
                     others += 1;
-                    debug!("reaped pid {pid} (status {status:#x})");
+                    let level = self.supervisor.reaped_level();
+                    log!(level, "reaped zombie process with pid={pid} ({status:#x})");
                     if let (Some(tracker), Some(exit)) =
                         (&mut self.tracker, ChildExit::from_raw(status))
                     {

@@ -134,6 +134,43 @@ impl PendingExec {
     }
 }
 
+/// systemd's socket activation names the process its sockets are for in
+/// LISTEN_PID, and `sd_listen_fds` ignores them in any other. Podman sets
+/// it to 1, the container's first process: rinit, which passes the
+/// sockets on to the command. When LISTEN_PID names rinit (`own_pid`), the
+/// child gets its own pid there (as catatonit does); any other value is
+/// passed on unchanged.
+pub fn listen_pid_names(listen_pid: Option<&OsStr>, own_pid: i32) -> bool {
+    listen_pid
+        .and_then(OsStr::to_str)
+        .and_then(|text| text.parse::<i32>().ok())
+        == Some(own_pid)
+}
+
+const LISTEN_PID: &str = "LISTEN_PID";
+
+/// rinit's environment for the child, with LISTEN_PID left to be the
+/// child's own pid, when it names rinit; `None` (rinit's own, as is)
+/// otherwise.
+fn child_env() -> Option<sys::ChildEnv> {
+    if !listen_pid_names(std::env::var_os(LISTEN_PID).as_deref(), sys::getpid()) {
+        return None;
+    }
+    let entries = std::env::vars_os()
+        .filter(|(name, _)| name != LISTEN_PID)
+        .filter_map(|(name, value)| {
+            let mut entry = name.into_vec();
+            entry.push(b'=');
+            entry.extend(value.into_vec());
+            CString::new(entry).ok()
+        })
+        .collect();
+    Some(sys::ChildEnv {
+        entries,
+        own_pid_var: LISTEN_PID,
+    })
+}
+
 /// Forks the child for `command`; returns its pid as soon as it exists,
 /// with the exec status still to come. `cgroup_name` (empty when there is
 /// none) is for the message if joining it fails.
@@ -162,6 +199,7 @@ pub fn spawn(
         sigchld_ignored: caller.sigchld_ignored,
         take_terminal,
         join_cgroups,
+        env: child_env(),
     };
     let (pid, status) =
         sys::spawn(&spec).map_err(|e| NotStarted::new(&e, &command[0], cgroup_name))?;
@@ -262,6 +300,19 @@ mod tests {
             message(SpawnStage::SigchldDisposition, errno::EINVAL),
             "cannot make the child ignore SIGCHLD as the caller did: Invalid argument"
         );
+    }
+
+    #[test]
+    fn listen_pid_is_rewritten_only_when_it_names_rinit() {
+        let names = |value: &str, own| listen_pid_names(Some(OsStr::new(value)), own);
+        assert!(names("1", 1));
+        assert!(names("4242", 4242));
+        assert!(!names("1", 4242));
+        assert!(!names("4243", 4242));
+        assert!(!names("", 1));
+        assert!(!names(" 1", 1));
+        assert!(!names("1x", 1));
+        assert!(!listen_pid_names(None, 1));
     }
 
     #[test]

@@ -31,6 +31,8 @@ pub struct Policy {
     pub grace: Duration,
     pub kill_after: Option<Duration>,
     pub stuck_timeout: Duration,
+    /// --warn-on-reap: each process reaped but the main child is a warning.
+    pub warn_on_reap: bool,
     /// How long the first stop signal is held before it is forwarded;
     /// zero forwards it at once.
     pub stop_delay: Duration,
@@ -353,6 +355,15 @@ impl Supervisor {
         self.policy.stuck_timeout
     }
 
+    /// How a reaped process other than the main child is logged.
+    pub fn reaped_level(&self) -> log::Level {
+        if self.policy.warn_on_reap {
+            log::Level::Warn
+        } else {
+            log::Level::Debug
+        }
+    }
+
     pub fn main_exit(&self) -> Option<ChildExit> {
         self.main_exit
     }
@@ -385,6 +396,7 @@ mod tests {
             grace: Duration::from_secs(5),
             kill_after: None,
             stuck_timeout: Duration::from_secs(10),
+            warn_on_reap: false,
             stop_delay: Duration::ZERO,
         }
     }

@@ -34,7 +34,9 @@ pub fn help() -> String {
 Signals: TERM, SIGTERM, 15, RTMIN+3. Durations: 500ms, 5s, 2m, 1h, or seconds.
 Booleans: 1/true/yes, 0/false/no. Exit: COMMAND's code, 128+N if killed by
 signal N, 126/127 if it cannot be run, 2 for a usage error, {leak_code} (or CODE) for
-a leak under --leaks fail.
+a leak under --leaks fail. tini's command line works: -s and -g are no-ops
+(rinit does both already); TINI_SUBREAPER and TINI_KILL_PROCESS_GROUP are on
+when set to anything.
 "
     );
     out
@@ -118,7 +120,8 @@ mod tests {
         ] {
             assert!(help.contains(line), "{line}in\n{help}");
         }
-        assert!(help.contains(", 99 (or CODE) for\na leak under --leaks fail.\n"));
+        assert!(help.contains(", 99 (or CODE) for\na leak under --leaks fail. "));
+        assert!(help.contains("-s and -g are no-ops\n"));
         for line in help.lines() {
             assert!(line.len() <= 96, "{line}");
         }

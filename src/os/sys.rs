@@ -657,6 +657,39 @@ pub struct SpawnSpec {
     /// `cgroup.procs` files to write "0" to, so the child is in its cgroups
     /// before it execs and nothing it starts can escape them.
     pub join_cgroups: Vec<c_int>,
+    /// The environment to exec with, when it is not rinit's own.
+    pub env: Option<ChildEnv>,
+}
+
+/// An environment for the child: `entries`, and one more, `own_pid_var`
+/// set to the child's own pid after the fork, when only the child knows
+/// it.
+pub struct ChildEnv {
+    pub entries: Vec<CString>,
+    pub own_pid_var: &'static str,
+}
+
+/// Room for `NAME=` and a pid: the name is a short literal, a pid at most
+/// 10 digits, and the NUL.
+const PID_ENTRY_LEN: usize = 64;
+
+/// `n` in decimal at the start of `out`, with no allocation (it runs in
+/// the forked child); returns how many bytes it wrote.
+fn put_decimal(mut n: u32, out: &mut [u8]) -> usize {
+    let mut digits = [0u8; 10];
+    let mut len = 0;
+    loop {
+        digits[len] = b'0' + (n % 10) as u8;
+        len += 1;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    for (at, digit) in digits[..len].iter().rev().enumerate() {
+        out[at] = *digit;
+    }
+    len
 }
 
 /// The step of starting the child that failed. The child sends
@@ -777,6 +810,23 @@ pub fn spawn(spec: &SpawnSpec) -> Result<(i32, ExecStatusPipe), SpawnError> {
     argv.push(std::ptr::null());
     let candidates: Vec<*const c_char> = spec.candidates.iter().map(|c| c.as_ptr()).collect();
     let mask = spec.mask.0;
+    // Zeros: whatever is written after the name stays NUL-terminated.
+    let mut pid_entry = [0u8; PID_ENTRY_LEN];
+    let pid_entry_ptr = pid_entry.as_mut_ptr();
+    let envp: Option<Vec<*const c_char>> = spec.env.as_ref().map(|env| {
+        let name = env.own_pid_var.as_bytes();
+        assert!(name.len() + 12 < PID_ENTRY_LEN, "a short variable name");
+        // SAFETY: `name` and `=` fit in `pid_entry` (asserted above), which
+        // `pid_entry_ptr` points to and which lives until the exec.
+        unsafe {
+            std::ptr::copy_nonoverlapping(name.as_ptr(), pid_entry_ptr, name.len());
+            *pid_entry_ptr.add(name.len()) = b'=';
+        }
+        let mut envp: Vec<*const c_char> = env.entries.iter().map(|e| e.as_ptr()).collect();
+        envp.push(pid_entry_ptr.cast_const().cast());
+        envp.push(std::ptr::null());
+        envp
+    });
     let (read_end, write_end) = pipe_cloexec().map_err(|e| SpawnError::new(SpawnStage::Pipe, e))?;
     let write_fd = write_end.as_raw_fd();
 
@@ -839,12 +889,26 @@ pub fn spawn(spec: &SpawnSpec) -> Result<(i32, ExecStatusPipe), SpawnError> {
             {
                 report(SpawnStage::SignalMask, last_errno());
             }
+            let envp = match (&envp, &spec.env) {
+                (Some(envp), Some(env)) => {
+                    // The pid after the name, in the child's copy of
+                    // `pid_entry`; the zeros after it end the string.
+                    let start = env.own_pid_var.len() + 1;
+                    let digits = std::slice::from_raw_parts_mut(
+                        pid_entry_ptr.add(start),
+                        PID_ENTRY_LEN - start - 1,
+                    );
+                    put_decimal(libc::getpid() as u32, digits);
+                    envp.as_ptr()
+                }
+                _ => environ,
+            };
             // execvp's rules, minus its /bin/sh fallback for ENOEXEC: keep
             // looking past "not here", remember "here but not allowed".
             let mut errno = libc::ENOENT;
             let mut denied = false;
             for &path in &candidates {
-                libc::execve(path, argv.as_ptr(), environ);
+                libc::execve(path, argv.as_ptr(), envp);
                 match last_errno() {
                     libc::ENOENT
                     | libc::ENOTDIR
@@ -1133,6 +1197,22 @@ pub fn close_inherited_fds_one_by_one(keep: &[c_int]) -> io::Result<FdsClosed> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn decimals_for_the_child_pid() {
+        let mut out = [0u8; 12];
+        for (n, text) in [
+            (0, "0"),
+            (7, "7"),
+            (4194304, "4194304"),
+            (u32::MAX, "4294967295"),
+        ] {
+            out.fill(0);
+            assert_eq!(put_decimal(n, &mut out), text.len());
+            assert_eq!(&out[..text.len()], text.as_bytes());
+            assert_eq!(out[text.len()], 0);
+        }
+    }
 
     #[test]
     fn poll_timeouts_round_up_to_milliseconds() {

@@ -39,9 +39,11 @@ fn help_goes_to_stdout() {
 fn version_has_the_form_dockerd_parses() {
     let out = run(rinit_cmd(&["--version"]), secs(10.0));
     assert_eq!(out.code, Some(0));
+    // One line: dockerd reads the whole output.
+    assert_eq!(out.stdout.lines().count(), 1, "{out:?}");
     let line = out.stdout.trim_end();
     let rest = line
-        .strip_prefix(&format!("rinit version {}", env!("CARGO_PKG_VERSION")))
+        .strip_prefix(&format!("tini version {}_rinit", env!("CARGO_PKG_VERSION")))
         .unwrap_or_else(|| panic!("{line}"));
     if !rest.is_empty() {
         let sha = rest

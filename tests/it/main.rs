@@ -42,6 +42,7 @@ mod signals;
 mod stop_delay;
 mod stuck;
 mod teardown_targets;
+mod tini_compat;
 
 pub struct Test {
     module: &'static str,
@@ -81,6 +82,7 @@ fn main() {
         stop_delay::TESTS,
         stuck::TESTS,
         teardown_targets::TESTS,
+        tini_compat::TESTS,
     ];
     let run_anyway = args.include_ignored;
     let trials = groups
