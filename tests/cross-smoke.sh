@@ -79,7 +79,7 @@ for target in $targets; do
     file -b "$binary" | grep -q 'statically linked' && s=static || s=dynamic
     check "statically linked" static "$s"
     version=$($run --version)
-    case $version in "rinit version $(sed -n 's/^version = "\(.*\)"/\1/p' "$top/Cargo.toml") - "*) v=ok ;; *) v="$version" ;; esac
+    case $version in "tini version $(sed -n 's/^version = "\(.*\)"/\1/p' "$top/Cargo.toml")_rinit - "*) v=ok ;; *) v="$version" ;; esac
     check "--version" ok "$v"
     $run -- /bin/sh -c 'exit 7'
     check "exit code passed through" 7 $?
