@@ -168,6 +168,7 @@ build_images() {
     cp "$RINIT" "$ctx/rinit"
     cp "$TINI" "$ctx/docker-init"
     cp "$here/sh-wrap" "$ctx/sh-wrap"
+    cp "$R/refuse" "$ctx/refuse"
     chmod 0755 "$ctx"/*
     $DOCKER build -q --network none -f "$here/Dockerfile" -t $IMG:base "$ctx" >/dev/null || return 1
     # Per mode: the init as ENTRYPOINT; and each with STOPSIGNAL SIGUSR1.
@@ -179,11 +180,23 @@ build_images() {
             $DOCKER build -q -t $IMG:$init-ep-usr1 - >/dev/null || return 1
     done
     printf 'FROM %s:base\nSTOPSIGNAL SIGUSR1\n' $IMG | $DOCKER build -q -t $IMG:base-usr1 - >/dev/null || return 1
-    # The seccomp profiles: Docker's default as a file, and that profile with
-    # pidfd_open, pidfd_send_signal and close_range failing.
-    cp "$here/seccomp/default.json" "$R/seccomp-default.json"
-    python3 "$here/seccomp/derive.py" "$here/seccomp/default.json" EPERM "$R/seccomp-eperm.json" || return 1
-    python3 "$here/seccomp/derive.py" "$here/seccomp/default.json" ENOSYS "$R/seccomp-enosys.json" || return 1
+    # The seccomp scenarios' refusals, stacked on the engine's default
+    # profile: refuse as the ENTRYPOINT before rinit.
+    printf 'FROM %s:base\nENTRYPOINT ["/refuse", "--", "/rinit", "--"]\n' $IMG |
+        $DOCKER build -q -t $IMG:refuse-ep - >/dev/null || return 1
+}
+
+# refuse (tests/docker/refuse.rs), static, with rustc alone: stacks a
+# seccomp filter refusing some calls on the engine's profile, then execs.
+build_refuse() {
+    local triple
+    case $(uname -m) in
+        x86_64) triple=x86_64-unknown-linux-musl ;;
+        aarch64) triple=aarch64-unknown-linux-musl ;;
+        *) say "no refuse build for $(uname -m)"; return 1 ;;
+    esac
+    rustc --edition 2021 -O --target $triple -C linker=rust-lld -C target-feature=+crt-static \
+        -C relocation-model=static -C panic=abort -C strip=symbols "$here/refuse.rs" -o "$R/refuse"
 }
 
 # rinit built from a tree without .git (what a source tarball gives).
@@ -257,6 +270,7 @@ scenario() {
     done
 }
 
+build_refuse || { say "cannot build tests/docker/refuse.rs"; exit 1; }
 start_engine
 build_images || { say "cannot build the images; dockerd's log:"; cat "$R/dockerd.log" >&2; exit 1; }
 echo "rinit under test: $RINIT ($("$RINIT" --version)); docker-init: $TINI ($("$TINI" --version))"

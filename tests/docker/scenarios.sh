@@ -14,22 +14,32 @@ D() { timeout 60 $DOCKER "$@"; }
 
 # Sets RUN to the `docker run` command line: run_line MODE INIT [OPTS] -- CMD...
 # STOP_IMAGE=usr1 picks the images with STOPSIGNAL SIGUSR1.
+# REFUSE_SPEC=ERRNO:SYSCALL,... (rinit only) puts refuse (refuse.rs) before
+# rinit in each mode, with REFUSE=REFUSE_SPEC in the container's
+# environment: as the init-path (it execs the image's /rinit), as the
+# ENTRYPOINT ["/refuse", "--", "/rinit", "--"], and under sh-wrap as
+# `/refuse -- /rinit -- CMD`.
 run_line() {
     local mode=$1 init=$2 opts=()
     shift 2
     while [ $# -gt 0 ] && [ "$1" != -- ]; do opts+=("$1"); shift; done
     shift
-    local sfx=${STOP_IMAGE:+-$STOP_IMAGE}
+    local sfx=${STOP_IMAGE:+-$STOP_IMAGE} ep=$init-ep
+    if [ -n "${REFUSE_SPEC:-}" ]; then
+        opts+=(-e "REFUSE=$REFUSE_SPEC")
+        init=refuse ep=refuse-ep
+    fi
     local common=(run --label rinit-docker-test --network none "${opts[@]}")
     case $mode in
         init)
             use_init "$init"
             RUN=(D "${common[@]}" --init "$IMG:base$sfx" "$@")
             ;;
-        entrypoint) RUN=(D "${common[@]}" "$IMG:$init-ep$sfx" "$@") ;;
+        entrypoint) RUN=(D "${common[@]}" "$IMG:$ep$sfx" "$@") ;;
         subreaper)
             local words=(/rinit --)
             [ "$init" = tini ] && words=(/docker-init -s --)
+            [ "$init" = refuse ] && words=(/refuse -- /rinit --)
             RUN=(D "${common[@]}" --entrypoint /sh-wrap "$IMG:base$sfx" "${words[@]}" "$@")
             ;;
     esac
@@ -41,6 +51,7 @@ use_init() {
     local src=$RINIT
     [ "$1" = tini ] && src=$TINI
     [ "$1" = nogit ] && src=$RINIT_NOGIT_BIN
+    [ "$1" = refuse ] && src=$R/refuse
     cp "$src" "$R/bin/.docker-init.new" && mv -f "$R/bin/.docker-init.new" "$R/bin/docker-init"
 }
 
@@ -355,24 +366,33 @@ sc_tini_flags() {
 
 # --- seccomp ---------------------------------------------------------------------
 
-# Under PROFILE: an inherited descriptor (close_range at start-up), a daemon
-# in another session left behind (the teardown's pidfds as a subreaper),
-# the exit code, and rinit's stderr: no error, no complaint about the
-# descriptors (close_range failing has a fallback), one warning at most (an
-# old kernel's "no pidfds").
-seccomp_case() { # mode init profile
-    local mode=$1 init=$2 profile=$3 out code warns
-    run_line "$mode" "$init" --rm --security-opt "seccomp=$R/seccomp-$profile.json" -- sh -c 'setsid sh -c "trap \"echo flushed; exit 0\" TERM; while :; do sleep 0.05; done" & sleep 0.5; exit 3'
-    out=$("${RUN[@]}" 2>"$R/seccomp.err")
+# Under the engine's built-in default seccomp profile (no --security-opt),
+# alone or with REFUSE_SPEC's calls refused on top of it (refuse stacks a
+# second filter; the most restrictive result wins): an inherited descriptor
+# (close_range at start-up), a daemon in another session left behind (the
+# teardown's pidfds as a subreaper), the exit code, and rinit's stderr: no
+# error, no complaint about the descriptors (close_range failing has a
+# fallback), one warning at most (the first refused pidfd call's, or an old
+# kernel's "no pidfds"). The command prints how many filters it runs under,
+# so a refusal that was never installed fails the scenario.
+seccomp_case() { # mode init errno (none: the default profile alone)
+    local mode=$1 init=$2 errno=$3 out code warns filters=1
+    local REFUSE_SPEC=
+    if [ "$errno" != none ]; then
+        REFUSE_SPEC=$errno:pidfd_open,pidfd_send_signal,close_range filters=2
+    fi
+    run_line "$mode" "$init" --rm -- sh -c 'sed -n "s/^Seccomp_filters:[[:space:]]*/filters=/p" /proc/self/status; setsid sh -c "trap \"echo flushed; exit 0\" TERM; while :; do sleep 0.05; done" & sleep 0.5; exit 3'
+    "${RUN[@]}" >"$R/seccomp.out" 2>"$R/seccomp.err"
     code=$?
+    out=$(tr '\n' ' ' <"$R/seccomp.out")
     warns=$(grep -c '^rinit: WARN' "$R/seccomp.err")
-    echo "exit $code (want 3), stdout '$out' (want flushed), stderr: $(tr '\n' ' ' <"$R/seccomp.err")"
-    [ "$code" = 3 ] && [ "$out" = flushed ] && [ "$warns" -le 1 ] &&
-        ! grep -Eq '^rinit: ERROR|inherited descriptors' "$R/seccomp.err"
+    echo "exit $code (want 3), stdout '$out' (want 'filters=$filters flushed '), stderr: $(tr '\n' ' ' <"$R/seccomp.err")"
+    [ "$code" = 3 ] && [ "$out" = "filters=$filters flushed " ] && [ "$warns" -le 1 ] &&
+        ! grep -Eq '^rinit: ERROR|inherited descriptors|^refuse:' "$R/seccomp.err"
 }
-sc_seccomp_default() { seccomp_case "$1" "$2" default; }
-sc_seccomp_eperm() { seccomp_case "$1" "$2" eperm; }
-sc_seccomp_enosys() { seccomp_case "$1" "$2" enosys; }
+sc_seccomp_default() { seccomp_case "$1" "$2" none; }
+sc_seccomp_eperm() { seccomp_case "$1" "$2" EPERM; }
+sc_seccomp_enosys() { seccomp_case "$1" "$2" ENOSYS; }
 
 # --- the list --------------------------------------------------------------------
 
