@@ -54,6 +54,14 @@ pub struct Config {
     pub report: Option<ReportPath>,
     pub fuse_abort: bool,
     pub leaks: LeakPolicy,
+    pub ready: Option<ReadySpec>,
+}
+
+/// --ready and --ready-timeout.
+#[derive(Debug, PartialEq)]
+pub struct ReadySpec {
+    pub condition: crate::ready::Condition,
+    pub timeout: Duration,
 }
 
 /// --report: where the JSON document goes, and which of the flag or its
@@ -387,6 +395,17 @@ fn build<E: Fn(&str) -> Option<OsString>>(
         ),
     };
 
+    let ready = match given.value(Id::Ready)? {
+        None => None,
+        Some((text, source)) => Some(ReadySpec {
+            condition: crate::ready::parse(&text, crate::ready::Use::Ready)
+                .map_err(|why| usage(format!("invalid value '{text}' for {source}: {why}")))?,
+            timeout: duration(Id::ReadyTimeout)?
+                .filter(|t| !t.is_zero())
+                .ok_or_else(|| usage("--ready-timeout must be more than 0"))?,
+        }),
+    };
+
     Ok(Config {
         command,
         log,
@@ -408,6 +427,7 @@ fn build<E: Fn(&str) -> Option<OsString>>(
             mode,
             exit_code: leaks_exit_code,
         },
+        ready,
     })
 }
 

@@ -20,6 +20,7 @@ pub mod exit_status;
 pub mod leaks;
 pub mod logging;
 pub mod os;
+pub mod ready;
 pub mod runtime;
 pub mod signals;
 pub mod spawn;
