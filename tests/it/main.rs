@@ -33,6 +33,7 @@ mod exit_status;
 mod leaks;
 mod needs;
 mod non_utf8;
+mod ready;
 mod reaping;
 mod report;
 mod seccomp;
@@ -70,6 +71,7 @@ fn main() {
         exit_status::TESTS,
         leaks::TESTS,
         non_utf8::TESTS,
+        ready::TESTS,
         reaping::TESTS,
         report::TESTS,
         seccomp::TESTS,
