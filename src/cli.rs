@@ -61,6 +61,8 @@ pub struct Config {
 #[derive(Debug, PartialEq)]
 pub struct ReadySpec {
     pub condition: crate::ready::Condition,
+    /// As given, for the log and the report.
+    pub text: String,
     pub timeout: Duration,
 }
 
@@ -400,6 +402,7 @@ fn build<E: Fn(&str) -> Option<OsString>>(
         Some((text, source)) => Some(ReadySpec {
             condition: crate::ready::parse(&text, crate::ready::Use::Ready)
                 .map_err(|why| usage(format!("invalid value '{text}' for {source}: {why}")))?,
+            text,
             timeout: duration(Id::ReadyTimeout)?
                 .filter(|t| !t.is_zero())
                 .ok_or_else(|| usage("--ready-timeout must be more than 0"))?,

@@ -131,6 +131,7 @@ fn watch_readiness(spec: cli::ReadySpec, main_pid: i32) -> ready::watch::Watch {
     let notify = std::env::var_os("NOTIFY_SOCKET");
     ready::watch::Watch::new(
         spec.condition,
+        spec.text,
         spec.timeout,
         main_pid,
         notify.as_deref().map(std::ffi::OsStr::as_bytes),

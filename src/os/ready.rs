@@ -26,9 +26,8 @@ fn check(ret: c_int) -> io::Result<c_int> {
 /// A TCP connect under way, started without blocking.
 pub struct Connecting(OwnedFd);
 
-/// Starts connecting to `addr`: `Ok(None)` when it connected at once (a
-/// loopback listener), `Ok(Some)` when it is under way.
-pub fn start_connect(addr: SocketAddr) -> io::Result<Option<Connecting>> {
+/// Starts connecting to `addr`; `outcome` tells how it went.
+pub fn start_connect(addr: SocketAddr) -> io::Result<Connecting> {
     let (storage, len) = sockaddr_of(addr);
     let family = if addr.is_ipv4() {
         libc::AF_INET
@@ -47,21 +46,20 @@ pub fn start_connect(addr: SocketAddr) -> io::Result<Option<Connecting>> {
     let socket = unsafe { OwnedFd::from_raw_fd(fd) };
     // SAFETY: `storage` holds a sockaddr of `len` bytes.
     let ret = unsafe { libc::connect(fd, (&raw const storage).cast(), len) };
-    if ret == 0 {
-        return Ok(None);
-    }
     let err = io::Error::last_os_error();
     match err.raw_os_error() {
-        Some(libc::EINPROGRESS) | Some(libc::EINTR) => Ok(Some(Connecting(socket))),
+        _ if ret == 0 => Ok(Connecting(socket)),
+        Some(libc::EINPROGRESS) | Some(libc::EINTR) => Ok(Connecting(socket)),
         _ => Err(err),
     }
 }
 
 impl Connecting {
-    /// `None` while still under way; never waits.
-    pub fn outcome(&self) -> Option<io::Result<()>> {
+    /// How the connect went, waiting at most `wait` for it; `None` while
+    /// still under way.
+    pub fn outcome(&self, wait: Duration) -> Option<io::Result<()>> {
         let fd = self.0.as_raw_fd();
-        match super::sys::poll(&[(fd, libc::POLLOUT)], Some(Duration::ZERO)) {
+        match super::sys::poll(&[(fd, libc::POLLOUT)], Some(wait)) {
             Ok(ready) if !ready[0] => return None,
             Ok(_) => {}
             Err(e) => return Some(Err(e)),
@@ -293,32 +291,35 @@ pub fn send_datagram(address: &[u8], message: &[u8]) -> io::Result<()> {
 }
 
 /// Connects to `addr` within `timeout`, blocking (for `rinit probe`).
-pub fn connect(addr: SocketAddr, timeout: Duration) -> io::Result<std::net::TcpStream> {
-    std::net::TcpStream::connect_timeout(&addr, timeout.max(Duration::from_millis(1)))
+pub fn connect(addr: SocketAddr, timeout: Duration) -> io::Result<OwnedFd> {
+    let connecting = start_connect(addr)?;
+    match connecting.outcome(timeout) {
+        Some(Ok(())) => Ok(connecting.0),
+        Some(Err(e)) => Err(e),
+        None => Err(io::Error::from(io::ErrorKind::TimedOut)),
+    }
 }
 
 /// Sends `request` to `addr` and returns the first line of the answer,
 /// all within `timeout`.
 pub fn http_first_line(addr: SocketAddr, request: &[u8], timeout: Duration) -> io::Result<Vec<u8>> {
     let until = Instant::now() + timeout;
-    let left = || {
-        let left = until.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            Err(io::Error::from(io::ErrorKind::TimedOut))
-        } else {
-            Ok(left)
-        }
-    };
-    let mut stream = connect(addr, left()?)?;
-    stream.set_write_timeout(Some(left()?))?;
+    let mut stream = std::fs::File::from(connect(addr, timeout)?);
+    // A fresh socket's buffer takes a request this small at once.
     stream.write_all(request)?;
     let mut line = Vec::new();
     let mut buf = [0u8; 256];
     while !line.contains(&b'\n') && line.len() < 1024 {
-        stream.set_read_timeout(Some(left()?))?;
-        match stream.read(&mut buf)? {
-            0 => break,
-            n => line.extend_from_slice(&buf[..n]),
+        let left = until.saturating_duration_since(Instant::now());
+        let ready = super::sys::poll(&[(stream.as_raw_fd(), libc::POLLIN)], Some(left))?;
+        if !ready[0] {
+            return Err(io::Error::from(io::ErrorKind::TimedOut));
+        }
+        match stream.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => line.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            Err(e) => return Err(e),
         }
     }
     let end = line.iter().position(|&b| b == b'\n').unwrap_or(line.len());

@@ -28,14 +28,17 @@ pub fn run_if_asked(args: &[OsString]) -> Option<u8> {
         .ok_or_else(|| "the arguments are not UTF-8".to_string())
         .and_then(|words| parse_args(&words));
     Some(match parsed {
-        Ok((condition, timeout)) => match check(&condition, timeout) {
-            Ok(()) => say(&mut std::io::stdout(), &format!("{condition}: healthy"), 0),
-            Err(why) => say(
-                &mut std::io::stderr(),
-                &format!("{condition}: unhealthy: {why}"),
-                1,
-            ),
-        },
+        Ok((condition, timeout)) => {
+            let text = args.last().map(|a| a.to_string_lossy()).unwrap_or_default();
+            match check(&condition, timeout) {
+                Ok(()) => say(&mut std::io::stdout(), &format!("{text}: healthy"), 0),
+                Err(why) => say(
+                    &mut std::io::stderr(),
+                    &format!("{text}: unhealthy: {why}"),
+                    1,
+                ),
+            }
+        }
         Err(why) => say(&mut std::io::stderr(), &format!("{why}; {USAGE}"), 1),
     })
 }

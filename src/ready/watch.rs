@@ -21,6 +21,8 @@ const END_PATIENCE: Duration = Duration::from_millis(20);
 
 pub struct Watch {
     condition: Condition,
+    /// As given, for the log and the report.
+    text: String,
     main_pid: i32,
     notify: Option<NotifyAddress>,
     started: Instant,
@@ -54,6 +56,7 @@ impl Watch {
     /// `notify`: NOTIFY_SOCKET's value, when set.
     pub fn new(
         condition: Condition,
+        text: String,
         timeout: Duration,
         main_pid: i32,
         notify: Option<&[u8]>,
@@ -71,6 +74,7 @@ impl Watch {
         });
         Watch {
             condition,
+            text,
             main_pid,
             notify,
             started: now,
@@ -101,11 +105,11 @@ impl Watch {
             return;
         }
         let record = report.get_or_insert_with(|| Readiness {
-            condition: self.condition.to_string(),
+            condition: self.text.clone(),
             after_ms: None,
         });
         if os::has_exited(self.main_pid) {
-            debug!("main child exited before {} held", self.condition);
+            debug!("main child exited before {} held", self.text);
             return self.stop();
         }
         let now = Instant::now();
@@ -124,17 +128,17 @@ impl Watch {
                 return self.stop();
             }
             Found::NotYet(why) => {
-                debug!("not ready yet: {} ({why})", self.condition);
+                debug!("not ready yet: {} ({why})", self.text);
                 true
             }
             Found::Pending => false,
         };
         if timed_out {
             warn!(
-                "main child {} is not ready after {:?}: {} never held; it keeps running{}",
+                "main child {} is not ready after {} ms: {} never held; it keeps running{}",
                 self.main_pid,
-                self.timeout,
-                self.condition,
+                self.timeout.as_millis(),
+                self.text,
                 if self.notify.is_some() {
                     ", and NOTIFY_SOCKET gets no READY=1"
                 } else {
@@ -153,7 +157,7 @@ impl Watch {
     fn look(&mut self, now: Instant) -> Found {
         let over_time = |since: Instant| now.saturating_duration_since(since) >= ATTEMPT_TIMEOUT;
         match self.attempt.take() {
-            Some(Attempt::Connect(connecting, since)) => match connecting.outcome() {
+            Some(Attempt::Connect(connecting, since)) => match connecting.outcome(Duration::ZERO) {
                 Some(Ok(())) => Found::Held,
                 Some(Err(e)) => Found::NotYet(describe_error(&e)),
                 None if over_time(since) => Found::NotYet("connect timed out".into()),
@@ -184,10 +188,10 @@ impl Watch {
     fn start(&mut self, now: Instant) -> Found {
         match &self.condition {
             Condition::Tcp(addr) => match os::start_connect(*addr) {
-                Ok(None) => Found::Held,
-                Ok(Some(connecting)) => {
+                // A loopback connect is decided at once: looked at now.
+                Ok(connecting) => {
                     self.attempt = Some(Attempt::Connect(connecting, now));
-                    Found::Pending
+                    self.look(now)
                 }
                 Err(e) => Found::NotYet(describe_error(&e)),
             },
@@ -210,7 +214,7 @@ impl Watch {
             "main child {} is ready after {} ms: {}",
             self.main_pid,
             after.as_millis(),
-            self.condition
+            self.text
         );
         let Some(address) = &self.notify else {
             return;

@@ -162,7 +162,7 @@ fn never_ready_warns_once_and_keeps_running() {
     assert_eq!(out.code, Some(3), "{out:?}");
     assert!(out.stdout.contains("still-here"), "{out:?}");
     assert_eq!(
-        out.stderr.matches("is not ready after 400ms").count(),
+        out.stderr.matches("is not ready after 400 ms").count(),
         1,
         "{out:?}"
     );
