@@ -79,6 +79,16 @@ pub struct Config {
     pub report: Option<ReportPath>,
     pub fuse_abort: bool,
     pub leaks: LeakPolicy,
+    pub ready: Option<ReadySpec>,
+}
+
+/// --ready and --ready-timeout.
+#[derive(Debug, PartialEq)]
+pub struct ReadySpec {
+    pub condition: crate::ready::Condition,
+    /// As given, for the log and the report.
+    pub text: String,
+    pub timeout: Duration,
 }
 
 /// --report: where the report goes, which of the flag or its variable
@@ -486,6 +496,18 @@ fn build<E: Fn(&str) -> Option<OsString>>(
         ),
     };
 
+    let ready = match given.value(Id::Ready)? {
+        None => None,
+        Some((text, source)) => Some(ReadySpec {
+            condition: crate::ready::parse(&text, crate::ready::Use::Ready)
+                .map_err(|why| usage(format!("invalid value '{text}' for {source}: {why}")))?,
+            text,
+            timeout: duration(Id::ReadyTimeout)?
+                .filter(|t| !t.is_zero())
+                .ok_or_else(|| usage("--ready-timeout must be more than 0"))?,
+        }),
+    };
+
     Ok(Config {
         command,
         log,
@@ -509,6 +531,7 @@ fn build<E: Fn(&str) -> Option<OsString>>(
             mode,
             exit_code: leaks_exit_code,
         },
+        ready,
     })
 }
 

@@ -21,6 +21,7 @@ pub mod leaks;
 pub mod logging;
 pub mod os;
 pub mod pause;
+pub mod ready;
 pub mod runtime;
 pub mod signals;
 pub mod spawn;

@@ -23,7 +23,9 @@
 #![deny(clippy::undocumented_unsafe_blocks)]
 
 use rinit::escape::escape;
-use rinit::{cgroup, cli, exit_report, logging, os, pause, runtime, signals, spawn, supervisor};
+use rinit::{
+    cgroup, cli, exit_report, logging, os, pause, ready, runtime, signals, spawn, supervisor,
+};
 
 use log::{debug, error, warn};
 use os::procfs::Proc;
@@ -52,6 +54,11 @@ extern "C" fn main(argc: std::ffi::c_int, argv: *const *const std::ffi::c_char) 
 /// Everything after the C entry point, with the whole argv.
 #[cfg_attr(test, allow(dead_code))] // its caller, the C entry point, is not in test builds
 fn main_with_args(args: Vec<OsString>) -> u8 {
+    // Before anything else: a probe is a short-lived client of the service,
+    // not an init (no signals taken over, no subreaper).
+    if let Some(code) = rinit::ready::probe::run_if_asked(args.get(1..).unwrap_or_default()) {
+        return code;
+    }
     start_and_supervise(args).unwrap_or_else(|e| e.report())
 }
 
@@ -90,6 +97,7 @@ fn start_and_supervise(args: Vec<OsString>) -> Result<u8, StartError> {
         report,
         fuse_abort: config.fuse_abort,
         leaks: config.leaks,
+        ready: config.ready.map(|spec| watch_readiness(spec, main_pid)),
     };
     Ok(runtime::Runtime::new(setup).run(pending))
 }
@@ -124,6 +132,21 @@ fn set_up_and_spawn(
     let mut cgroup = set_up_cgroup(config, own_pid)?;
     let (main_pid, exec) = spawn_child(&config.command, caller_signals, cgroup.as_mut())?;
     Ok((signals, cgroup, main_pid, exec))
+}
+
+/// --ready: checked from the child's start on. NOTIFY_SOCKET is read only
+/// then: without --ready it is the child's (it inherits the variable).
+fn watch_readiness(spec: cli::ReadySpec, main_pid: i32) -> ready::watch::Watch {
+    use std::os::unix::ffi::OsStrExt;
+    let notify = std::env::var_os("NOTIFY_SOCKET");
+    ready::watch::Watch::new(
+        spec.condition,
+        spec.text,
+        spec.timeout,
+        main_pid,
+        notify.as_deref().map(std::ffi::OsStr::as_bytes),
+        std::time::Instant::now(),
+    )
 }
 
 /// Says what went wrong before the command started, and writes an exit

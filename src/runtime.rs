@@ -16,6 +16,7 @@ use crate::exit_status::ChildExit;
 use crate::leaks::{LeakPolicy, Mode, Tracker};
 use crate::os::procfs::{Proc, View};
 use crate::os::sys::{self, Reap, SignalBatch, SignalFd};
+use crate::ready::watch::Watch;
 use crate::signals::{self, Disposition, Signo};
 use crate::spawn::PendingExec;
 use crate::supervisor::{Action, Policy, Scope, Supervisor};
@@ -39,6 +40,7 @@ pub struct Setup {
     /// --fuse-abort: abort the FUSE connections that hold stuck tasks.
     pub fuse_abort: bool,
     pub leaks: LeakPolicy,
+    pub ready: Option<Watch>,
 }
 
 pub struct Runtime {
@@ -61,6 +63,8 @@ pub struct Runtime {
     proc: Proc,
     /// Whether `proc` shows rinit's own PID namespace; decided once.
     view: View,
+    /// --ready; `None` without it, at no cost.
+    ready: Option<Watch>,
 }
 
 /// What the teardown reads: a macro, to borrow only the fields it reads.
@@ -124,6 +128,7 @@ impl Runtime {
             oom: OomWatch::new(),
             proc,
             view,
+            ready: setup.ready,
         }
     }
 
@@ -178,6 +183,11 @@ impl Runtime {
             }
             self.main.continue_if_stopped(&self.proc, sig, &actions);
         }
+        // Before the reaping: a check program must be gone before the
+        // teardown counts what the main child left.
+        if let Some(ready) = &mut self.ready {
+            ready.on_wake(&mut self.reports.ready);
+        }
         // A `populated 0` event means the cgroup emptied, which only the
         // reaping turns into "nothing left".
         if (wakeup.reap || wakeup.cgroup_event)
@@ -199,10 +209,11 @@ impl Runtime {
     /// Sleeps until a signal, a watched cgroup file or the next deadline.
     fn sleep(&mut self) -> Wakeup {
         let mut wakeup = Wakeup::default();
-        let deadline = match (self.supervisor.deadline(), self.oom.deadline()) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
+        let ready = self.ready.as_ref().and_then(Watch::deadline);
+        let deadline = [self.supervisor.deadline(), self.oom.deadline(), ready]
+            .into_iter()
+            .flatten()
+            .min();
         let timeout = deadline.map(|d| d.saturating_duration_since(Instant::now()));
         let exec_status = self.exec.as_ref().map(PendingExec::fd);
         let extra = self
@@ -293,6 +304,8 @@ impl Runtime {
                         return Some(code);
                     }
                 }
+                Ok(Reap::Exited { pid, status })
+                    if self.ready.as_mut().is_some_and(|r| r.claim(pid, status)) => {}
                 Ok(Reap::Exited { pid, status }) => {
                     others += 1;
                     let level = self.supervisor.reaped_level();

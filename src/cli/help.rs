@@ -11,6 +11,7 @@ const HELP_WIDTH: usize = 36;
 
 const HEAD: &str = "\
 Usage: rinit [OPTIONS] [--] COMMAND [ARGS...]
+       rinit probe [--timeout DURATION] CONDITION   (health check, exit 0 or 1)
 
 A container init: runs COMMAND as its child, forwards signals to it, reaps
 zombies, tears down what is left in stages, and exits with COMMAND's status.

@@ -36,6 +36,8 @@ pub enum Id {
     Cgroup,
     MemoryLimit,
     CgroupRequired,
+    Ready,
+    ReadyTimeout,
 }
 
 /// What an option takes on the command line, and so what its variable holds.
@@ -317,6 +319,25 @@ pub static OPTIONS: &[Opt] = &[
         kind: Kind::Switch,
         default: Absent::Unset,
         help: "fail (exit 1) instead of running without the cgroup",
+    },
+    Opt {
+        id: Id::Ready,
+        long: "ready",
+        short: None,
+        var: Some("RINIT_READY"),
+        kind: Kind::Value("CONDITION"),
+        default: Absent::Unset,
+        help: "once tcp:[HOST:]PORT, file:PATH or exec:PROGRAM holds, send READY=1 to \
+               NOTIFY_SOCKET",
+    },
+    Opt {
+        id: Id::ReadyTimeout,
+        long: "ready-timeout",
+        short: None,
+        var: Some("RINIT_READY_TIMEOUT"),
+        kind: Kind::Value("DURATION"),
+        default: Absent::Value("60s"),
+        help: "stop checking --ready then, with a warning",
     },
 ];
 

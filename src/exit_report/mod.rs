@@ -90,6 +90,15 @@ pub struct Facts<'a> {
     pub orphans: &'a Names,
     pub oom_kills: u64,
     pub stuck: Option<StuckSection>,
+    pub ready: Option<Readiness>,
+}
+
+/// --ready: the condition, and how long after the start it held (`None`:
+/// it never did, before the timeout or the main child's exit).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Readiness {
+    pub condition: String,
+    pub after_ms: Option<u64>,
 }
 
 #[derive(Serialize)]
@@ -104,6 +113,8 @@ struct Document<'a> {
     orphans: JsonOrphans,
     oom_kills: u64,
     stuck: Option<StuckSection>,
+    /// `null` without --ready.
+    ready: Option<Readiness>,
 }
 
 #[derive(Serialize)]
@@ -208,6 +219,7 @@ pub fn to_json(facts: Facts) -> String {
         },
         oom_kills: facts.oom_kills,
         stuck: facts.stuck,
+        ready: facts.ready,
     };
     miniserde::json::to_string(&document)
 }
@@ -229,6 +241,7 @@ pub fn start_failure(exit_code: u8, leaks_mode: Mode, why: &str) -> String {
         },
         oom_kills: 0,
         stuck: None,
+        ready: None,
     };
     miniserde::json::to_string(&document)
 }
@@ -302,6 +315,10 @@ mod tests {
             orphans: &orphans,
             oom_kills: 0,
             stuck: None,
+            ready: Some(Readiness {
+                condition: "tcp:127.0.0.1:8080".into(),
+                after_ms: Some(12),
+            }),
         });
         let expected = concat!(
             "{\"schema_version\":2,\"rinit_version\":\"",
@@ -318,7 +335,8 @@ mod tests {
             "\"now_comm\":\"sleep\",\"now_cmdline\":[\"sleep\",\"1\"],",
             "\"end\":\"killed\",\"end_after_ms\":null,\"exit_code\":null,\"signal\":9}],",
             "\"orphans\":{\"count\":2,\"names\":[{\"name\":\"sleep\",\"count\":2}]},",
-            "\"oom_kills\":0,\"stuck\":null}"
+            "\"oom_kills\":0,\"stuck\":null,",
+            "\"ready\":{\"condition\":\"tcp:127.0.0.1:8080\",\"after_ms\":12}}"
         );
         assert_eq!(json, expected);
     }
@@ -338,6 +356,7 @@ mod tests {
             orphans: &Names::default(),
             oom_kills: 0,
             stuck: None,
+            ready: None,
         });
         assert!(json.len() < 2 * CMDLINE_BYTES, "{}", json.len());
         let huge_arg = format!("\"{}\"", "x".repeat(CMDLINE_BYTES - "python3".len()));
@@ -364,6 +383,7 @@ mod tests {
             orphans: &Names::default(),
             oom_kills: 2,
             stuck: Some(section),
+            ready: None,
         });
         assert!(json.contains("\"leftovers\":null"), "{json}");
         assert!(
@@ -386,6 +406,7 @@ mod tests {
             orphans: &orphans,
             oom_kills: 0,
             stuck: None,
+            ready: None,
         };
         assert_eq!(render(Format::Text, facts()), "exit 3\n");
         assert!(render(Format::Json, facts()).starts_with("{\"schema_version\":2,"));
@@ -404,7 +425,7 @@ mod tests {
             "\",\"exit_code\":1,\"main_child\":null,",
             "\"start_error\":\"cannot fork: \\\"x\\\"\",\"leaks_mode\":\"warn\",",
             "\"leftovers\":null,\"orphans\":{\"count\":0,\"names\":[]},",
-            "\"oom_kills\":0,\"stuck\":null}"
+            "\"oom_kills\":0,\"stuck\":null,\"ready\":null}"
         );
         assert_eq!(json, expected);
     }

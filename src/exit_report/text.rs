@@ -167,6 +167,7 @@ mod tests {
             orphans,
             oom_kills: 0,
             stuck: None,
+            ready: None,
         }
     }
 

@@ -3,6 +3,7 @@
 //! logic, or drives these two.
 
 pub mod procfs;
+pub mod ready;
 pub mod signo;
 pub mod sys;
 

@@ -55,6 +55,8 @@ pub struct Reports {
     pub fuse_abort: bool,
     /// The stuck-exit report's section, once made.
     pub stuck: Option<StuckSection>,
+    /// --ready, for the exit report.
+    pub ready: Option<exit_report::Readiness>,
 }
 
 /// What the teardown reads, borrowed from the loop for one step.
@@ -78,6 +80,7 @@ impl Reports {
             report,
             fuse_abort,
             stuck: None,
+            ready: None,
         }
     }
 }
@@ -352,6 +355,7 @@ impl Sight<'_> {
                     orphans: &tracker.orphans,
                     oom_kills,
                     stuck: reports.stuck.take(),
+                    ready: reports.ready.take(),
                 },
             );
             if let Err(why) = target.write(&report, supervisor.stuck_timeout()) {

@@ -34,6 +34,7 @@ mod leaks;
 mod needs;
 mod non_utf8;
 mod pause;
+mod ready;
 mod reaping;
 mod report;
 mod seccomp;
@@ -74,6 +75,7 @@ fn main() {
         leaks::TESTS,
         non_utf8::TESTS,
         pause::TESTS,
+        ready::TESTS,
         reaping::TESTS,
         report::TESTS,
         seccomp::TESTS,
