@@ -268,7 +268,7 @@ impl Runtime {
     fn reap(&mut self) -> Option<u8> {
         let mut others = 0;
         loop {
-            let (reaped, comm) = self.reap_next();
+            let (reaped, comm) = sight!(self).reap_next(self.tracker.is_some());
             match reaped {
                 Ok(Reap::Exited { pid, status }) if pid == self.main_pid => {
                     let Some(exit) = ChildExit::from_raw(status) else {
@@ -321,11 +321,6 @@ impl Runtime {
         None
     }
 
-    /// One step of draining the exited children (see `Sight::reap_next`).
-    fn reap_next(&self) -> (std::io::Result<Reap>, Option<String>) {
-        sight!(self).reap_next(self.tracker.is_some())
-    }
-
     /// The main child exited: what it left running, before the SIGTERM.
     fn track_leftovers(&mut self, now: Instant) {
         if let Some(tracker) = &mut self.tracker {
@@ -356,9 +351,10 @@ impl Runtime {
                     self.oom.on_main_killed_by_rinit();
                     self.main.kill();
                 }
-                Action::TermRest => sight!(self).term_rest(),
+                Action::TermRest => sight!(self).term_rest(&mut self.reports),
                 Action::KillAfterGrace => {
-                    sight!(self).on_grace_over(self.tracker.as_mut(), self.supervisor.grace());
+                    let (tracker, termed) = (self.tracker.as_mut(), &self.reports.termed);
+                    sight!(self).on_grace_over(tracker, termed, self.supervisor.grace());
                     self.kill_rest();
                 }
                 Action::KillRest => self.kill_rest(),

@@ -1125,3 +1125,72 @@ mod tests {
         .unwrap();
     }
 }
+
+/// What [`peek_child`] found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Peek {
+    /// This child has exited and is left unreaped.
+    Exited(i32),
+    /// Children, none exited.
+    NoneReady,
+    NoChildren,
+}
+
+/// [`peek_exited`], telling "no child at all" from "none exited yet", so
+/// that the caller never needs a `waitpid(-1)` to tell them apart: one
+/// would reap a child that exits meanwhile before its name is read.
+pub fn peek_child() -> io::Result<Peek> {
+    loop {
+        // SAFETY: an all-zero siginfo_t is valid; waitid only writes to it.
+        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+        // SAFETY: `info` is a valid siginfo_t; WNOWAIT leaves the status in place.
+        let ret = unsafe {
+            libc::waitid(
+                libc::P_ALL,
+                0,
+                &mut info,
+                libc::WEXITED | libc::WNOHANG | libc::WNOWAIT,
+            )
+        };
+        if ret < 0 {
+            let err = io::Error::last_os_error();
+            return match err.raw_os_error() {
+                Some(libc::ECHILD) => Ok(Peek::NoChildren),
+                Some(libc::EINTR) => continue,
+                _ => Err(err),
+            };
+        }
+        // SAFETY: waitid filled `info` for a child (si_pid 0: none ready).
+        let pid = unsafe { info.si_pid() };
+        return Ok(if pid > 0 {
+            Peek::Exited(pid)
+        } else {
+            Peek::NoneReady
+        });
+    }
+}
+
+/// Why a pidfd call failed, when the failure is the call being refused
+/// (a seccomp profile's EPERM, an old kernel's or a profile's ENOSYS)
+/// rather than about the process: a short reason for the warning.
+pub fn pidfd_refusal(err: &io::Error) -> Option<&'static str> {
+    match err.raw_os_error()? {
+        libc::EPERM => Some("Operation not permitted: a seccomp profile?"),
+        libc::ENOSYS => {
+            Some("Function not implemented: a kernel older than 5.3, or a seccomp profile")
+        }
+        _ => None,
+    }
+}
+
+/// The process behind a pidfd has exited (its pidfd polls readable):
+/// a re-check that needs no /proc.
+pub fn pidfd_exited(pidfd: &PidFd) -> bool {
+    let fd = pidfd.0.as_raw_fd();
+    poll(&[(fd, POLLIN)], Some(Duration::ZERO)).is_ok_and(|ready| ready[0])
+}
+
+/// ESRCH: the process (or group) is gone.
+pub fn is_gone(err: &io::Error) -> bool {
+    err.raw_os_error() == Some(libc::ESRCH)
+}

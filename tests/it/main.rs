@@ -37,6 +37,7 @@ mod report;
 mod shutdown;
 mod signals;
 mod stuck;
+mod teardown_hard;
 mod teardown_targets;
 
 pub struct Test {
@@ -72,6 +73,7 @@ fn main() {
         shutdown::TESTS,
         signals::TESTS,
         stuck::TESTS,
+        teardown_hard::TESTS,
         teardown_targets::TESTS,
     ];
     let run_anyway = args.include_ignored;
