@@ -279,11 +279,15 @@ impl Runtime {
                     // is there to read now: a dead child holds no pipe.
                     self.settle_exec();
                     info!("main child {pid} {exit}");
-                    self.check_main_oom(exit);
+                    if let Some(cgroup) = &mut self.cgroup {
+                        oom::main_exited(&mut self.oom, cgroup, self.main_pid, exit);
+                    }
                     let now = Instant::now();
                     let actions = self.supervisor.on_main_exit(exit, now);
-                    if actions.contains(&Action::TermRest) {
-                        self.track_leftovers(now);
+                    if let Some(tracker) = &mut self.tracker
+                        && actions.contains(&Action::TermRest)
+                    {
+                        sight!(self).track_leftovers(tracker, self.reports.leaks.mode, now);
                     }
                     if let Some(code) = self.perform(&actions) {
                         return Some(code);
@@ -319,13 +323,6 @@ impl Runtime {
             return self.perform(&actions);
         }
         None
-    }
-
-    /// The main child exited: what it left running, before the SIGTERM.
-    fn track_leftovers(&mut self, now: Instant) {
-        if let Some(tracker) = &mut self.tracker {
-            sight!(self).track_leftovers(tracker, self.reports.leaks.mode, now);
-        }
     }
 
     /// Reads the main child's exec status, once: a failure is said now, and
@@ -396,12 +393,6 @@ impl Runtime {
             // Another namespace's /proc would describe a stranger.
             let proc = (self.view == View::Own).then_some(&self.proc);
             oom::settled(&mut self.oom, cgroup, self.main_pid, proc);
-        }
-    }
-
-    fn check_main_oom(&mut self, exit: ChildExit) {
-        if let Some(cgroup) = &mut self.cgroup {
-            oom::main_exited(&mut self.oom, cgroup, self.main_pid, exit);
         }
     }
 }
