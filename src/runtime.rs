@@ -283,7 +283,7 @@ impl Runtime {
     fn reap(&mut self) -> Option<u8> {
         let mut others = 0;
         loop {
-            let (reaped, comm) = self.reap_next();
+            let (reaped, comm) = sight!(self).reap_next(self.tracker.is_some());
             match reaped {
                 Ok(Reap::Exited { pid, status }) if pid == self.main_pid => {
                     let Some(exit) = ChildExit::from_raw(status) else {
@@ -294,11 +294,15 @@ impl Runtime {
                     // is there to read now: a dead child holds no pipe.
                     self.settle_exec();
                     info!("main child {pid} {exit}");
-                    self.check_main_oom(exit);
+                    if let Some(cgroup) = &mut self.cgroup {
+                        oom::main_exited(&mut self.oom, cgroup, self.main_pid, exit);
+                    }
                     let now = Instant::now();
                     let actions = self.supervisor.on_main_exit(exit, now);
-                    if actions.contains(&Action::TermRest) {
-                        self.track_leftovers(now);
+                    if let Some(tracker) = &mut self.tracker
+                        && actions.contains(&Action::TermRest)
+                    {
+                        sight!(self).track_leftovers(tracker, self.reports.leaks.mode, now);
                     }
                     if let Some(code) = self.perform(&actions) {
                         return Some(code);
@@ -339,18 +343,6 @@ impl Runtime {
         None
     }
 
-    /// One step of draining the exited children (see `Sight::reap_next`).
-    fn reap_next(&self) -> (std::io::Result<Reap>, Option<String>) {
-        sight!(self).reap_next(self.tracker.is_some())
-    }
-
-    /// The main child exited: what it left running, before the SIGTERM.
-    fn track_leftovers(&mut self, now: Instant) {
-        if let Some(tracker) = &mut self.tracker {
-            sight!(self).track_leftovers(tracker, self.reports.leaks.mode, now);
-        }
-    }
-
     /// Reads the main child's exec status, once: a failure is said now, and
     /// rinit exits with its code when the child is reaped.
     fn settle_exec(&mut self) {
@@ -376,9 +368,10 @@ impl Runtime {
                     // A frozen main child dies only once thawed.
                     self.cgroup.iter().for_each(ChildCgroup::thaw);
                 }
-                Action::TermRest => sight!(self).term_rest(),
+                Action::TermRest => sight!(self).term_rest(&mut self.reports),
                 Action::KillAfterGrace => {
-                    sight!(self).on_grace_over(self.tracker.as_mut(), self.supervisor.grace());
+                    let (tracker, termed) = (self.tracker.as_mut(), &self.reports.termed);
+                    sight!(self).on_grace_over(tracker, termed, self.supervisor.grace());
                     self.kill_rest();
                 }
                 Action::KillRest => self.kill_rest(),
@@ -420,12 +413,6 @@ impl Runtime {
             // Another namespace's /proc would describe a stranger.
             let proc = (self.view == View::Own).then_some(&self.proc);
             oom::settled(&mut self.oom, cgroup, self.main_pid, proc);
-        }
-    }
-
-    fn check_main_oom(&mut self, exit: ChildExit) {
-        if let Some(cgroup) = &mut self.cgroup {
-            oom::main_exited(&mut self.oom, cgroup, self.main_pid, exit);
         }
     }
 }

@@ -346,6 +346,27 @@ impl Proc {
         read_table(&self.root)
     }
 
+    /// [`Proc::table`], with each process's group (pid, pgrp), sorted by
+    /// pid: read from the same `stat`, as a group seen later may be gone.
+    pub fn table_with_groups(&self) -> (Vec<ProcStat>, Vec<(i32, i32)>) {
+        let Ok(dir) = fs::read_dir(&self.root) else {
+            return (Vec::new(), Vec::new());
+        };
+        let (table, mut groups): (Vec<ProcStat>, Vec<(i32, i32)>) = dir
+            .filter_map(|entry| {
+                let entry = entry.ok()?;
+                entry.file_name().to_str()?.parse::<i32>().ok()?;
+                let raw = read_file(&entry.path().join("stat")).ok()?;
+                let stat = parse_stat(&raw)?;
+                let pgrp = parse_stat_details(&raw)?.pgrp;
+                let pid = stat.pid;
+                Some((stat, (pid, pgrp)))
+            })
+            .unzip();
+        groups.sort_unstable();
+        (table, groups)
+    }
+
     /// Whether this mount shows the PID namespace in which rinit is
     /// `own_pid`.
     pub fn shows_own_namespace(&self, own_pid: i32) -> bool {

@@ -468,13 +468,6 @@ pub fn pidfd_send_signal(pidfd: &PidFd, sig: Signo) -> io::Result<Delivery> {
     }
 }
 
-/// Whether `err` says the process is gone (ESRCH): every other failure of
-/// a pidfd call (ENOSYS before Linux 5.3, EPERM from a seccomp profile) is
-/// a refusal, not an answer about the process.
-pub fn process_gone(err: &io::Error) -> bool {
-    err.raw_os_error() == Some(libc::ESRCH)
-}
-
 /// Makes orphaned descendants reparent to this process.
 pub fn set_child_subreaper() -> io::Result<()> {
     // SAFETY: PR_SET_CHILD_SUBREAPER takes a flag and no pointers.
@@ -1485,4 +1478,29 @@ mod dir_fd_tests {
         }
         assert!(sub_directories(stack[0].as_fd()).unwrap().is_empty());
     }
+}
+
+/// Why a pidfd call failed, when the failure is the call being refused
+/// (a seccomp profile's EPERM, an old kernel's or a profile's ENOSYS)
+/// rather than about the process: a short reason for the warning.
+pub fn pidfd_refusal(err: &io::Error) -> Option<&'static str> {
+    match err.raw_os_error()? {
+        libc::EPERM => Some("Operation not permitted: a seccomp profile?"),
+        libc::ENOSYS => {
+            Some("Function not implemented: a kernel older than 5.3, or a seccomp profile")
+        }
+        _ => None,
+    }
+}
+
+/// The process behind a pidfd has exited (its pidfd polls readable):
+/// a re-check that needs no /proc.
+pub fn pidfd_exited(pidfd: &PidFd) -> bool {
+    let fd = pidfd.0.as_raw_fd();
+    poll(&[(fd, POLLIN)], Some(Duration::ZERO)).is_ok_and(|ready| ready[0])
+}
+
+/// ESRCH: the process (or group) is gone.
+pub fn is_gone(err: &io::Error) -> bool {
+    err.raw_os_error() == Some(libc::ESRCH)
 }

@@ -16,8 +16,8 @@ use crate::os::sys::{self, Reap};
 use crate::signals::{self, Signo};
 use crate::stuck::{self, StuckSection};
 use crate::supervisor::{Scope, Supervisor};
-use census::Census;
-use log::{error, info, warn};
+use census::{Census, Present};
+use log::{debug, error, info, warn};
 use std::time::{Duration, Instant};
 
 /// How `proc` relates to rinit's namespace, decided once, at start-up.
@@ -57,7 +57,26 @@ pub struct Reports {
     pub stuck: Option<StuckSection>,
     /// --ready, for the exit report.
     pub ready: Option<exit_report::Readiness>,
+    /// Whom the teardown's SIGTERM was sent to.
+    pub termed: Termed,
 }
+
+/// Whom the teardown's SIGTERM was sent to: only those can be said to
+/// have ignored it.
+#[derive(Debug, Default)]
+pub struct Termed {
+    /// Every process (PID 1's kill(-1)).
+    everyone: bool,
+    /// The main child's process group, as a whole.
+    main_group: bool,
+    /// Sorted.
+    pids: Vec<i32>,
+}
+
+/// How many times the subreaper teardown looks again for processes that
+/// appeared while it signalled (a fork-and-exit "hopper"'s next
+/// generation), each look one /proc scan.
+const MAX_PASSES: usize = 8;
 
 /// What the teardown reads, borrowed from the loop for one step.
 pub struct Sight<'a> {
@@ -81,6 +100,7 @@ impl Reports {
             fuse_abort,
             stuck: None,
             ready: None,
+            termed: Termed::default(),
         }
     }
 }
@@ -93,6 +113,8 @@ impl Sight<'_> {
         if !tracking {
             return (sys::reap(sys::Child::Any), None);
         }
+        // Never a waitpid(-1) here: a child exiting between the peek and
+        // it would be reaped unnamed, an orphan counted as `?`.
         match sys::peek_exited() {
             Ok(sys::Peek::Exited(pid)) => {
                 // Another namespace's /proc would name a stranger.
@@ -101,7 +123,8 @@ impl Sight<'_> {
                     .flatten();
                 (sys::reap(sys::Child::Pid(pid)), comm)
             }
-            Ok(sys::Peek::NoneExited | sys::Peek::NoChildren) => (sys::reap(sys::Child::Any), None),
+            Ok(sys::Peek::NoneExited) => (Ok(Reap::NoneReady), None),
+            Ok(sys::Peek::NoChildren) => (Ok(Reap::NoChildren), None),
             Err(e) => (Err(e), None),
         }
     }
@@ -110,16 +133,22 @@ impl Sight<'_> {
     /// the walk through /proc, most of a short run's cost on a busy host,
     /// is spared.
     pub fn census(&self) -> Census {
+        self.grouped_census().0
+    }
+
+    /// The census, with the process group of each pid /proc showed,
+    /// sorted by pid.
+    fn grouped_census(&self) -> (Census, Vec<(i32, i32)>) {
         let spared = match self.scope {
             Scope::Namespace => self.view != View::Own,
             Scope::Descendants { .. } => self.view == View::Foreign || !sys::has_children(),
         };
-        let table = if spared {
-            Vec::new()
+        let (table, groups) = if spared {
+            (Vec::new(), Vec::new())
         } else {
-            self.proc.table()
+            self.proc.table_with_groups()
         };
-        self.census_of(&table)
+        (self.census_of(&table), groups)
     }
 
     fn census_of(&self, table: &[ProcStat]) -> Census {
@@ -137,29 +166,138 @@ impl Sight<'_> {
 
     /// The main child exited: SIGTERM to whatever is left, and SIGCONT, as
     /// a stopped process cannot act on SIGTERM until continued.
-    pub fn term_rest(&self) {
-        if self.signal_rest(&[signals::SIGTERM, signals::SIGCONT]) {
+    pub fn term_rest(&self, reports: &mut Reports) {
+        let (reached, termed) = self.reach_rest(&[signals::SIGTERM, signals::SIGCONT]);
+        reports.termed = termed;
+        if reached {
             info!("sent SIGTERM to every remaining process");
         }
     }
 
-    /// Sends `sigs`, in order, to every remaining process, once each: as
-    /// PID 1 with kill(-1), which reaches the cgroup's members too; as a
-    /// subreaper to the census, and to the main child's process group when
-    /// /proc cannot show the descendants. Returns whether anything was
-    /// there to signal.
+    /// Sends `sigs`, in order, to every remaining process, once each;
+    /// returns whether anything was there to signal.
     pub fn signal_rest(&self, sigs: &[Signo]) -> bool {
+        self.reach_rest(sigs).0
+    }
+
+    /// As PID 1 with kill(-1), which reaches the cgroup's members too; as
+    /// a subreaper to the census, to the main child's process group when
+    /// a descendant is in it (a signal to a group reaches a child forked
+    /// meanwhile too, which no pid can) or /proc cannot show the
+    /// descendants, and to whatever appeared since, a pass at a time.
+    fn reach_rest(&self, sigs: &[Signo]) -> (bool, Termed) {
         if self.scope == Scope::Namespace {
-            return signal::broadcast(-1, sigs, "all processes");
+            let reached = signal::broadcast(-1, sigs, "all processes");
+            let everyone = Termed {
+                everyone: true,
+                ..Termed::default()
+            };
+            return (reached, everyone);
         }
-        let group = self.view == View::Foreign
-            && signal::broadcast(
-                -self.main_pid,
-                sigs,
-                &format!("process group {}", self.main_pid),
-            );
-        let each = signal::each(&self.census(), sigs, || self.census());
-        group || each
+        let mut termed = Termed::default();
+        let mut reached = false;
+        // After the first pass, a catchable signal reaches only orphans: a
+        // child forked by a process that got it is that process's business
+        // (a daemon's clean-up); a hopper's next generation is an orphan.
+        let catchable = !sigs.contains(&signals::SIGKILL);
+        for pass in 0..MAX_PASSES {
+            let (census, groups) = self.grouped_census();
+            let in_main_group = |p: &Present| group_of(&groups, p.pid) == Some(self.main_pid);
+            let mut fresh: Vec<Present> = census
+                .present()
+                .iter()
+                .filter(|p| termed.pids.binary_search(&p.pid).is_err())
+                .copied()
+                .collect();
+            if pass > 0 && catchable {
+                // The main group had it, members forked meanwhile included.
+                fresh.retain(|p| self.is_orphan(p) && !(termed.main_group && in_main_group(p)));
+            }
+            let live = fresh.iter().any(|p| !p.zombie);
+            debug!("pass {pass}: {} new, live: {live}", fresh.len());
+            if pass > 0 && !live {
+                break;
+            }
+            // Its members through the group, once for a catchable signal
+            // (a second SIGTERM may mean "quit now"), and not one by one: a
+            // signal to a group reaches a child forked meanwhile too, which
+            // no pid can (a fork-and-exit "hopper").
+            if (!termed.main_group || !catchable) && self.main_group_among(&fresh, &groups) {
+                termed.main_group = true;
+                let group = format!("process group {}", self.main_pid);
+                debug!("pass {pass}: sending {sigs:?} to {group}");
+                reached |= signal::broadcast(-self.main_pid, sigs, &group);
+                if self.view == View::Own {
+                    fresh.retain(|p| !in_main_group(p));
+                }
+            }
+            let tree = census_tree(&census);
+            let still_ours = |batch: &[Present]| self.still_ours(batch, &tree);
+            reached |= signal::each(&fresh, sigs, still_ours, &mut termed.pids);
+            termed.pids.sort_unstable();
+            termed.pids.dedup();
+            if !live {
+                break;
+            }
+        }
+        (reached, termed)
+    }
+
+    /// rinit as /proc shows it, the root of the re-check's tree.
+    fn root_here(&self) -> Option<i32> {
+        match (self.scope, self.view) {
+            (_, View::Foreign) | (Scope::Namespace, _) => None,
+            (_, View::Outer { self_pid, .. }) => Some(self_pid),
+            (Scope::Descendants { own_pid }, View::Own) => Some(own_pid),
+        }
+    }
+
+    /// A process rinit adopted (or never knew the parent of).
+    fn is_orphan(&self, p: &Present) -> bool {
+        match (p.here, self.root_here()) {
+            (Some(here), Some(root)) => self.proc.stat(here).is_none_or(|s| s.ppid == root),
+            _ => true,
+        }
+    }
+
+    /// Whether one of `present` is in the main child's process group: the
+    /// group is then rinit's to signal, its number held by that member.
+    /// /proc tells it only when it shows rinit's namespace; through no
+    /// /proc the group is signalled anyway, as the only way left.
+    fn main_group_among(&self, present: &[Present], groups: &[(i32, i32)]) -> bool {
+        match self.view {
+            View::Own => present
+                .iter()
+                .any(|p| !p.zombie && group_of(groups, p.pid) == Some(self.main_pid)),
+            View::Outer { .. } => false,
+            View::Foreign => true,
+        }
+    }
+
+    /// The re-check after a batch was pinned: whether each is still
+    /// rinit's, by its parent in /proc, else by the cgroup's members
+    /// (read at most once a batch).
+    fn still_ours(&self, batch: &[Present], tree: &[i32]) -> Vec<bool> {
+        let mut members: Option<Vec<i32>> = None;
+        batch
+            .iter()
+            .map(|p| {
+                let descends = match (p.here, self.root_here()) {
+                    (Some(here), Some(root)) => {
+                        census::still_descends(self.proc.stat(here).as_ref(), tree, root)
+                    }
+                    _ => false,
+                };
+                descends || {
+                    let members = members.get_or_insert_with(|| {
+                        let mut m = self.cgroup.map(ChildCgroup::members).unwrap_or_default();
+                        m.sort_unstable();
+                        m
+                    });
+                    members.binary_search(&p.pid).is_ok()
+                }
+            })
+            .collect()
     }
 
     /// The main child exited: with --leaks or --report, what it left
@@ -202,11 +340,18 @@ impl Sight<'_> {
         };
         let boot_now = sys::boot_time().ok();
         let ticks = sys::clock_ticks_per_second();
-        let comm_of = |pid: i32| table.iter().find(|p| p.pid == pid).map(|p| p.comm.clone());
+        // Sorted, for binary search: a scan per pid was quadratic.
+        let mut index: Vec<&ProcStat> = table.iter().collect();
+        index.sort_unstable_by_key(|p| p.pid);
+        let entry = |pid: i32| {
+            let at = index.binary_search_by_key(&pid, |p| p.pid).ok()?;
+            Some(index[at])
+        };
+        let comm_of = |pid: i32| entry(pid).map(|p| p.comm.clone());
         Some(
             pids.into_iter()
                 .filter_map(|pid| {
-                    let stat = table.iter().find(|p| p.pid == pid)?;
+                    let stat = entry(pid)?;
                     let details = self.proc.stat_details(pid)?;
                     Some(Leftover {
                         pid,
@@ -241,8 +386,9 @@ impl Sight<'_> {
 
     /// The grace is over, SIGKILL comes next: the leftovers read again and
     /// told apart (gone or still there), and one warning naming what
-    /// ignored SIGTERM, so that a slow stop is no mystery.
-    pub fn on_grace_over(&self, tracker: Option<&mut Tracker>, grace: Duration) {
+    /// ignored SIGTERM, so that a slow stop is no mystery; what was never
+    /// sent it (it appeared since) is told apart.
+    pub fn on_grace_over(&self, tracker: Option<&mut Tracker>, termed: &Termed, grace: Duration) {
         if let Some(tracker) = tracker {
             tracker.look_again(|l| self.look_again(l));
             let proc = self.proc;
@@ -258,12 +404,50 @@ impl Sight<'_> {
             );
             return;
         }
-        let survivors: Vec<_> = census.present().iter().filter(|p| !p.zombie).collect();
+        let survivors: Vec<&Present> = census.present().iter().filter(|p| !p.zombie).collect();
         let unnamed = matches!(census, Census::MembersOnly(_)) && sys::has_children();
-        if survivors.is_empty() && !unnamed {
+        let (ignored, unsent): (Vec<&Present>, Vec<&Present>) = survivors
+            .into_iter()
+            .partition(|p| self.was_termed(p, termed));
+        let last = ignored.is_empty() && !unnamed;
+        if !unsent.is_empty() {
+            warn!(
+                "{} process(es) appeared after the SIGTERM and were not sent it, still running after {grace} ms (--grace): {}{}",
+                unsent.len(),
+                self.names(&unsent).join(", "),
+                if last { "; sending SIGKILL" } else { "" }
+            );
+        }
+        if last {
             return;
         }
-        let mut named: Vec<String> = survivors
+        let mut named = self.names(&ignored);
+        let count = if unnamed {
+            named.push("children of rinit that /proc cannot name".to_string());
+            "processes".to_string()
+        } else {
+            format!("{} process(es)", ignored.len())
+        };
+        warn!(
+            "{count} ignored SIGTERM for {grace} ms (--grace): {}; sending SIGKILL",
+            named.join(", ")
+        );
+    }
+
+    /// Whether the teardown's SIGTERM was sent to `p`.
+    fn was_termed(&self, p: &Present, termed: &Termed) -> bool {
+        termed.everyone
+            || termed.pids.binary_search(&p.pid).is_ok()
+            || (termed.main_group
+                && p.here
+                    .and_then(|here| self.proc.stat_details(here))
+                    .is_some_and(|d| d.pgrp == self.main_pid))
+    }
+
+    /// "pid 12 (daemon --flag)" for each; the pid alone when /proc cannot
+    /// show it.
+    fn names(&self, present: &[&Present]) -> Vec<String> {
+        present
             .iter()
             .map(|p| match p.here {
                 Some(here) => {
@@ -276,17 +460,7 @@ impl Sight<'_> {
                 }
                 None => format!("pid {}", p.pid),
             })
-            .collect();
-        let count = if unnamed {
-            named.push("children of rinit that /proc cannot name".to_string());
-            "processes".to_string()
-        } else {
-            format!("{} process(es)", survivors.len())
-        };
-        warn!(
-            "{count} ignored SIGTERM for {grace} ms (--grace): {}; sending SIGKILL",
-            named.join(", ")
-        );
+            .collect()
     }
 
     /// The stuck-exit report, after the final SIGKILL; returns whether
@@ -364,4 +538,18 @@ impl Sight<'_> {
         }
         code
     }
+}
+
+/// The process group of `pid` in `groups` (pid, pgrp), sorted by pid.
+fn group_of(groups: &[(i32, i32)], pid: i32) -> Option<i32> {
+    let at = groups.binary_search_by_key(&pid, |&(pid, _)| pid).ok()?;
+    Some(groups[at].1)
+}
+
+/// The pids /proc shows of the census, sorted: the tree a re-check looks
+/// parents up in.
+fn census_tree(census: &Census) -> Vec<i32> {
+    let mut tree: Vec<i32> = census.present().iter().filter_map(|p| p.here).collect();
+    tree.sort_unstable();
+    tree
 }

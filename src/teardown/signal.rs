@@ -1,47 +1,59 @@
 //! Signalling: whatever is left, with kill(-1) as PID 1, and as a
 //! subreaper each process of the census through a pidfd, pinned before a
-//! second census confirms it, so that a pid recycled since the first is
-//! never signalled; and the main child, forwarded to, continued, killed.
+//! re-check confirms it still descends from rinit, so that a pid recycled
+//! since the census is never signalled; and the main child, forwarded to,
+//! continued, killed. Where pidfds are refused (a seccomp profile, an old
+//! kernel), by pid after the same re-check, as before pidfds, said once.
 
-use super::census::Census;
-use crate::os::describe_error;
+use super::census::Present;
 use crate::os::procfs::Proc;
 use crate::os::sys::{self, Delivery};
 use crate::signals::{SIGCONT, SIGKILL, Signo};
 use crate::supervisor::Action;
 use log::{debug, warn};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// How many pidfds the teardown holds at once: a fork bomb's thousands of
 /// descendants must not exhaust rinit's descriptors.
 const PIN_BATCH: usize = 256;
 
-/// Sends `sigs`, in order, to every process in `all`, once each (an app
-/// may take a second SIGTERM as "quit now"); `census` counts again once a
-/// batch is pinned. Returns whether anything was there to signal.
-pub fn each(all: &Census, sigs: &[Signo], census: impl Fn() -> Census) -> bool {
+/// pidfd_open, then pidfd_send_signal, was refused once: a refusal is a
+/// policy (seccomp) or the kernel, not about one process, so it is not
+/// tried again.
+static OPEN_REFUSED: AtomicBool = AtomicBool::new(false);
+static SEND_REFUSED: AtomicBool = AtomicBool::new(false);
+
+/// Sends `sigs`, in order, to every process in `targets`, once each (an
+/// app may take a second SIGTERM as "quit now"), each pinned first, then
+/// re-checked by `still_ours` (a batch at a time: whether each is still
+/// rinit's). Appends the pids signalled to `sent`; returns whether
+/// anything was there to signal.
+pub fn each(
+    targets: &[Present],
+    sigs: &[Signo],
+    mut still_ours: impl FnMut(&[Present]) -> Vec<bool>,
+    sent: &mut Vec<i32>,
+) -> bool {
     let mut reached = false;
-    for batch in all.present().chunks(PIN_BATCH) {
-        let pinned: Vec<(i32, Option<sys::PidFd>)> =
-            batch.iter().filter_map(|p| pin(p.pid)).collect();
-        // Read again now that the pids are pinned: whatever is still there
-        // is the very process the pidfd holds, or the pidfd's process is
-        // gone and the signal reaches nobody.
-        let again = census();
-        let still = again.present();
-        for (pid, pidfd) in pinned {
-            if still.binary_search_by_key(&pid, |p| p.pid).is_err() {
+    for batch in targets.chunks(PIN_BATCH) {
+        let pinned: Vec<(Present, Pin)> = batch
+            .iter()
+            .filter_map(|p| Some((*p, pin(p.pid)?)))
+            .collect();
+        // Checked now that the pids are pinned: whatever is still ours is
+        // the very process the pidfd holds, or the pidfd's process is gone
+        // and the signal reaches nobody.
+        let present: Vec<Present> = pinned.iter().map(|(p, _)| *p).collect();
+        let ours = still_ours(&present);
+        for ((p, pin), ours) in pinned.iter().zip(ours) {
+            let pid = p.pid;
+            if !ours {
                 debug!("pid {pid} is no longer a descendant: not signalled");
                 continue;
             }
+            sent.push(pid);
             for &sig in sigs {
-                let delivery = match &pidfd {
-                    Some(pidfd) => sys::pidfd_send_signal(pidfd, sig).or_else(|e| {
-                        refused_once(&PIDFD_SEND_SIGNAL_REFUSED, "pidfd_send_signal", &e);
-                        sys::send_signal(pid, sig)
-                    }),
-                    None => sys::send_signal(pid, sig),
-                };
-                match delivery {
+                match deliver(pid, pin, sig) {
                     Ok(Delivery::Sent) => {
                         reached = true;
                         debug!("sent {sig} to pid {pid}");
@@ -69,34 +81,59 @@ pub fn broadcast(pid: i32, sigs: &[Signo], to: &str) -> bool {
     reached
 }
 
-/// Opens a pidfd on `pid`; `None` when it is gone already. When pidfds
-/// are refused (ENOSYS before Linux 5.3, EPERM from a seccomp profile such
-/// as Docker's before 20.10), `Some(None)`: signalled by pid after the
-/// re-check, as before pidfds, rather than not at all.
-fn pin(pid: i32) -> Option<(i32, Option<sys::PidFd>)> {
+/// How a process is held between its pin and its signal.
+enum Pin {
+    Fd(sys::PidFd),
+    /// pidfds refused, or none to spare: by pid, after the re-check.
+    ByPid,
+}
+
+/// Pins `pid`; `None` when it is gone already.
+fn pin(pid: i32) -> Option<Pin> {
+    if OPEN_REFUSED.load(Ordering::Relaxed) {
+        return Some(Pin::ByPid);
+    }
     match sys::pidfd_open(pid) {
-        Ok(pidfd) => Some((pid, Some(pidfd))),
-        Err(e) if sys::process_gone(&e) => {
-            debug!("pid {pid} is gone before its pidfd was opened");
-            None
-        }
+        Ok(pidfd) => Some(Pin::Fd(pidfd)),
+        Err(e) if sys::is_gone(&e) => None,
         Err(e) => {
-            refused_once(&PIDFD_OPEN_REFUSED, "pidfd_open", &e);
-            Some((pid, None))
+            if let Some(why) = sys::pidfd_refusal(&e) {
+                OPEN_REFUSED.store(true, Ordering::Relaxed);
+                say_refused("pidfd_open", why);
+            } else {
+                debug!("cannot open a pidfd for pid {pid}: {e}: signalling it by pid");
+            }
+            Some(Pin::ByPid)
         }
     }
 }
 
-static PIDFD_OPEN_REFUSED: std::sync::Once = std::sync::Once::new();
-static PIDFD_SEND_SIGNAL_REFUSED: std::sync::Once = std::sync::Once::new();
+/// Sends `sig` through the pin; by pid when pidfd_send_signal is
+/// refused, unless the pidfd tells that its process has exited (its pid
+/// may be another's by now).
+fn deliver(pid: i32, pin: &Pin, sig: Signo) -> std::io::Result<Delivery> {
+    if let Pin::Fd(pidfd) = pin {
+        if !SEND_REFUSED.load(Ordering::Relaxed) {
+            let delivery = sys::pidfd_send_signal(pidfd, sig);
+            let Some(why) = delivery.as_ref().err().and_then(sys::pidfd_refusal) else {
+                return delivery;
+            };
+            SEND_REFUSED.store(true, Ordering::Relaxed);
+            say_refused("pidfd_send_signal", why);
+        }
+        if sys::pidfd_exited(pidfd) {
+            return Ok(Delivery::TargetGone);
+        }
+    }
+    sys::send_signal(pid, sig)
+}
 
-/// Says once per call what a refused pidfd call costs: the signal still
-/// goes, by pid.
-fn refused_once(said: &std::sync::Once, call: &str, e: &std::io::Error) {
-    said.call_once(|| {
+/// Once per run: what a refused pidfd call costs.
+fn say_refused(call: &str, why: &str) {
+    static SAID: std::sync::Once = std::sync::Once::new();
+    SAID.call_once(|| {
         warn!(
-            "{call} failed ({}): the teardown signals by pid after a re-check, which a pid recycled in between can misdirect",
-            describe_error(e)
+            "{call} refused ({why}): the teardown signals by pid after a re-check, which a pid recycled in between can misdirect"
         );
     });
 }

@@ -42,6 +42,7 @@ mod shutdown;
 mod signals;
 mod stop_delay;
 mod stuck;
+mod teardown_hard;
 mod teardown_targets;
 mod tini_compat;
 
@@ -83,6 +84,7 @@ fn main() {
         signals::TESTS,
         stop_delay::TESTS,
         stuck::TESTS,
+        teardown_hard::TESTS,
         teardown_targets::TESTS,
         tini_compat::TESTS,
     ];
