@@ -294,6 +294,7 @@ impl Runtime {
                     // is there to read now: a dead child holds no pipe.
                     self.settle_exec();
                     info!("main child {pid} {exit}");
+                    self.view = teardown::view_at_exit(&self.proc, self.scope, self.view);
                     if let Some(cgroup) = &mut self.cgroup {
                         oom::main_exited(&mut self.oom, cgroup, self.main_pid, exit);
                     }

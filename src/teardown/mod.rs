@@ -31,6 +31,25 @@ pub fn view(proc: &Proc, scope: Scope) -> View {
     view
 }
 
+/// The view again when the main child has exited, if it was not rinit's
+/// own at start-up: as the PID 1 of a whole machine (an initramfs's init),
+/// rinit starts before anything mounts /proc, and the teardown and the
+/// stuck report need the /proc of the end, not of the start.
+pub fn view_at_exit(proc: &Proc, scope: Scope, view: View) -> View {
+    if view == View::Own {
+        return view;
+    }
+    let own_pid = match scope {
+        Scope::Namespace => 1,
+        Scope::Descendants { own_pid } => own_pid,
+    };
+    let now = proc.view(own_pid);
+    if now == View::Own {
+        info!("/proc now shows rinit's PID namespace: the teardown uses it");
+    }
+    now
+}
+
 /// Says once, at start-up, when /proc is not rinit's own namespace's, and
 /// what the teardown does about it.
 fn warn_about_view(view: View, scope: Scope, own_pid: i32) {
@@ -43,7 +62,7 @@ fn warn_about_view(view: View, scope: Scope, own_pid: i32) {
             "/proc does not show rinit's PID namespace, or is not mounted: the teardown reaches only the main child's process group and rinit's cgroup, and cannot name the other processes rinit's children leave behind"
         ),
         (_, Scope::Namespace) => warn!(
-            "/proc does not show rinit's PID namespace, or is not mounted: a stuck-exit report cannot list the processes that survive"
+            "/proc does not show rinit's PID namespace, or is not mounted (yet): unless it does when the main child exits, a stuck-exit report cannot list the processes that survive"
         ),
     }
 }

@@ -158,10 +158,52 @@ fn recycled_pid_is_not_signalled() {
     assert!(out.stdout.contains("stranger-alive"), "{out:?}");
 }
 
+/// rinit as the PID 1 of a whole machine starts before anything mounts
+/// /proc (an initramfs's init): here the PID 1 of a new PID namespace whose
+/// /proc is still the host's, and the command mounts the namespace's own
+/// /proc (in a private mount namespace both share). The teardown and
+/// --leaks must use the /proc of the end: the leftover is named, and rinit
+/// does not say it cannot name it.
+fn proc_mounted_after_start_is_used_at_the_end() {
+    let script = "mount -t proc proc /proc && { sleep 300 & } && exit 0";
+    let mut cmd = Command::new("unshare");
+    cmd.args([
+        "--pid",
+        "--fork",
+        "--mount",
+        "--propagation",
+        "private",
+        rinit(),
+        "-v",
+        "--leaks",
+        "warn",
+        "--grace",
+        "300ms",
+        "--",
+        "sh",
+        "-c",
+        script,
+    ]);
+    let out = run(cmd, secs(20.0));
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("/proc now shows rinit's PID namespace"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("leak: pid ") && out.stderr.contains("still running after"),
+        "the leftover is not named: {}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains("cannot name them"), "{}", out.stderr);
+}
+
 tests! {
     &[Root, PidNs] => [
         outer_proc_never_signals_a_stranger,
         without_proc_the_main_group_is_reached_and_survivors_are_not_denied,
+        proc_mounted_after_start_is_used_at_the_end,
     ];
     &[Root, PidNs, Strace] => [recycled_pid_is_not_signalled];
 }
