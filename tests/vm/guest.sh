@@ -329,23 +329,31 @@ s_freeze_kill_after_v1() {
 # the hopper's exited generations, rinit's own zombies, as stuck. rinit
 # runs at nice 19, the hopper at 0, as a busy workload would: a teardown
 # that needs rinit not to be preempted between reading the members and
-# signalling them lets the hopper escape.
+# signalling them lets the hopper escape. Everything runs in a box with
+# pids.max 100, so that the zombies rinit has yet to reap cannot take
+# every pid of the machine.
 s_teardown_ends_a_hopper() {
+    box=$CG/hpbox
+    echo +pids >$CG/cgroup.subtree_control && mkdir $box && echo 100 >$box/pids.max || fail "no pids box"
     (trap '' TERM && exec sleep 1000) &
     outsider=$!
-    nice -n 19 /rinit --cgroup hp --grace 1s -- sh -c "trap '' TERM
-        sleep 1000 &
-        nice -n -19 /vmtool hop </dev/null >/dev/null 2>&1 &
-        while [ ! -e /tmp/hp.go ]; do sleep 0.1; done
-        exit 5" >"$d/out" 2>"$d/err" &
+    cat >"$d/main.sh" <<'EOF'
+trap '' TERM
+sleep 1000 &
+sh -c 'renice -n -19 -p $$ >/dev/null && exec /vmtool hop' </dev/null >/dev/null 2>&1 &
+while [ ! -e /tmp/hp.go ]; do sleep 0.1; done
+exit 5
+EOF
+    sh -c 'echo $$ >$0/cgroup.procs && renice -n 19 -p $$ >/dev/null && exec "$@"' $box \
+        /rinit --cgroup hp --grace 1s -- sh "$d/main.sh" >"$d/out" 2>"$d/err" &
     r=$!
-    wait_for 5 nonempty $CG/hp/cgroup.procs || { kill -KILL $outsider $r; fail "no cgroup hp"; }
-    echo $outsider >$CG/hp/cgroup.procs
+    wait_for 5 nonempty $box/hp/cgroup.procs || { kill -KILL $outsider $r; fail "no cgroup hp"; }
+    echo $outsider >$box/hp/cgroup.procs
     sleep 1
     t0=$(date +%s)
     touch /tmp/hp.go
     if ! wait_for 15 missing /proc/$r/exe; then
-        end_cgroup hp
+        end_cgroup hpbox/hp
         wait $r
         fail "rinit did not finish within 15 s of its main child's exit (the hopper escaped?)"
     fi
@@ -354,7 +362,8 @@ s_teardown_ends_a_hopper() {
     t=$(($(date +%s) - t0))
     wait $outsider
     orc=$?
-    [ -d $CG/hp ] && { end_cgroup hp; fail "hp left behind with the hopper (exit $rc)"; }
+    [ -d $box/hp ] && { end_cgroup hpbox/hp; fail "hp left behind with the hopper (exit $rc)"; }
+    rmdir $box && echo -pids >$CG/cgroup.subtree_control
     [ "$rc" = 5 ] || fail "exit $rc, want 5"
     [ "$orc" = 137 ] || fail "the outsider ended with $orc, want 137 (SIGKILL)"
     has_line "$d/err" 'stuck' && fail "rinit reported a stuck exit"
