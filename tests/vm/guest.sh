@@ -331,7 +331,7 @@ s_freeze_kill_after_v1() {
 # ends all three (cgroup.kill; before Linux 5.14 SIGKILL until the cgroup
 # is empty, not one pass by pid), removes the cgroup, and reports none of
 # the hopper's exited generations, rinit's own zombies, as stuck. rinit
-# runs at nice 19, its workload at 0, as a busy workload would: a teardown
+# runs at nice 10, its workload at 0, as a busy workload would: a teardown
 # that needs rinit not to be preempted between reading the members and
 # signalling them lets the hopper escape. Everything runs in a box with
 # pids.max 100, so that the zombies rinit has yet to reap cannot take
@@ -342,14 +342,14 @@ s_teardown_ends_a_hopper() {
     (trap '' TERM && exec sleep 1000) &
     outsider=$!
     cat >"$d/main.sh" <<'EOF'
-renice -n -19 -p $$ >/dev/null
+renice -n -10 -p $$ >/dev/null
 trap '' TERM
 sleep 1000 &
 /vmtool hop </dev/null >/dev/null 2>&1 &
 while [ ! -e /tmp/hp.go ]; do sleep 0.1; done
 exit 5
 EOF
-    sh -c 'echo $$ >$0/cgroup.procs && renice -n 19 -p $$ >/dev/null && exec "$@"' $box \
+    sh -c 'echo $$ >$0/cgroup.procs && renice -n 10 -p $$ >/dev/null && exec "$@"' $box \
         /rinit --cgroup hp --grace 1s -- sh "$d/main.sh" >"$d/out" 2>"$d/err" &
     r=$!
     wait_for 5 nonempty $box/hp/cgroup.procs || { kill -KILL $outsider $r; fail "no cgroup hp"; }
