@@ -8,6 +8,12 @@
 //! for PARENT/NAME to be created and writes 1 to its cgroup.freeze at once.
 //! Run at a higher priority than the rinit that creates NAME, it freezes
 //! the cgroup before rinit's child joins it, i.e. before its exec.
+//!
+//! `vmtool hop`: prints `hopping`, then forks and exits forever: each
+//! generation forks the next and exits at once, so the pid changes all the
+//! time and a single pass of SIGKILL over a cgroup's members by pid finds
+//! only exited ancestors (the teardown scenario). Ignores whatever the
+//! caller ignored (`trap '' TERM` before the exec).
 use std::{
     env,
     ffi::CString,
@@ -23,6 +29,8 @@ use std::{
 extern "C" {
     fn inotify_init1(flags: i32) -> i32;
     fn inotify_add_watch(fd: i32, path: *const std::ffi::c_char, mask: u32) -> i32;
+    fn fork() -> i32;
+    fn _exit(code: i32) -> !;
 }
 const IN_CREATE: u32 = 0x100;
 const IN_CLOEXEC: i32 = 0o2000000;
@@ -64,6 +72,19 @@ fn freeze_on_mkdir(parent: &Path, name: &str) -> io::Result<()> {
         .write_all(b"1")
 }
 
+fn hop() -> ! {
+    println!("hopping");
+    loop {
+        // SAFETY: the process is single-threaded; the child only loops
+        // back here, and the parent leaves at once without unwinding.
+        unsafe {
+            if fork() > 0 {
+                _exit(0)
+            }
+        }
+    }
+}
+
 fn main() {
     let args: Vec<String> = env::args().skip(1).collect();
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
@@ -78,8 +99,11 @@ fn main() {
                 process::exit(1);
             }
         }
+        ["hop"] => hop(),
         _ => {
-            eprintln!("usage: vmtool alloc MIB [SECONDS] | vmtool freeze-on-mkdir PARENT NAME");
+            eprintln!(
+                "usage: vmtool alloc MIB [SECONDS] | vmtool freeze-on-mkdir PARENT NAME | vmtool hop"
+            );
             process::exit(2);
         }
     }
