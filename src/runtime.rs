@@ -83,10 +83,8 @@ macro_rules! sight {
 /// What woke the loop up.
 #[derive(Default)]
 struct Wakeup {
-    /// Signals to act on, SIGCHLD aside: those pending at start-up...
-    signals: Vec<Signo>,
-    /// ...and those of the signalfd, in a fixed array rather than a Vec:
-    /// a heap allocation per wake-up showed in rinit's CPU time per event.
+    /// The signals taken, SIGCHLD aside, in a small fixed array: a heap
+    /// allocation or a large copy per wake-up showed in rinit's CPU time.
     received: SignalBatch,
     /// Children may have exited: drain waitpid.
     reap: bool,
@@ -94,16 +92,6 @@ struct Wakeup {
     cgroup_event: bool,
     /// The exec status of the main child is there to read.
     exec_status: bool,
-}
-
-impl Wakeup {
-    fn add_signal(&mut self, sig: Signo) {
-        if sig.disposition() == Disposition::Reap {
-            self.reap = true;
-        } else {
-            self.signals.push(sig);
-        }
-    }
 }
 
 impl Runtime {
@@ -135,22 +123,30 @@ impl Runtime {
     /// Runs until the supervisor says exit; returns the exit code. `pending`:
     /// signals to act on before any other (a parent death rinit missed).
     pub fn run(mut self, pending: Vec<Signo>) -> u8 {
-        // Reap at once: a child the caller left us may have died before
-        // SIGCHLD was blocked, and then no SIGCHLD tells of it. (One that
-        // died after is told: a blocked SIGCHLD stays pending, and the
-        // signalfd reports it though it was made later.)
-        let mut wakeup = Wakeup {
-            reap: true,
-            ..Wakeup::default()
-        };
-        for sig in pending {
-            wakeup.add_signal(sig);
-        }
-        let code = loop {
-            if let Some(code) = self.handle(wakeup) {
-                break code;
+        let code = 'run: {
+            // No clock read for them unless one needs it (see `handle`).
+            let mut now = None;
+            for sig in pending {
+                if sig.disposition() != Disposition::Reap
+                    && let Some(code) = self.on_signal(sig, &mut now)
+                {
+                    break 'run code;
+                }
             }
-            wakeup = self.sleep();
+            // Reap at once: a child the caller left us may have died before
+            // SIGCHLD was blocked, and then no SIGCHLD tells of it. (One that
+            // died after is told: a blocked SIGCHLD stays pending, and the
+            // signalfd reports it though it was made later.)
+            let mut wakeup = Wakeup {
+                reap: true,
+                ..Wakeup::default()
+            };
+            loop {
+                if let Some(code) = self.handle(wakeup) {
+                    break 'run code;
+                }
+                wakeup = self.sleep();
+            }
         };
         if let Some(mut cgroup) = self.cgroup.take() {
             oom::at_exit(&mut self.oom, &mut cgroup, self.main_pid);
@@ -168,20 +164,10 @@ impl Runtime {
         // Read once, and only when a signal needs it: the clock is read on
         // every event otherwise, for nothing.
         let mut now = None;
-        let received = wakeup.received.iter().map(|(sig, _)| sig);
-        for sig in wakeup.signals.into_iter().chain(received) {
-            let now = *now.get_or_insert_with(Instant::now);
-            let actions = self.supervisor.on_signal(sig, now);
-            if actions.is_empty() {
-                debug!(
-                    "not forwarding {sig} (phase: {})",
-                    self.supervisor.phase().name()
-                );
-            }
-            if let Some(code) = self.perform(&actions) {
+        for (sig, _) in wakeup.received.iter() {
+            if let Some(code) = self.on_signal(sig, &mut now) {
                 return Some(code);
             }
-            self.main.continue_if_stopped(&self.proc, sig, &actions);
         }
         // Before the reaping: a check program must be gone before the
         // teardown counts what the main child left.
@@ -206,6 +192,23 @@ impl Runtime {
         code
     }
 
+    /// Acts on one received signal (not SIGCHLD); `now` is read on first use.
+    fn on_signal(&mut self, sig: Signo, now: &mut Option<Instant>) -> Option<u8> {
+        let now = *now.get_or_insert_with(Instant::now);
+        let actions = self.supervisor.on_signal(sig, now);
+        if actions.is_empty() {
+            debug!(
+                "not forwarding {sig} (phase: {})",
+                self.supervisor.phase().name()
+            );
+        }
+        let code = self.perform(&actions);
+        if code.is_none() {
+            self.main.continue_if_stopped(&self.proc, sig, &actions);
+        }
+        code
+    }
+
     /// Sleeps until a signal, a watched cgroup file or the next deadline.
     fn sleep(&mut self) -> Wakeup {
         let mut wakeup = Wakeup::default();
@@ -221,34 +224,26 @@ impl Runtime {
             .as_ref()
             .map(ChildCgroup::poll_fds)
             .unwrap_or_default();
-        // Nothing but signals to wait for: sleep in read(2) itself.
-        let signal_ready = if timeout.is_none() && extra.is_empty() && exec_status.is_none() {
-            true
+        let received = if timeout.is_none() && extra.is_empty() && exec_status.is_none() {
+            // Nothing but signals to wait for: sleep in the wait for them
+            // itself, the cheapest wake-up there is (`SignalFd::wait_one`).
+            self.signals.wait_one()
         } else {
             let mut fds = vec![(self.signals.as_raw_fd(), sys::POLLIN)];
             fds.extend(exec_status.map(|fd| (fd, sys::POLLIN)));
             let first_extra = fds.len();
             fds.extend(extra);
-            match sys::poll(&fds, timeout) {
-                Ok(ready) => {
-                    wakeup.exec_status = exec_status.is_some() && ready[1];
-                    wakeup.cgroup_event = ready[first_extra..].iter().any(|&r| r);
-                    ready[0]
-                }
-                Err(e) => {
-                    error!("cannot poll: {e}");
-                    // Never spin: the error is unexpected, but pace the
-                    // retries; and reap, in case it hid a SIGCHLD.
-                    std::thread::sleep(Duration::from_millis(100));
-                    wakeup.reap = true;
-                    false
+            let ready = sys::poll(&fds, timeout);
+            if let Ok(ready) = &ready {
+                wakeup.exec_status = exec_status.is_some() && ready[1];
+                wakeup.cgroup_event = ready[first_extra..].iter().any(|&r| r);
+                if !ready[0] {
+                    return wakeup;
                 }
             }
+            ready.and_then(|_| self.signals.read_batch())
         };
-        if !signal_ready {
-            return wakeup;
-        }
-        match self.signals.read_batch() {
+        match received {
             Ok(mut received) => {
                 received.retain(|sig, origin| {
                     // Raised by rinit's own doing: a log or report write that
@@ -271,7 +266,9 @@ impl Runtime {
                 wakeup.received = received;
             }
             Err(e) => {
-                error!("cannot read the signalfd: {e}");
+                error!("cannot wait for signals (poll, signalfd or sigtimedwait): {e}");
+                // Never spin: the error is unexpected, but pace the
+                // retries; and reap, in case it hid a SIGCHLD.
                 std::thread::sleep(Duration::from_millis(100));
                 wakeup.reap = true;
             }
