@@ -6,7 +6,7 @@
 //! `cgroup::oom`, `teardown::census`, `stuck::task`, and the parsers in
 //! `os::procfs`. The operating-system layer is `os` (`sys`: every syscall
 //! and the only `unsafe`; `procfs`: every read of /proc). Driving both:
-//! `runtime` (the loop), `teardown` (who is left after the main child,
+//! `runtime` (the loop), `wake` (its one wait), `teardown` (who is left after the main child,
 //! signalling them, what the end tells), `spawn`, `cgroup::child`,
 //! `stuck::gather` and `stuck::report`, and `logging`.
 #![deny(unsafe_code)]
@@ -28,3 +28,4 @@ pub mod spawn;
 pub mod stuck;
 pub mod supervisor;
 pub mod teardown;
+pub mod wake;

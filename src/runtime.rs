@@ -15,15 +15,16 @@ use crate::cgroup::oom::OomWatch;
 use crate::exit_status::ChildExit;
 use crate::leaks::{LeakPolicy, Mode, Tracker};
 use crate::os::procfs::{Proc, View};
-use crate::os::sys::{self, Reap, SignalBatch, SignalFd};
+use crate::os::sys::{self, Reap, SignalFd};
 use crate::ready::watch::Watch;
 use crate::signals::{self, Disposition, Signo};
 use crate::spawn::PendingExec;
 use crate::supervisor::{Action, Policy, Scope, Supervisor};
 use crate::teardown::signal::Main;
 use crate::teardown::{self, Reports, Sight, oom};
+use crate::wake::{self, Wakeup};
 use log::{debug, error, info, log, warn};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// Everything the loop starts from.
 pub struct Setup {
@@ -78,20 +79,6 @@ macro_rules! sight {
             main_pid: $runtime.main_pid,
         }
     };
-}
-
-/// What woke the loop up.
-#[derive(Default)]
-struct Wakeup {
-    /// The signals taken, SIGCHLD aside, in a small fixed array: a heap
-    /// allocation or a large copy per wake-up showed in rinit's CPU time.
-    received: SignalBatch,
-    /// Children may have exited: drain waitpid.
-    reap: bool,
-    /// A watched cgroup file changed.
-    cgroup_event: bool,
-    /// The exec status of the main child is there to read.
-    exec_status: bool,
 }
 
 impl Runtime {
@@ -209,71 +196,25 @@ impl Runtime {
         code
     }
 
-    /// Sleeps until a signal, a watched cgroup file or the next deadline.
+    /// Sleeps until a signal, a watched cgroup file, the exec status or the
+    /// next deadline.
     fn sleep(&mut self) -> Wakeup {
-        let mut wakeup = Wakeup::default();
         let ready = self.ready.as_ref().and_then(Watch::deadline);
         let deadline = [self.supervisor.deadline(), self.oom.deadline(), ready]
             .into_iter()
             .flatten()
             .min();
-        let timeout = deadline.map(|d| d.saturating_duration_since(Instant::now()));
-        let exec_status = self.exec.as_ref().map(PendingExec::fd);
-        let extra = self
-            .cgroup
-            .as_ref()
-            .map(ChildCgroup::poll_fds)
-            .unwrap_or_default();
-        let received = if timeout.is_none() && extra.is_empty() && exec_status.is_none() {
-            // Nothing but signals to wait for: sleep in the wait for them
-            // itself, the cheapest wake-up there is (`SignalFd::wait_one`).
-            self.signals.wait_one()
-        } else {
-            let mut fds = vec![(self.signals.as_raw_fd(), sys::POLLIN)];
-            fds.extend(exec_status.map(|fd| (fd, sys::POLLIN)));
-            let first_extra = fds.len();
-            fds.extend(extra);
-            let ready = sys::poll(&fds, timeout);
-            if let Ok(ready) = &ready {
-                wakeup.exec_status = exec_status.is_some() && ready[1];
-                wakeup.cgroup_event = ready[first_extra..].iter().any(|&r| r);
-                if !ready[0] {
-                    return wakeup;
-                }
-            }
-            ready.and_then(|_| self.signals.read_batch())
-        };
-        match received {
-            Ok(mut received) => {
-                received.retain(|sig, origin| {
-                    // Raised by rinit's own doing: a log or report write that
-                    // failed (SIGPIPE, SIGXFSZ). Passed on, it would kill the
-                    // child for rinit's trouble. Dropped without a word: the
-                    // word's write could raise it again. Setting SIGPIPE to
-                    // ignored would not do: a blocked signal is queued even
-                    // when ignored, a SIGPIPE someone else sends must still
-                    // be forwarded, and SIGXFSZ would remain.
-                    if origin.is_process(self.own_pid) {
-                        return false;
-                    }
-                    if sig.disposition() == Disposition::Reap {
-                        wakeup.reap = true;
-                        return false;
-                    }
-                    debug!("received {sig} from pid {}", origin.pid);
-                    true
-                });
-                wakeup.received = received;
-            }
-            Err(e) => {
-                error!("cannot wait for signals (poll, signalfd or sigtimedwait): {e}");
-                // Never spin: the error is unexpected, but pace the
-                // retries; and reap, in case it hid a SIGCHLD.
-                std::thread::sleep(Duration::from_millis(100));
-                wakeup.reap = true;
-            }
-        }
-        wakeup
+        wake::wait(wake::Sources {
+            signals: &self.signals,
+            own_pid: self.own_pid,
+            timeout: deadline.map(|d| d.saturating_duration_since(Instant::now())),
+            exec_status: self.exec.as_ref().map(PendingExec::fd),
+            cgroup: self
+                .cgroup
+                .as_ref()
+                .map(ChildCgroup::poll_fds)
+                .unwrap_or_default(),
+        })
     }
 
     /// Drains every exited child; returns an exit code when it is time.
