@@ -70,7 +70,9 @@ pub fn run(signals: &SignalFd) -> u8 {
 fn reap_all() {
     loop {
         match sys::reap(sys::Child::Any) {
-            Ok(Reap::Exited { pid, status }) => debug!("reaped pid {pid} (status {status:#x})"),
+            Ok(Reap::Exited { pid, status }) => {
+                debug!("reaped zombie process with pid={pid} ({status:#x})")
+            }
             Ok(Reap::NoneReady | Reap::NoChildren) => return,
             Err(e) => {
                 error!("waitpid failed: {e}");

@@ -47,7 +47,13 @@ fn reaps_joiners_ignores_signals_and_exits_0_on_term() {
     assert!(signal(rinit, libc::SIGTERM));
     let out = run.finish();
     assert_eq!(out.code, Some(0), "{out:?}");
-    assert_eq!(out.stderr.matches("DEBUG reaped pid").count(), 5, "{out:?}");
+    assert_eq!(
+        out.stderr
+            .matches("DEBUG reaped zombie process with pid=")
+            .count(),
+        5,
+        "{out:?}"
+    );
     assert_eq!(out.stderr.matches("DEBUG ignoring").count(), 4, "{out:?}");
     assert!(
         out.stderr

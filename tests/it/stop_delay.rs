@@ -48,7 +48,7 @@ fn the_first_term_waits_out_the_delay() {
     assert!(signal(rinit, libc::SIGUSR1));
     run.wait_stdout("usr1 ", secs(1.5));
     // The orphan sleeps 0.1 s, then rinit reaps it: still in the delay.
-    run.wait_stderr("reaped pid", secs(1.5));
+    run.wait_stderr("reaped zombie process with pid=", secs(1.5));
     let during = run.stdout_now();
     assert!(
         sent.elapsed() < secs(2.0),
