@@ -383,13 +383,16 @@ pub fn pending_signals(pid: i32) -> u64 {
 }
 
 /// Whether rinit `pid` is asleep waiting for its next event (in
-/// rt_sigtimedwait(2), or in poll(2) on its signalfd when it also has a
+/// rt_sigtimedwait(2), in read(2) on its signalfd (--pause), or in poll(2)
+/// on its signalfd when it also has a
 /// deadline or watches a cgroup) with no signal pending: it has handled
 /// everything sent to it so far.
 pub fn is_idle(pid: i32) -> bool {
     let wchan = std::fs::read_to_string(format!("/proc/{pid}/wchan")).unwrap_or_default();
     status_field(pid, "State").is_some_and(|s| s.starts_with('S'))
-        && (wchan.starts_with("do_sigtimedwait") || wchan.contains("poll"))
+        && (wchan.starts_with("do_sigtimedwait")
+            || wchan.starts_with("signalfd_read")
+            || wchan.contains("poll"))
         && pending_signals(pid) == 0
 }
 
