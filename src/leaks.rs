@@ -351,12 +351,12 @@ impl Tracker {
 pub fn ending(leftover: &Leftover, end: End, grace: Duration) -> String {
     let how = match end {
         End::Exited { after, exit } => {
-            format!("ended on SIGTERM after {} ms: {exit}", after.as_millis())
+            format!("ended on SIGTERM after {} ms: {exit}", millis(after))
         }
         End::Gone => "ended on SIGTERM (reaped by its own parent: status unknown)".to_string(),
         End::Killed => format!(
             "ignored SIGTERM for the grace ({} ms): killed by SIGKILL",
-            grace.as_millis()
+            millis(grace)
         ),
         End::Stuck => "survived SIGKILL: stuck (see the stuck-exit report)".to_string(),
     };
@@ -393,9 +393,15 @@ pub fn summary(main: Option<ChildExit>, orphans: &Names, left_behind: Option<usi
     format!("leak summary: {main}; {orphans}; {left}")
 }
 
+/// `d` in whole milliseconds, as u64 (enough for 584 million years): u128
+/// formatting and division would be in the binary for these lines alone.
+pub fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
 /// 850 ms, 12.3 s, 5 min 2 s, 3 h 10 min.
 fn human(d: Duration) -> String {
-    let ms = d.as_millis();
+    let ms = millis(d);
     let s = d.as_secs();
     if ms < 1000 {
         format!("{ms} ms")

@@ -122,7 +122,7 @@ impl Target {
             Bounded::TimedOut { pid } => Err(format!(
                 "{} did not answer within {} ms; its writer, pid {pid}, is left blocked",
                 self.path.display(),
-                timeout.as_millis()
+                crate::leaks::millis(timeout)
             )),
             // Without a child the write cannot be bounded; losing the
             // report for that would be worse than the rare hung mount.
