@@ -165,7 +165,13 @@ fn recycled_pid_is_not_signalled() {
 /// --leaks must use the /proc of the end: the leftover is named, and rinit
 /// does not say it cannot name it.
 fn proc_mounted_after_start_is_used_at_the_end() {
-    let script = "mount -t proc proc /proc && { sleep 300 & } && exit 0";
+    let dir = TempDir::new("lateproc");
+    let go = dir.file("go");
+    // The mount waits for the test's word, given once rinit has said that
+    // its /proc is not its namespace's: else it could come first.
+    let script = format!(
+        "while [ ! -e {go} ]; do sleep 0.01; done; mount -t proc proc /proc && {{ sleep 300 & }} && exit 0"
+    );
     let mut cmd = Command::new("unshare");
     cmd.args([
         "--pid",
@@ -182,9 +188,12 @@ fn proc_mounted_after_start_is_used_at_the_end() {
         "--",
         "sh",
         "-c",
-        script,
+        &script,
     ]);
-    let out = run(cmd, secs(20.0));
+    let run = start(cmd, secs(20.0));
+    run.wait_stderr("/proc does not show rinit's PID namespace", secs(10.0));
+    std::fs::write(&go, "").unwrap();
+    let out = run.finish();
     assert_eq!(out.code, Some(0), "{}", out.stderr);
     assert!(
         out.stderr.contains("/proc now shows rinit's PID namespace"),
