@@ -36,7 +36,7 @@ pub const LICENSE: &str = include_str!("../LICENSE");
 /// `docker info` (moby's `parseInitVersion`: a `tini version X` prefix is
 /// the version, a ` - git.SHA` suffix the commit; a line with neither is
 /// "unknown output format"). catatonit says `tini version 0.1.7_catatonit`
-/// for the same reason; rinit says `tini version 0.2.0_rinit - git.SHA`.
+/// for the same reason; rinit says `tini version 0.3.0_rinit - git.SHA`.
 /// The commit is there when the build knew it (build.rs).
 pub fn version() -> String {
     version_line(VERSION, option_env!("RINIT_GIT_SHA"))
