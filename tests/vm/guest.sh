@@ -373,7 +373,10 @@ EOF
     [ "$orc" = 137 ] || fail "the outsider ended with $orc, want 137 (SIGKILL)"
     has_line "$d/err" 'stuck' && fail "rinit reported a stuck exit"
     grep -v 'WARN 3 process(es) ignored SIGTERM' "$d/err" | grep -q . && fail "rinit printed more than the SIGTERM warning"
-    [ "$t" -le 8 ] || fail "took $t s (--grace 1s)"
+    # rinit runs at nice 10 against a hopper at -10 on one emulated CPU:
+    # arm64 under TCG takes 9-13 s here, amd64 2-5 s. What matters is
+    # that it ends, with nothing left; 14 s stays below the 15 s above.
+    [ "$t" -le 14 ] || fail "took $t s (--grace 1s)"
     gone hp || fail "hp left behind"
 }
 
