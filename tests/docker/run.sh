@@ -184,6 +184,10 @@ build_images() {
     # profile: refuse as the ENTRYPOINT before rinit.
     printf 'FROM %s:base\nENTRYPOINT ["/refuse", "--", "/rinit", "--"]\n' $IMG |
         $DOCKER build -q -t $IMG:refuse-ep - >/dev/null || return 1
+    # A HEALTHCHECK in the exec form a distroless image would use: rinit is
+    # the only program it runs.
+    printf 'FROM %s:rinit-ep\nHEALTHCHECK --interval=1s --timeout=3s --retries=2 CMD ["/rinit", "probe", "http://127.0.0.1:8080/"]\n' $IMG |
+        $DOCKER build -q -t $IMG:health - >/dev/null || return 1
 }
 
 # refuse (tests/docker/refuse.rs), static, with rustc alone: stacks a

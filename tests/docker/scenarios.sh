@@ -394,6 +394,61 @@ sc_seccomp_default() { seccomp_case "$1" "$2" none; }
 sc_seccomp_eperm() { seccomp_case "$1" "$2" EPERM; }
 sc_seccomp_enosys() { seccomp_case "$1" "$2" ENOSYS; }
 
+# --- readiness, pause, stop delay ---------------------------------------------
+
+# HEALTHCHECK CMD ["/rinit", "probe", "http://..."]: unhealthy while nothing
+# answers, healthy once busybox httpd serves the page.
+sc_healthcheck() {
+    local status i seen_unhealthy=no
+    D run -d --label rinit-docker-test --network none --name c-health $IMG:health \
+        sh -c 'mkdir -p /tmp/www && echo ok >/tmp/www/index.html && while [ ! -e /tmp/go ]; do sleep 0.1; done; exec httpd -f -p 127.0.0.1:8080 -h /tmp/www' >/dev/null || return 1
+    for i in $(seq 150); do
+        status=$(D inspect -f '{{.State.Health.Status}}' c-health)
+        [ "$status" = unhealthy ] && { seen_unhealthy=yes; break; }
+        sleep 0.1
+    done
+    D exec c-health touch /tmp/go
+    for i in $(seq 150); do
+        status=$(D inspect -f '{{.State.Health.Status}}' c-health)
+        [ "$status" = healthy ] && break
+        sleep 0.1
+    done
+    echo "unhealthy before the server: $seen_unhealthy; then: $status (want yes, healthy)"
+    D rm -f c-health >/dev/null
+    [ "$seen_unhealthy" = yes ] && [ "$status" = healthy ]
+}
+
+# rinit -P as a container's only process: docker exec's orphans reaped,
+# docker stop ends it at once with 0.
+sc_pause_mode() {
+    local t0 took code z
+    D run -d --label rinit-docker-test --network none --name c-pausemode --entrypoint /rinit $IMG:base -P >/dev/null || return 1
+    D exec c-pausemode sh -c '(sleep 0.2 &); (sleep 0.2 &)'
+    sleep 0.6
+    z=$(D exec c-pausemode sh -c "$ZOMBIES")
+    t0=$(now)
+    D stop c-pausemode >/dev/null
+    took=$(since "$t0")
+    code=$(exit_code_of c-pausemode)
+    D rm -f c-pausemode >/dev/null
+    echo "$z; docker stop: exit $code after $took s (want zombies=0, 0, < 2 s)"
+    [ "$z" = zombies=0 ] && [ "$code" = 0 ] && lt "$took" 2
+}
+
+# RINIT_STOP_DELAY=1s: docker stop's SIGTERM reaches the app a second later.
+sc_stop_delay() {
+    local mode=$1 init=$2 t0 took code
+    run_line "$mode" "$init" -d --name c-stopdelay -e RINIT_STOP_DELAY=1s -- sh -c "$TRAPPER" TERM 42
+    "${RUN[@]}" >/dev/null || return 1
+    wait_log c-stopdelay ready || return 1
+    t0=$(now)
+    D stop c-stopdelay >/dev/null
+    took=$(since "$t0")
+    code=$(exit_code_of c-stopdelay)
+    echo "exit $code after $took s (want 42, between 1 and 3 s)"
+    [ "$code" = 42 ] && lt 1 "$took" && lt "$took" 3
+}
+
 # --- the list --------------------------------------------------------------------
 
 run_all() {
@@ -427,4 +482,7 @@ run_all() {
     scenario seccomp_default "$all" no
     scenario seccomp_eperm "$all" no
     scenario seccomp_enosys "$all" no
+    scenario healthcheck - no
+    scenario pause_mode - no
+    scenario stop_delay "init entrypoint" no
 }
