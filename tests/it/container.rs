@@ -3,7 +3,7 @@
 
 use crate::common::*;
 use crate::needs::{Need::*, busybox};
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -366,6 +366,63 @@ fn pod_infra_pause() {
     );
 }
 
+/// `podman run --sdnotify=container` without systemd: podman (conmon)
+/// passes its own NOTIFY_SOCKET into the container and relays the
+/// container's READY=1 to the one it was given. rinit's --ready sends it
+/// once the file appears, two seconds in: podman relays it, not before.
+fn sdnotify_container_gets_ready_from_rinit() {
+    use std::os::unix::net::UnixDatagram;
+    let mut image = Image::build("sdnotify", true);
+    let dir = TempDir::new("sdnotify");
+    let socket_path = dir.file("notify.sock");
+    let listener = UnixDatagram::bind(&socket_path).unwrap();
+    listener.set_read_timeout(Some(secs(1.0))).unwrap();
+    let name = image.container_name();
+    let started = Instant::now();
+    let mut run = podman();
+    run.env("NOTIFY_SOCKET", &socket_path)
+        .args([
+            "run",
+            "--name",
+            &name,
+            "--network",
+            "none",
+            "--sdnotify=container",
+        ])
+        .args(RUN_FLAGS)
+        .args([
+            "--entrypoint",
+            r#"["/rinit","--ready","file:/tmp/up","--"]"#,
+            &image.tag,
+            "sh",
+            "-c",
+            "sleep 2; touch /tmp/up; sleep 1; exit 0",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let child = run.spawn().unwrap();
+    let mut ready_after = None;
+    let mut messages = Vec::new();
+    let mut buf = [0u8; 4096];
+    while started.elapsed() < secs(30.0) && ready_after.is_none() {
+        if let Ok(n) = listener.recv(&mut buf) {
+            let text = String::from_utf8_lossy(&buf[..n]).into_owned();
+            if text.contains("READY=1") {
+                ready_after = Some(started.elapsed());
+            }
+            messages.push(text);
+        }
+    }
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "podman: {stderr}");
+    let after = ready_after.unwrap_or_else(|| panic!("no READY=1: {messages:?} {stderr}"));
+    assert!(
+        after >= secs(2.0),
+        "READY=1 after {after:?}, before the file was made: {messages:?}"
+    );
+}
+
 tests! {
     &[Root, Podman] => [
         leaks_fail_in_a_container,
@@ -374,5 +431,6 @@ tests! {
         stop_forwards_term,
         kill_after_stops_a_command_that_ignores_term,
         pod_infra_pause,
+        sdnotify_container_gets_ready_from_rinit,
     ];
 }
