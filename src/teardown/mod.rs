@@ -244,7 +244,7 @@ impl Sight<'_> {
             if (!termed.main_group || !catchable) && self.main_group_among(&fresh, &groups) {
                 termed.main_group = true;
                 let group = format!("process group {}", self.main_pid);
-                debug!("pass {pass}: sending {sigs:?} to {group}");
+                debug!("pass {pass}: sending {} to {group}", signal::Names(sigs));
                 reached |= signal::broadcast(-self.main_pid, sigs, &group);
                 if self.view == View::Own {
                     fresh.retain(|p| !in_main_group(p));
