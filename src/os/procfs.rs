@@ -254,15 +254,33 @@ pub fn descendants(table: &[ProcStat], root: i32) -> Vec<i32> {
 /// The processes of a `/proc` mount; entries that vanish meanwhile are
 /// skipped (a process may exit between readdir and open).
 pub fn read_table(proc_root: &Path) -> Vec<ProcStat> {
+    let mut table = Vec::new();
+    each_stat(proc_root, &mut |stat, _| table.push(stat));
+    table
+}
+
+/// Calls `found` with each process's parsed `stat` and its raw bytes, for
+/// the callers that read more of the same file. One walk for all of them
+/// (not generic: a `dyn`, so it is compiled once).
+fn each_stat(proc_root: &Path, found: &mut dyn FnMut(ProcStat, &[u8])) {
     let Ok(dir) = fs::read_dir(proc_root) else {
-        return Vec::new();
+        return;
     };
-    dir.filter_map(|entry| {
-        let entry = entry.ok()?;
-        entry.file_name().to_str()?.parse::<i32>().ok()?;
-        parse_stat(&read_file(&entry.path().join("stat")).ok()?)
-    })
-    .collect()
+    for entry in dir.flatten() {
+        let is_pid = entry
+            .file_name()
+            .to_str()
+            .is_some_and(|n| n.parse::<i32>().is_ok());
+        if !is_pid {
+            continue;
+        }
+        let Ok(raw) = read_file(&entry.path().join("stat")) else {
+            continue;
+        };
+        if let Some(stat) = parse_stat(&raw) {
+            found(stat, &raw);
+        }
+    }
 }
 
 /// Whether `proc_root` shows this process's own PID namespace: `self`
@@ -349,20 +367,13 @@ impl Proc {
     /// [`Proc::table`], with each process's group (pid, pgrp), sorted by
     /// pid: read from the same `stat`, as a group seen later may be gone.
     pub fn table_with_groups(&self) -> (Vec<ProcStat>, Vec<(i32, i32)>) {
-        let Ok(dir) = fs::read_dir(&self.root) else {
-            return (Vec::new(), Vec::new());
-        };
-        let (table, mut groups): (Vec<ProcStat>, Vec<(i32, i32)>) = dir
-            .filter_map(|entry| {
-                let entry = entry.ok()?;
-                entry.file_name().to_str()?.parse::<i32>().ok()?;
-                let raw = read_file(&entry.path().join("stat")).ok()?;
-                let stat = parse_stat(&raw)?;
-                let pgrp = parse_stat_details(&raw)?.pgrp;
-                let pid = stat.pid;
-                Some((stat, (pid, pgrp)))
-            })
-            .unzip();
+        let (mut table, mut groups) = (Vec::new(), Vec::new());
+        each_stat(&self.root, &mut |stat, raw| {
+            if let Some(details) = parse_stat_details(raw) {
+                groups.push((stat.pid, details.pgrp));
+                table.push(stat);
+            }
+        });
         groups.sort_unstable();
         (table, groups)
     }
