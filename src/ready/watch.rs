@@ -137,7 +137,7 @@ impl Watch {
             warn!(
                 "main child {} is not ready after {} ms: {} never held; it keeps running{}",
                 self.main_pid,
-                self.timeout.as_millis(),
+                millis(self.timeout),
                 self.text,
                 if self.notify.is_some() {
                     ", and NOTIFY_SOCKET gets no READY=1"
@@ -213,7 +213,7 @@ impl Watch {
         info!(
             "main child {} is ready after {} ms: {}",
             self.main_pid,
-            after.as_millis(),
+            millis(after),
             self.text
         );
         let Some(address) = &self.notify else {
@@ -268,4 +268,10 @@ impl Watch {
             }
         }
     }
+}
+
+/// Milliseconds as a u64 for a log line: formatting a u128 would bring its
+/// own formatter into the binary, and no duration here nears 2^64 ms.
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
