@@ -184,27 +184,36 @@ fn path(field: &[u8]) -> PathBuf {
 }
 
 pub fn parse_mountinfo(raw: &[u8]) -> Vec<Mount> {
-    raw.split(|&b| b == b'\n')
-        .filter_map(|line| {
-            let at = line.windows(3).position(|w| w == b" - ")?;
-            let (left, right) = (&line[..at], &line[at + 3..]);
-            let left: Vec<&[u8]> = left.split(|&b| b == b' ').collect();
-            let mut right = right.split(|&b| b == b' ');
-            let device = left.get(2)?;
-            let colon = device.iter().position(|&b| b == b':')?;
-            let fstype = lossy(right.next()?);
-            let _source = right.next();
-            Some(Mount {
-                id: number(left.first()?)?,
-                major: number(&device[..colon])?,
-                minor: number(&device[colon + 1..])?,
-                root: path(left.get(3)?),
-                point: path(left.get(4)?),
-                fstype,
-                options: right.next().map(lossy).unwrap_or_default(),
-            })
-        })
-        .collect()
+    let mut mounts = Vec::new();
+    for line in raw.split(|&b| b == b'\n') {
+        if let Some(mount) = parse_mount(line) {
+            mounts.push(mount);
+        }
+    }
+    mounts
+}
+
+/// One line: `ID PARENT MAJOR:MINOR ROOT POINT OPTIONS... - FSTYPE SOURCE
+/// SUPER_OPTIONS`.
+fn parse_mount(line: &[u8]) -> Option<Mount> {
+    let at = line.windows(3).position(|w| w == b" - ")?;
+    let mut left = line[..at].split(|&b| b == b' ');
+    let mut right = line[at + 3..].split(|&b| b == b' ');
+    let id = left.next()?;
+    let device = left.nth(1)?;
+    let (root, point) = (left.next()?, left.next()?);
+    let colon = device.iter().position(|&b| b == b':')?;
+    let fstype = lossy(right.next()?);
+    let _source = right.next();
+    Some(Mount {
+        id: number(id)?,
+        major: number(&device[..colon])?,
+        minor: number(&device[colon + 1..])?,
+        root: path(root),
+        point: path(point),
+        fstype,
+        options: right.next().map(lossy).unwrap_or_default(),
+    })
 }
 
 impl Mount {
