@@ -387,7 +387,7 @@ impl ChildCgroup {
     pub fn members(&self) -> Vec<i32> {
         let mut pids = Vec::new();
         for (_, dir) in &self.dirs {
-            walk_tree(self.fs.as_ref(), dir, false, |cgroup| {
+            walk_tree(self.fs.as_ref(), dir, false, &mut |cgroup| {
                 if let Ok(text) = self.fs.read_at(cgroup, "cgroup.procs") {
                     pids.extend(cgroup::parse_pids(&text));
                 }
@@ -600,7 +600,7 @@ impl ChildCgroup {
     }
 
     fn thaw_tree(&self, dir: &Path, file: &str, frozen: fn(&str) -> bool, thawed: &str) {
-        walk_tree(self.fs.as_ref(), dir, false, |cgroup| {
+        walk_tree(self.fs.as_ref(), dir, false, &mut |cgroup| {
             if !self
                 .fs
                 .read_at(cgroup, file)
@@ -697,7 +697,8 @@ struct Level {
 /// tried. The retry budget of the removal is shared by the whole tree, so
 /// a tree takes no longer than one cgroup; a cgroup that stays is reported
 /// once, and its ancestors, which cannot go either, are not tried.
-fn walk_tree(fs: &dyn CgroupFs, top: &Path, remove: bool, mut visit: impl FnMut(&CgroupDir)) {
+/// `visit` is a `dyn`: the walk is compiled once, not once per caller.
+fn walk_tree(fs: &dyn CgroupFs, top: &Path, remove: bool, visit: &mut dyn FnMut(&CgroupDir)) {
     let mut retries = RMDIR_RETRIES;
     let mut current = match fs.open_dir(top) {
         Ok(dir) => dir,
@@ -772,7 +773,7 @@ const RMDIR_RETRIES: u32 = 19;
 /// Removes the cgroup at `dir` and every sub-cgroup under it, deepest
 /// first.
 fn remove_tree(cgroupfs: &dyn CgroupFs, dir: &Path) {
-    walk_tree(cgroupfs, dir, true, |_| {});
+    walk_tree(cgroupfs, dir, true, &mut |_| {});
 }
 
 /// Whether the sub-cgroup `name` of `parent` is gone (removed now, or
