@@ -6,7 +6,7 @@
 //! undoes what was done, so a degraded run leaves nothing behind.
 
 use super::discover::{self as cgroup, Hierarchy, Kind};
-use crate::os::procfs::Proc;
+use crate::os::procfs::{PidList, Proc};
 use crate::os::{describe_error, lossy, read_text, sys, write_control};
 use crate::signals::{self, Signo};
 use log::{debug, warn};
@@ -559,12 +559,11 @@ impl ChildCgroup {
                 continue;
             }
             if rounds >= KILL_ROUNDS || Instant::now() >= deadline {
-                let fresh: Vec<String> = fresh.iter().map(i32::to_string).collect();
                 warn!(
                     "cgroup {}: still new members after {rounds} rounds of SIGKILL ({} killed): pids {} are left",
                     self.name,
                     killed.len(),
-                    fresh.join(" ")
+                    PidList(&fresh)
                 );
                 return;
             }
@@ -816,8 +815,7 @@ fn retrying(
                     if pids.is_empty() {
                         String::new()
                     } else {
-                        let pids: Vec<String> = pids.iter().map(i32::to_string).collect();
-                        format!(" (still holds pids {})", pids.join(" "))
+                        format!(" (still holds pids {})", PidList(&pids))
                     }
                 );
                 return false;

@@ -6,7 +6,7 @@
 
 use super::gather::{Fusectl, gather};
 use super::task::{AbortOutcome, Class, StuckSection, Task, stuck_section};
-use crate::os::procfs::ProcStat;
+use crate::os::procfs::{PidList, ProcStat};
 use log::{error, warn};
 use std::time::Duration;
 
@@ -24,10 +24,7 @@ pub fn summary(pids: &[i32], timeout: Duration) -> String {
     let listed = if pids.is_empty() {
         "(gone meanwhile)".to_string()
     } else {
-        pids.iter()
-            .map(i32::to_string)
-            .collect::<Vec<_>>()
-            .join(" ")
+        PidList(pids).to_string()
     };
     format!(
         "stuck exit: {} process(es) survived SIGKILL for {} ms (--stuck-timeout): {listed}; exiting anyway",

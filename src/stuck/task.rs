@@ -5,7 +5,7 @@
 
 use crate::escape::{COMMAND_SHOWN, bounded_args, escape_bounded, joined_len};
 use crate::exit_report::{CMDLINE_ARGS, CMDLINE_BYTES};
-use crate::os::procfs::PF_EXITING;
+use crate::os::procfs::{PF_EXITING, PidList};
 use crate::signals::{SigSet, Signo};
 use miniserde::Serialize;
 
@@ -260,10 +260,7 @@ fn pids(list: &[i32]) -> String {
     if list.is_empty() {
         return "(none found)".to_string();
     }
-    list.iter()
-        .map(i32::to_string)
-        .collect::<Vec<_>>()
-        .join(" ")
+    PidList(list).to_string()
 }
 
 fn describe_connection(c: &FuseConnection) -> String {
