@@ -7,6 +7,7 @@
 
 use super::{Condition, NotifyAddress, next_delay, notify_address, notify_message};
 use crate::exit_report::Readiness;
+use crate::leaks;
 use crate::os::describe_error;
 use crate::os::ready::{self as os, Connecting};
 use log::{debug, info, warn};
@@ -137,7 +138,7 @@ impl Watch {
             warn!(
                 "main child {} is not ready after {} ms: {} never held; it keeps running{}",
                 self.main_pid,
-                millis(self.timeout),
+                leaks::millis(self.timeout),
                 self.text,
                 if self.notify.is_some() {
                     ", and NOTIFY_SOCKET gets no READY=1"
@@ -213,7 +214,7 @@ impl Watch {
         info!(
             "main child {} is ready after {} ms: {}",
             self.main_pid,
-            millis(after),
+            leaks::millis(after),
             self.text
         );
         let Some(address) = &self.notify else {
@@ -268,10 +269,4 @@ impl Watch {
             }
         }
     }
-}
-
-/// Milliseconds as a u64 for a log line: formatting a u128 would bring its
-/// own formatter into the binary, and no duration here nears 2^64 ms.
-fn millis(d: Duration) -> u64 {
-    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
