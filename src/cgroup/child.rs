@@ -7,7 +7,7 @@
 
 use super::discover::{self as cgroup, Hierarchy, Kind};
 use crate::os::procfs::{PidList, Proc};
-use crate::os::{describe_error, lossy, read_text, sys, write_control};
+use crate::os::{cannot, describe_error, lossy, read_text, sys, write_control};
 use crate::signals::{self, Signo};
 use log::{debug, warn};
 use std::collections::BTreeSet;
@@ -610,7 +610,7 @@ impl ChildCgroup {
             let path = cgroup.path.join(file);
             match self.fs.write_at(cgroup, file, thawed) {
                 Ok(()) => debug!("wrote {thawed} to {}", path.display()),
-                Err(e) => warn!("cannot write {}: {}", path.display(), describe_error(&e)),
+                Err(e) => warn!("{}", cannot("write", &path, &e)),
             }
         });
     }
@@ -633,7 +633,7 @@ impl ChildCgroup {
             if !leaf.enabled.is_empty() {
                 let control = leaf.own_dir.join("cgroup.subtree_control");
                 if let Err(e) = self.fs.write(&control, &format!("-{}", leaf.enabled)) {
-                    warn!("cannot write {}: {}", control.display(), describe_error(&e));
+                    warn!("{}", cannot("write", &control, &e));
                 }
             }
             let procs = leaf.own_dir.join("cgroup.procs");
@@ -703,7 +703,7 @@ fn walk_tree(fs: &dyn CgroupFs, top: &Path, remove: bool, visit: &mut dyn FnMut(
         Ok(dir) => dir,
         Err(e) => {
             if e.kind() != io::ErrorKind::NotFound {
-                debug!("cannot open {}: {}", top.display(), describe_error(&e));
+                debug!("{}", cannot("open", top, &e));
             }
             return;
         }
@@ -886,11 +886,7 @@ impl Memory {
                     memory.oom_control = Some(oom_control);
                 }
                 // Without notification the counter is still read at exit.
-                Err(e) => debug!(
-                    "cannot write {}: {}",
-                    registration.display(),
-                    describe_error(&e)
-                ),
+                Err(e) => debug!("{}", cannot("write", &registration, &e)),
             }
         }
         Ok(memory)

@@ -4,7 +4,7 @@
 //! only, mount points kept as the bytes they are. Parsers split `stat` at
 //! the *last* `)`, since a command name may itself contain `)` and spaces.
 
-use crate::os::{describe_error, lossy, read_file, read_text};
+use crate::os::{cannot, lossy, read_file, read_text};
 use std::ffi::OsString;
 use std::fs;
 use std::io;
@@ -502,8 +502,7 @@ impl Proc {
 
     fn read_self(&self, name: &str) -> Result<Vec<u8>, String> {
         let path = self.root.join("self").join(name);
-        read_file(&path)
-            .map_err(|e| format!("cannot read {}: {}", path.display(), describe_error(&e)))
+        read_file(&path).map_err(|e| cannot("read", &path, &e))
     }
 }
 
