@@ -243,7 +243,9 @@ impl Names {
     /// beyond counting one by one.
     pub fn ranked(&self) -> Vec<(String, u64)> {
         let mut ranked = self.counts.clone();
-        ranked.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        // The names are unique, so an unstable sort orders them the same,
+        // with less code than the stable one.
+        ranked.sort_unstable_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
         if self.other > 0 {
             ranked.push(("(other)".to_string(), self.other));
         }
