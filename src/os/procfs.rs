@@ -457,10 +457,12 @@ impl Proc {
     /// The thread ids of a process, in order; `None` when it is gone.
     pub fn thread_ids(&self, pid: i32) -> Option<Vec<i32>> {
         let entries = fs::read_dir(self.process(pid).join("task")).ok()?;
-        let mut tids: Vec<i32> = entries
-            .flatten()
-            .filter_map(|e| e.file_name().to_str()?.parse().ok())
-            .collect();
+        let mut tids = Vec::new();
+        for entry in entries.flatten() {
+            if let Some(tid) = entry.file_name().to_str().and_then(|n| n.parse().ok()) {
+                tids.push(tid);
+            }
+        }
         tids.sort_unstable();
         Some(tids)
     }
@@ -485,9 +487,13 @@ impl Proc {
         let Ok(fds) = fs::read_dir(self.thread(pid, tid).join("fdinfo")) else {
             return Vec::new();
         };
-        fds.flatten()
-            .filter_map(|fd| fdinfo_mnt_id(&read_text(&fd.path()).ok()?))
-            .collect()
+        let mut ids = Vec::new();
+        for fd in fds.flatten() {
+            if let Some(id) = read_text(&fd.path()).ok().and_then(|t| fdinfo_mnt_id(&t)) {
+                ids.push(id);
+            }
+        }
+        ids
     }
 
     /// rinit's own mount table; the error names the file.
