@@ -112,31 +112,39 @@ pub fn status_field<'a>(status: &'a str, key: &str) -> Option<&'a str> {
 /// `NSpid:` as a list: the pid in the reader's namespace first, then in
 /// each nested one.
 pub fn nspid(status: &str) -> Vec<i32> {
-    status_field(status, "NSpid")
-        .map(|v| {
-            v.split_whitespace()
-                .filter_map(|p| p.parse().ok())
-                .collect()
-        })
-        .unwrap_or_default()
+    let mut pids = Vec::new();
+    for field in status_field(status, "NSpid")
+        .unwrap_or("")
+        .split_whitespace()
+    {
+        if let Ok(pid) = field.parse() {
+            pids.push(pid);
+        }
+    }
+    pids
 }
 
 /// The function names of `/proc/PID/stack` ("[<0>] fuse_flush+0x9c/0x1d0").
 pub fn parse_stack(text: &str) -> Vec<String> {
-    text.lines()
-        .filter_map(|l| {
-            let frame = l.split_once("] ").map_or(l, |(_, f)| f).trim();
-            (!frame.is_empty()).then(|| frame.split('+').next().unwrap_or(frame).to_string())
-        })
-        .collect()
+    let mut frames = Vec::new();
+    for line in text.lines() {
+        let frame = line.split_once("] ").map_or(line, |(_, f)| f).trim();
+        if !frame.is_empty() {
+            frames.push(frame.split('+').next().unwrap_or(frame).to_string());
+        }
+    }
+    frames
 }
 
 /// A NUL-separated `cmdline`.
 pub fn parse_cmdline(raw: &[u8]) -> Vec<String> {
-    raw.split(|&b| b == 0)
-        .filter(|a| !a.is_empty())
-        .map(|a| String::from_utf8_lossy(a).into_owned())
-        .collect()
+    let mut args = Vec::new();
+    for arg in raw.split(|&b| b == 0) {
+        if !arg.is_empty() {
+            args.push(String::from_utf8_lossy(arg).into_owned());
+        }
+    }
+    args
 }
 
 /// Octal escapes of mountinfo (`\040` for a space). The kernel writes
