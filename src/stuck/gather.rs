@@ -136,25 +136,29 @@ fn gather_from(
     let mut tasks = Vec::new();
     for &pid in pids {
         let cmdline = proc.cmdline(pid);
-        let children: Vec<i32> = table
-            .iter()
-            .filter(|p| p.ppid == pid)
-            .map(|p| p.pid)
-            .collect();
+        // Plain loops: an iterator chain each was larger code.
+        let mut children = Vec::new();
+        for p in table {
+            if p.ppid == pid {
+                children.push(p.pid);
+            }
+        }
         let Some(tids) = proc.thread_ids(pid) else {
             continue;
         };
-        let mut threads: Vec<Task> = tids
-            .iter()
-            .filter_map(|&tid| thread(proc, pid, tid, &cmdline, &children, &own_mounts))
-            .collect();
-        let live: Vec<i32> = threads
-            .iter()
-            .filter(|t| t.state != 'Z')
-            .map(|t| t.tid)
-            .collect();
+        let mut threads = Vec::new();
+        let mut live = Vec::new();
+        for &tid in &tids {
+            if let Some(task) = thread(proc, pid, tid, &cmdline, &children, &own_mounts) {
+                if task.state != 'Z' {
+                    live.push(task.tid);
+                }
+                threads.push(task);
+            }
+        }
         for t in &mut threads {
-            t.live_siblings = live.iter().copied().filter(|&tid| tid != t.tid).collect();
+            t.live_siblings = live.clone();
+            t.live_siblings.retain(|&tid| tid != t.tid);
         }
         if threads.iter().any(Task::waits_on_fuse) {
             let fusectl = fusectl.get_or_insert_with(Fusectl::open);
