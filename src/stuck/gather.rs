@@ -251,7 +251,6 @@ fn fuse_connections(proc: &Proc, pid: i32, tids: &[i32], fusectl: &Fusectl) -> V
         })
         .map(|m| procfs::parse_mountinfo(&m))
         .unwrap_or_default();
-    let fuse: Vec<&Mount> = mounts.iter().filter(|m| m.is_fuse()).collect();
     let mut open_on = Vec::new();
     for &tid in tids {
         for id in proc.thread_open_mounts(pid, tid) {
@@ -260,23 +259,24 @@ fn fuse_connections(proc: &Proc, pid: i32, tids: &[i32], fusectl: &Fusectl) -> V
             }
         }
     }
-    let describe = |m: &Mount| {
+    // Plain loops: an iterator chain each was larger code.
+    let (mut all, mut chosen) = (Vec::new(), Vec::new());
+    for m in mounts.iter().filter(|m| m.is_fuse()) {
         let connection = m.fuse_connection().unwrap_or_default();
-        FuseConnection {
+        let described = FuseConnection {
             connection,
             mountpoint: m.point.display().to_string(),
             fstype: m.fstype.clone(),
             waiting: fusectl.waiting(connection),
+        };
+        if open_on.contains(&m.id) || described.waiting.is_some_and(|w| w > 0) {
+            chosen.push(described.clone());
         }
-    };
-    let all: Vec<FuseConnection> = fuse.iter().map(|m| describe(m)).collect();
-    let chosen: Vec<FuseConnection> = fuse
-        .iter()
-        .zip(&all)
-        .filter(|(m, c)| open_on.contains(&m.id) || c.waiting.is_some_and(|w| w > 0))
-        .map(|(_, c)| c.clone())
-        .collect();
-    let mut chosen = if chosen.is_empty() { all } else { chosen };
+        all.push(described);
+    }
+    if chosen.is_empty() {
+        chosen = all;
+    }
     chosen.dedup_by_key(|c| c.connection);
     chosen
 }
