@@ -534,18 +534,9 @@ impl ChildCgroup {
         let mut rounds = 0;
         loop {
             let members = self.members();
-            let fresh: Vec<i32> = members
-                .iter()
-                .copied()
-                .filter(|p| !killed.contains(p))
-                .collect();
-            if fresh.is_empty() {
-                let dying: Vec<i32> = members
-                    .iter()
-                    .copied()
-                    .filter(|&p| !self.fs.has_exited(p))
-                    .collect();
-                if dying.is_empty() || Instant::now() >= deadline {
+            if members.iter().all(|p| killed.contains(p)) {
+                let dying = members.iter().any(|&p| !self.fs.has_exited(p));
+                if !dying || Instant::now() >= deadline {
                     if rounds > 1 {
                         debug!(
                             "cgroup {}: {rounds} rounds of SIGKILL for {} member(s)",
@@ -558,6 +549,8 @@ impl ChildCgroup {
                 std::thread::sleep(Duration::from_millis(1));
                 continue;
             }
+            let mut fresh = members;
+            fresh.retain(|p| !killed.contains(p));
             if rounds >= KILL_ROUNDS || Instant::now() >= deadline {
                 warn!(
                     "cgroup {}: still new members after {rounds} rounds of SIGKILL ({} killed): pids {} are left",
