@@ -218,6 +218,10 @@ fn thread(
                 state,
             })
         });
+    let mut cgroups = Vec::new();
+    for line in lossy(&cgroup_text).lines() {
+        cgroups.push(line.to_string());
+    }
     Some(Task {
         pid,
         tid,
@@ -230,7 +234,7 @@ fn thread(
         stack,
         pending: sigset("SigPnd"),
         shared_pending: sigset("ShdPnd"),
-        cgroups: lossy(&cgroup_text).lines().map(str::to_string).collect(),
+        cgroups,
         freezer,
         fuse: Vec::new(),
         live_siblings: Vec::new(),

@@ -40,10 +40,11 @@ pub fn connections_to_abort(tasks: &[Task]) -> Vec<u64> {
     // Inserted in order rather than sorted: a sort of u64 would be a copy
     // of the generic sort code of its own (2.9 KB), for a handful of items.
     let mut connections: Vec<u64> = Vec::new();
-    let fuse_tasks = tasks.iter().filter(|t| t.classify() == Class::Fuse);
-    for connection in fuse_tasks.flat_map(|t| t.fuse.iter().map(|c| c.connection)) {
-        if let Err(at) = connections.binary_search(&connection) {
-            connections.insert(at, connection);
+    for task in tasks.iter().filter(|t| t.classify() == Class::Fuse) {
+        for c in &task.fuse {
+            if let Err(at) = connections.binary_search(&c.connection) {
+                connections.insert(at, c.connection);
+            }
         }
     }
     connections
