@@ -6,8 +6,8 @@
 //! undoes what was done, so a degraded run leaves nothing behind.
 
 use super::discover::{self as cgroup, Hierarchy, Kind};
-use crate::os::procfs::Proc;
-use crate::os::{describe_error, lossy, read_text, sys, write_control};
+use crate::os::procfs::{PidList, Proc};
+use crate::os::{cannot, describe_error, lossy, read_text, sys, write_control};
 use crate::signals::{self, Signo};
 use log::{debug, warn};
 use std::collections::BTreeSet;
@@ -387,7 +387,7 @@ impl ChildCgroup {
     pub fn members(&self) -> Vec<i32> {
         let mut pids = Vec::new();
         for (_, dir) in &self.dirs {
-            walk_tree(self.fs.as_ref(), dir, false, |cgroup| {
+            walk_tree(self.fs.as_ref(), dir, false, &mut |cgroup| {
                 if let Ok(text) = self.fs.read_at(cgroup, "cgroup.procs") {
                     pids.extend(cgroup::parse_pids(&text));
                 }
@@ -534,18 +534,9 @@ impl ChildCgroup {
         let mut rounds = 0;
         loop {
             let members = self.members();
-            let fresh: Vec<i32> = members
-                .iter()
-                .copied()
-                .filter(|p| !killed.contains(p))
-                .collect();
-            if fresh.is_empty() {
-                let dying: Vec<i32> = members
-                    .iter()
-                    .copied()
-                    .filter(|&p| !self.fs.has_exited(p))
-                    .collect();
-                if dying.is_empty() || Instant::now() >= deadline {
+            if members.iter().all(|p| killed.contains(p)) {
+                let dying = members.iter().any(|&p| !self.fs.has_exited(p));
+                if !dying || Instant::now() >= deadline {
                     if rounds > 1 {
                         debug!(
                             "cgroup {}: {rounds} rounds of SIGKILL for {} member(s)",
@@ -558,13 +549,14 @@ impl ChildCgroup {
                 std::thread::sleep(Duration::from_millis(1));
                 continue;
             }
+            let mut fresh = members;
+            fresh.retain(|p| !killed.contains(p));
             if rounds >= KILL_ROUNDS || Instant::now() >= deadline {
-                let fresh: Vec<String> = fresh.iter().map(i32::to_string).collect();
                 warn!(
                     "cgroup {}: still new members after {rounds} rounds of SIGKILL ({} killed): pids {} are left",
                     self.name,
                     killed.len(),
-                    fresh.join(" ")
+                    PidList(&fresh)
                 );
                 return;
             }
@@ -600,7 +592,7 @@ impl ChildCgroup {
     }
 
     fn thaw_tree(&self, dir: &Path, file: &str, frozen: fn(&str) -> bool, thawed: &str) {
-        walk_tree(self.fs.as_ref(), dir, false, |cgroup| {
+        walk_tree(self.fs.as_ref(), dir, false, &mut |cgroup| {
             if !self
                 .fs
                 .read_at(cgroup, file)
@@ -611,7 +603,7 @@ impl ChildCgroup {
             let path = cgroup.path.join(file);
             match self.fs.write_at(cgroup, file, thawed) {
                 Ok(()) => debug!("wrote {thawed} to {}", path.display()),
-                Err(e) => warn!("cannot write {}: {}", path.display(), describe_error(&e)),
+                Err(e) => warn!("{}", cannot("write", &path, &e)),
             }
         });
     }
@@ -634,7 +626,7 @@ impl ChildCgroup {
             if !leaf.enabled.is_empty() {
                 let control = leaf.own_dir.join("cgroup.subtree_control");
                 if let Err(e) = self.fs.write(&control, &format!("-{}", leaf.enabled)) {
-                    warn!("cannot write {}: {}", control.display(), describe_error(&e));
+                    warn!("{}", cannot("write", &control, &e));
                 }
             }
             let procs = leaf.own_dir.join("cgroup.procs");
@@ -697,13 +689,14 @@ struct Level {
 /// tried. The retry budget of the removal is shared by the whole tree, so
 /// a tree takes no longer than one cgroup; a cgroup that stays is reported
 /// once, and its ancestors, which cannot go either, are not tried.
-fn walk_tree(fs: &dyn CgroupFs, top: &Path, remove: bool, mut visit: impl FnMut(&CgroupDir)) {
+/// `visit` is a `dyn`: the walk is compiled once, not once per caller.
+fn walk_tree(fs: &dyn CgroupFs, top: &Path, remove: bool, visit: &mut dyn FnMut(&CgroupDir)) {
     let mut retries = RMDIR_RETRIES;
     let mut current = match fs.open_dir(top) {
         Ok(dir) => dir,
         Err(e) => {
             if e.kind() != io::ErrorKind::NotFound {
-                debug!("cannot open {}: {}", top.display(), describe_error(&e));
+                debug!("{}", cannot("open", top, &e));
             }
             return;
         }
@@ -772,7 +765,7 @@ const RMDIR_RETRIES: u32 = 19;
 /// Removes the cgroup at `dir` and every sub-cgroup under it, deepest
 /// first.
 fn remove_tree(cgroupfs: &dyn CgroupFs, dir: &Path) {
-    walk_tree(cgroupfs, dir, true, |_| {});
+    walk_tree(cgroupfs, dir, true, &mut |_| {});
 }
 
 /// Whether the sub-cgroup `name` of `parent` is gone (removed now, or
@@ -815,8 +808,7 @@ fn retrying(
                     if pids.is_empty() {
                         String::new()
                     } else {
-                        let pids: Vec<String> = pids.iter().map(i32::to_string).collect();
-                        format!(" (still holds pids {})", pids.join(" "))
+                        format!(" (still holds pids {})", PidList(&pids))
                     }
                 );
                 return false;
@@ -887,11 +879,7 @@ impl Memory {
                     memory.oom_control = Some(oom_control);
                 }
                 // Without notification the counter is still read at exit.
-                Err(e) => debug!(
-                    "cannot write {}: {}",
-                    registration.display(),
-                    describe_error(&e)
-                ),
+                Err(e) => debug!("{}", cannot("write", &registration, &e)),
             }
         }
         Ok(memory)

@@ -7,8 +7,8 @@
 //! removed at start-up (emptied, when it cannot be removed), so whatever is
 //! at PATH after rinit exits is this run's report or nothing.
 
-use crate::os::describe_error;
 use crate::os::sys::{self, Bounded, FileKind};
+use crate::os::{cannot, describe_error};
 use std::ffi::{OsStr, OsString};
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
@@ -87,7 +87,7 @@ impl Target {
     fn clear_earlier_report(&mut self) -> Result<(), Unusable> {
         let shown = self.path.display();
         let kind = sys::kind_at(&self.dir, &self.name)
-            .map_err(|e| Unusable(format!("cannot examine {shown}: {}", describe_error(&e))))?;
+            .map_err(|e| Unusable(cannot("examine", &self.path, &e)))?;
         match kind {
             None => return Ok(()),
             Some(FileKind::Regular) => {}
@@ -140,13 +140,14 @@ impl Target {
         }
         let (tmp, mut file) = self.create_temporary()?;
         let shown = |name: &OsStr| self.path.with_file_name(name).display().to_string();
+        let beside = |name: &OsStr| self.path.with_file_name(name);
         use std::io::Write;
         let written = file
             .write_all(text.as_bytes())
-            .map_err(|e| format!("cannot write {}: {}", shown(&tmp), describe_error(&e)))
+            .map_err(|e| cannot("write", &beside(&tmp), &e))
             .and_then(|()| {
                 file.sync_all()
-                    .map_err(|e| format!("cannot sync {}: {}", shown(&tmp), describe_error(&e)))
+                    .map_err(|e| cannot("sync", &beside(&tmp), &e))
             })
             .map(|()| sys::rename_at(&self.dir, &tmp, &self.name));
         let renamed = match written {
@@ -210,11 +211,7 @@ impl Target {
                 Ok(file) => return Ok((tmp, file)),
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => last = Some(tmp),
                 Err(e) => {
-                    return Err(format!(
-                        "cannot create {}: {}",
-                        self.path.with_file_name(&tmp).display(),
-                        describe_error(&e)
-                    ));
+                    return Err(cannot("create", &self.path.with_file_name(&tmp), &e));
                 }
             }
         }

@@ -20,6 +20,12 @@ pub fn describe_error(err: &io::Error) -> String {
     }
 }
 
+/// "cannot OP PATH: ERR", for an operation on a file that failed: one
+/// formatter for the many messages of this shape.
+pub fn cannot(op: &str, path: &Path, err: &io::Error) -> String {
+    format!("cannot {op} {}: {}", path.display(), describe_error(err))
+}
+
 /// Reads a whole kernel file (/proc, cgroupfs, fusectl) as the bytes it
 /// holds. They are not text: the kernel cuts a command name at 15 bytes,
 /// in the middle of a character if need be, and passes a mount point's

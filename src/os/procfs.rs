@@ -4,7 +4,7 @@
 //! only, mount points kept as the bytes they are. Parsers split `stat` at
 //! the *last* `)`, since a command name may itself contain `)` and spaces.
 
-use crate::os::{describe_error, lossy, read_file, read_text};
+use crate::os::{cannot, lossy, read_file, read_text};
 use std::ffi::OsString;
 use std::fs;
 use std::io;
@@ -112,31 +112,39 @@ pub fn status_field<'a>(status: &'a str, key: &str) -> Option<&'a str> {
 /// `NSpid:` as a list: the pid in the reader's namespace first, then in
 /// each nested one.
 pub fn nspid(status: &str) -> Vec<i32> {
-    status_field(status, "NSpid")
-        .map(|v| {
-            v.split_whitespace()
-                .filter_map(|p| p.parse().ok())
-                .collect()
-        })
-        .unwrap_or_default()
+    let mut pids = Vec::new();
+    for field in status_field(status, "NSpid")
+        .unwrap_or("")
+        .split_whitespace()
+    {
+        if let Ok(pid) = field.parse() {
+            pids.push(pid);
+        }
+    }
+    pids
 }
 
 /// The function names of `/proc/PID/stack` ("[<0>] fuse_flush+0x9c/0x1d0").
 pub fn parse_stack(text: &str) -> Vec<String> {
-    text.lines()
-        .filter_map(|l| {
-            let frame = l.split_once("] ").map_or(l, |(_, f)| f).trim();
-            (!frame.is_empty()).then(|| frame.split('+').next().unwrap_or(frame).to_string())
-        })
-        .collect()
+    let mut frames = Vec::new();
+    for line in text.lines() {
+        let frame = line.split_once("] ").map_or(line, |(_, f)| f).trim();
+        if !frame.is_empty() {
+            frames.push(frame.split('+').next().unwrap_or(frame).to_string());
+        }
+    }
+    frames
 }
 
 /// A NUL-separated `cmdline`.
 pub fn parse_cmdline(raw: &[u8]) -> Vec<String> {
-    raw.split(|&b| b == 0)
-        .filter(|a| !a.is_empty())
-        .map(|a| String::from_utf8_lossy(a).into_owned())
-        .collect()
+    let mut args = Vec::new();
+    for arg in raw.split(|&b| b == 0) {
+        if !arg.is_empty() {
+            args.push(String::from_utf8_lossy(arg).into_owned());
+        }
+    }
+    args
 }
 
 /// Octal escapes of mountinfo (`\040` for a space). The kernel writes
@@ -184,27 +192,36 @@ fn path(field: &[u8]) -> PathBuf {
 }
 
 pub fn parse_mountinfo(raw: &[u8]) -> Vec<Mount> {
-    raw.split(|&b| b == b'\n')
-        .filter_map(|line| {
-            let at = line.windows(3).position(|w| w == b" - ")?;
-            let (left, right) = (&line[..at], &line[at + 3..]);
-            let left: Vec<&[u8]> = left.split(|&b| b == b' ').collect();
-            let mut right = right.split(|&b| b == b' ');
-            let device = left.get(2)?;
-            let colon = device.iter().position(|&b| b == b':')?;
-            let fstype = lossy(right.next()?);
-            let _source = right.next();
-            Some(Mount {
-                id: number(left.first()?)?,
-                major: number(&device[..colon])?,
-                minor: number(&device[colon + 1..])?,
-                root: path(left.get(3)?),
-                point: path(left.get(4)?),
-                fstype,
-                options: right.next().map(lossy).unwrap_or_default(),
-            })
-        })
-        .collect()
+    let mut mounts = Vec::new();
+    for line in raw.split(|&b| b == b'\n') {
+        if let Some(mount) = parse_mount(line) {
+            mounts.push(mount);
+        }
+    }
+    mounts
+}
+
+/// One line: `ID PARENT MAJOR:MINOR ROOT POINT OPTIONS... - FSTYPE SOURCE
+/// SUPER_OPTIONS`.
+fn parse_mount(line: &[u8]) -> Option<Mount> {
+    let at = line.windows(3).position(|w| w == b" - ")?;
+    let mut left = line[..at].split(|&b| b == b' ');
+    let mut right = line[at + 3..].split(|&b| b == b' ');
+    let id = left.next()?;
+    let device = left.nth(1)?;
+    let (root, point) = (left.next()?, left.next()?);
+    let colon = device.iter().position(|&b| b == b':')?;
+    let fstype = lossy(right.next()?);
+    let _source = right.next();
+    Some(Mount {
+        id: number(id)?,
+        major: number(&device[..colon])?,
+        minor: number(&device[colon + 1..])?,
+        root: path(root),
+        point: path(point),
+        fstype,
+        options: right.next().map(lossy).unwrap_or_default(),
+    })
 }
 
 impl Mount {
@@ -254,15 +271,33 @@ pub fn descendants(table: &[ProcStat], root: i32) -> Vec<i32> {
 /// The processes of a `/proc` mount; entries that vanish meanwhile are
 /// skipped (a process may exit between readdir and open).
 pub fn read_table(proc_root: &Path) -> Vec<ProcStat> {
+    let mut table = Vec::new();
+    each_stat(proc_root, &mut |stat, _| table.push(stat));
+    table
+}
+
+/// Calls `found` with each process's parsed `stat` and its raw bytes, for
+/// the callers that read more of the same file. One walk for all of them
+/// (not generic: a `dyn`, so it is compiled once).
+fn each_stat(proc_root: &Path, found: &mut dyn FnMut(ProcStat, &[u8])) {
     let Ok(dir) = fs::read_dir(proc_root) else {
-        return Vec::new();
+        return;
     };
-    dir.filter_map(|entry| {
-        let entry = entry.ok()?;
-        entry.file_name().to_str()?.parse::<i32>().ok()?;
-        parse_stat(&read_file(&entry.path().join("stat")).ok()?)
-    })
-    .collect()
+    for entry in dir.flatten() {
+        let is_pid = entry
+            .file_name()
+            .to_str()
+            .is_some_and(|n| n.parse::<i32>().is_ok());
+        if !is_pid {
+            continue;
+        }
+        let Ok(raw) = read_file(&entry.path().join("stat")) else {
+            continue;
+        };
+        if let Some(stat) = parse_stat(&raw) {
+            found(stat, &raw);
+        }
+    }
 }
 
 /// Whether `proc_root` shows this process's own PID namespace: `self`
@@ -309,6 +344,22 @@ pub fn view(own_pid: i32, self_link: Option<i32>, self_nspid: &[i32]) -> View {
     }
 }
 
+/// Pids for a log line, separated by spaces; one formatter for every list
+/// of them (not a `Vec<String>` joined at each).
+pub struct PidList<'a>(pub &'a [i32]);
+
+impl std::fmt::Display for PidList<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, pid) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(" ")?;
+            }
+            write!(f, "{pid}")?;
+        }
+        Ok(())
+    }
+}
+
 /// A command line for a log line: arguments joined by spaces, escaped so
 /// that a hostile argv cannot forge log lines, and cut after
 /// `escape::COMMAND_SHOWN` characters (with the whole length) so that a
@@ -349,20 +400,13 @@ impl Proc {
     /// [`Proc::table`], with each process's group (pid, pgrp), sorted by
     /// pid: read from the same `stat`, as a group seen later may be gone.
     pub fn table_with_groups(&self) -> (Vec<ProcStat>, Vec<(i32, i32)>) {
-        let Ok(dir) = fs::read_dir(&self.root) else {
-            return (Vec::new(), Vec::new());
-        };
-        let (table, mut groups): (Vec<ProcStat>, Vec<(i32, i32)>) = dir
-            .filter_map(|entry| {
-                let entry = entry.ok()?;
-                entry.file_name().to_str()?.parse::<i32>().ok()?;
-                let raw = read_file(&entry.path().join("stat")).ok()?;
-                let stat = parse_stat(&raw)?;
-                let pgrp = parse_stat_details(&raw)?.pgrp;
-                let pid = stat.pid;
-                Some((stat, (pid, pgrp)))
-            })
-            .unzip();
+        let (mut table, mut groups) = (Vec::new(), Vec::new());
+        each_stat(&self.root, &mut |stat, raw| {
+            if let Some(details) = parse_stat_details(raw) {
+                groups.push((stat.pid, details.pgrp));
+                table.push(stat);
+            }
+        });
         groups.sort_unstable();
         (table, groups)
     }
@@ -421,10 +465,12 @@ impl Proc {
     /// The thread ids of a process, in order; `None` when it is gone.
     pub fn thread_ids(&self, pid: i32) -> Option<Vec<i32>> {
         let entries = fs::read_dir(self.process(pid).join("task")).ok()?;
-        let mut tids: Vec<i32> = entries
-            .flatten()
-            .filter_map(|e| e.file_name().to_str()?.parse().ok())
-            .collect();
+        let mut tids = Vec::new();
+        for entry in entries.flatten() {
+            if let Some(tid) = entry.file_name().to_str().and_then(|n| n.parse().ok()) {
+                tids.push(tid);
+            }
+        }
         tids.sort_unstable();
         Some(tids)
     }
@@ -449,9 +495,13 @@ impl Proc {
         let Ok(fds) = fs::read_dir(self.thread(pid, tid).join("fdinfo")) else {
             return Vec::new();
         };
-        fds.flatten()
-            .filter_map(|fd| fdinfo_mnt_id(&read_text(&fd.path()).ok()?))
-            .collect()
+        let mut ids = Vec::new();
+        for fd in fds.flatten() {
+            if let Some(id) = read_text(&fd.path()).ok().and_then(|t| fdinfo_mnt_id(&t)) {
+                ids.push(id);
+            }
+        }
+        ids
     }
 
     /// rinit's own mount table; the error names the file.
@@ -466,8 +516,7 @@ impl Proc {
 
     fn read_self(&self, name: &str) -> Result<Vec<u8>, String> {
         let path = self.root.join("self").join(name);
-        read_file(&path)
-            .map_err(|e| format!("cannot read {}: {}", path.display(), describe_error(&e)))
+        read_file(&path).map_err(|e| cannot("read", &path, &e))
     }
 }
 
@@ -704,6 +753,12 @@ mod tests {
         assert_eq!(view(2, Some(4321), &[4321]), View::Foreign);
         assert_eq!(view(2, Some(4321), &[]), View::Foreign);
         assert_eq!(view(2, None, &[]), View::Foreign);
+    }
+
+    #[test]
+    fn pid_lists_for_log_lines() {
+        assert_eq!(PidList(&[8, 20, 3]).to_string(), "8 20 3");
+        assert_eq!(PidList(&[]).to_string(), "");
     }
 
     #[test]

@@ -1431,7 +1431,9 @@ pub fn sub_directories(dir: std::os::fd::BorrowedFd<'_>) -> io::Result<Vec<std::
     // SAFETY: `stream` is valid and closed exactly once, closing `dup`.
     unsafe { libc::closedir(stream) };
     result?;
-    names.sort();
+    // Names in a directory are unique, so an unstable sort orders them
+    // the same, with less code than the stable one.
+    names.sort_unstable();
     Ok(names)
 }
 

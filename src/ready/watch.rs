@@ -7,6 +7,7 @@
 
 use super::{Condition, NotifyAddress, next_delay, notify_address, notify_message};
 use crate::exit_report::Readiness;
+use crate::leaks;
 use crate::os::describe_error;
 use crate::os::ready::{self as os, Connecting};
 use log::{debug, info, warn};
@@ -137,7 +138,7 @@ impl Watch {
             warn!(
                 "main child {} is not ready after {} ms: {} never held; it keeps running{}",
                 self.main_pid,
-                self.timeout.as_millis(),
+                leaks::millis(self.timeout),
                 self.text,
                 if self.notify.is_some() {
                     ", and NOTIFY_SOCKET gets no READY=1"
@@ -213,7 +214,7 @@ impl Watch {
         info!(
             "main child {} is ready after {} ms: {}",
             self.main_pid,
-            after.as_millis(),
+            leaks::millis(after),
             self.text
         );
         let Some(address) = &self.notify else {

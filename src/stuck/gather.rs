@@ -136,25 +136,29 @@ fn gather_from(
     let mut tasks = Vec::new();
     for &pid in pids {
         let cmdline = proc.cmdline(pid);
-        let children: Vec<i32> = table
-            .iter()
-            .filter(|p| p.ppid == pid)
-            .map(|p| p.pid)
-            .collect();
+        // Plain loops: an iterator chain each was larger code.
+        let mut children = Vec::new();
+        for p in table {
+            if p.ppid == pid {
+                children.push(p.pid);
+            }
+        }
         let Some(tids) = proc.thread_ids(pid) else {
             continue;
         };
-        let mut threads: Vec<Task> = tids
-            .iter()
-            .filter_map(|&tid| thread(proc, pid, tid, &cmdline, &children, &own_mounts))
-            .collect();
-        let live: Vec<i32> = threads
-            .iter()
-            .filter(|t| t.state != 'Z')
-            .map(|t| t.tid)
-            .collect();
+        let mut threads = Vec::new();
+        let mut live = Vec::new();
+        for &tid in &tids {
+            if let Some(task) = thread(proc, pid, tid, &cmdline, &children, &own_mounts) {
+                if task.state != 'Z' {
+                    live.push(task.tid);
+                }
+                threads.push(task);
+            }
+        }
         for t in &mut threads {
-            t.live_siblings = live.iter().copied().filter(|&tid| tid != t.tid).collect();
+            t.live_siblings = live.clone();
+            t.live_siblings.retain(|&tid| tid != t.tid);
         }
         if threads.iter().any(Task::waits_on_fuse) {
             let fusectl = fusectl.get_or_insert_with(Fusectl::open);
@@ -214,6 +218,10 @@ fn thread(
                 state,
             })
         });
+    let mut cgroups = Vec::new();
+    for line in lossy(&cgroup_text).lines() {
+        cgroups.push(line.to_string());
+    }
     Some(Task {
         pid,
         tid,
@@ -226,7 +234,7 @@ fn thread(
         stack,
         pending: sigset("SigPnd"),
         shared_pending: sigset("ShdPnd"),
-        cgroups: lossy(&cgroup_text).lines().map(str::to_string).collect(),
+        cgroups,
         freezer,
         fuse: Vec::new(),
         live_siblings: Vec::new(),
@@ -247,7 +255,6 @@ fn fuse_connections(proc: &Proc, pid: i32, tids: &[i32], fusectl: &Fusectl) -> V
         })
         .map(|m| procfs::parse_mountinfo(&m))
         .unwrap_or_default();
-    let fuse: Vec<&Mount> = mounts.iter().filter(|m| m.is_fuse()).collect();
     let mut open_on = Vec::new();
     for &tid in tids {
         for id in proc.thread_open_mounts(pid, tid) {
@@ -256,23 +263,24 @@ fn fuse_connections(proc: &Proc, pid: i32, tids: &[i32], fusectl: &Fusectl) -> V
             }
         }
     }
-    let describe = |m: &Mount| {
+    // Plain loops: an iterator chain each was larger code.
+    let (mut all, mut chosen) = (Vec::new(), Vec::new());
+    for m in mounts.iter().filter(|m| m.is_fuse()) {
         let connection = m.fuse_connection().unwrap_or_default();
-        FuseConnection {
+        let described = FuseConnection {
             connection,
             mountpoint: m.point.display().to_string(),
             fstype: m.fstype.clone(),
             waiting: fusectl.waiting(connection),
+        };
+        if open_on.contains(&m.id) || described.waiting.is_some_and(|w| w > 0) {
+            chosen.push(described.clone());
         }
-    };
-    let all: Vec<FuseConnection> = fuse.iter().map(|m| describe(m)).collect();
-    let chosen: Vec<FuseConnection> = fuse
-        .iter()
-        .zip(&all)
-        .filter(|(m, c)| open_on.contains(&m.id) || c.waiting.is_some_and(|w| w > 0))
-        .map(|(_, c)| c.clone())
-        .collect();
-    let mut chosen = if chosen.is_empty() { all } else { chosen };
+        all.push(described);
+    }
+    if chosen.is_empty() {
+        chosen = all;
+    }
     chosen.dedup_by_key(|c| c.connection);
     chosen
 }

@@ -6,7 +6,7 @@
 
 use super::gather::{Fusectl, gather};
 use super::task::{AbortOutcome, Class, StuckSection, Task, stuck_section};
-use crate::os::procfs::ProcStat;
+use crate::os::procfs::{PidList, ProcStat};
 use log::{error, warn};
 use std::time::Duration;
 
@@ -24,10 +24,7 @@ pub fn summary(pids: &[i32], timeout: Duration) -> String {
     let listed = if pids.is_empty() {
         "(gone meanwhile)".to_string()
     } else {
-        pids.iter()
-            .map(i32::to_string)
-            .collect::<Vec<_>>()
-            .join(" ")
+        PidList(pids).to_string()
     };
     format!(
         "stuck exit: {} process(es) survived SIGKILL for {} ms (--stuck-timeout): {listed}; exiting anyway",
@@ -43,10 +40,11 @@ pub fn connections_to_abort(tasks: &[Task]) -> Vec<u64> {
     // Inserted in order rather than sorted: a sort of u64 would be a copy
     // of the generic sort code of its own (2.9 KB), for a handful of items.
     let mut connections: Vec<u64> = Vec::new();
-    let fuse_tasks = tasks.iter().filter(|t| t.classify() == Class::Fuse);
-    for connection in fuse_tasks.flat_map(|t| t.fuse.iter().map(|c| c.connection)) {
-        if let Err(at) = connections.binary_search(&connection) {
-            connections.insert(at, connection);
+    for task in tasks.iter().filter(|t| t.classify() == Class::Fuse) {
+        for c in &task.fuse {
+            if let Err(at) = connections.binary_search(&c.connection) {
+                connections.insert(at, c.connection);
+            }
         }
     }
     connections

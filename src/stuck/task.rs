@@ -5,9 +5,10 @@
 
 use crate::escape::{COMMAND_SHOWN, bounded_args, escape_bounded, joined_len};
 use crate::exit_report::{CMDLINE_ARGS, CMDLINE_BYTES};
-use crate::os::procfs::PF_EXITING;
+use crate::os::procfs::{PF_EXITING, PidList};
 use crate::signals::{SigSet, Signo};
 use miniserde::Serialize;
+use std::fmt::Write;
 
 /// A FUSE connection a task may be waiting on.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -205,54 +206,55 @@ impl Task {
 
     /// The log lines for this task.
     pub fn text(&self) -> Vec<String> {
+        // Each line written into one buffer: a String per part was larger
+        // code.
         let (why, remedy) = self.explain();
         let mut head = format!(
-            "pid {} tid {} ({}) state {}{}{}",
-            self.pid,
-            self.tid,
-            self.comm,
-            self.state,
-            if self.exiting() { ", exiting" } else { "" },
-            self.wchan
-                .as_ref()
-                .map_or(String::new(), |w| format!(", wchan {w}")),
+            "pid {} tid {} ({}) state {}",
+            self.pid, self.tid, self.comm, self.state
         );
+        if self.exiting() {
+            head.push_str(", exiting");
+        }
+        if let Some(wchan) = &self.wchan {
+            _ = write!(head, ", wchan {wchan}");
+        }
         if self.nspid.len() > 1 {
-            head.push_str(&format!(", NSpid {}", pids(&self.nspid)));
+            _ = write!(head, ", NSpid {}", pids(&self.nspid));
         }
         let pending = describe_pending(self.pending, self.shared_pending);
         if !pending.is_empty() {
-            head.push_str(&format!(", {pending}"));
+            _ = write!(head, ", {pending}");
         }
-        let stack = match &self.stack {
-            Ok(frames) if frames.is_empty() => "empty".to_string(),
-            Ok(frames) => frames.join(" < "),
-            Err(why) => format!("unreadable ({why})"),
-        };
-        let freezer = self.freezer.as_ref().map_or(String::new(), |f| {
-            format!("; freezer {} {}", f.cgroup, f.state)
-        });
-        vec![
-            format!("{head}: {why}"),
-            format!("  remedy: {remedy}"),
-            format!(
-                "  cmdline: {}; cgroup: {}{freezer}; stack: {stack}",
-                if self.cmdline.is_empty() {
-                    "(none)".to_string()
-                } else {
-                    let all = self.cmdline.join(" ");
-                    escape_bounded(&all, COMMAND_SHOWN).to_string()
-                },
-                self.cgroups
-                    .iter()
-                    .filter(|l| l.starts_with("0::")
-                        || l.contains(":freezer:")
-                        || l.contains(":memory:"))
-                    .map(String::as_str)
-                    .collect::<Vec<_>>()
-                    .join(" ")
-            ),
-        ]
+        _ = write!(head, ": {why}");
+        let mut details = String::from("  cmdline: ");
+        if self.cmdline.is_empty() {
+            details.push_str("(none)");
+        } else {
+            let all = self.cmdline.join(" ");
+            _ = write!(details, "{}", escape_bounded(&all, COMMAND_SHOWN));
+        }
+        details.push_str("; cgroup: ");
+        let shown = self
+            .cgroups
+            .iter()
+            .filter(|l| l.starts_with("0::") || l.contains(":freezer:") || l.contains(":memory:"));
+        for (i, line) in shown.enumerate() {
+            if i > 0 {
+                details.push(' ');
+            }
+            details.push_str(line);
+        }
+        if let Some(f) = &self.freezer {
+            _ = write!(details, "; freezer {} {}", f.cgroup, f.state);
+        }
+        details.push_str("; stack: ");
+        match &self.stack {
+            Ok(frames) if frames.is_empty() => details.push_str("empty"),
+            Ok(frames) => details.push_str(&frames.join(" < ")),
+            Err(why) => _ = write!(details, "unreadable ({why})"),
+        }
+        vec![head, format!("  remedy: {remedy}"), details]
     }
 }
 
@@ -260,10 +262,7 @@ fn pids(list: &[i32]) -> String {
     if list.is_empty() {
         return "(none found)".to_string();
     }
-    list.iter()
-        .map(i32::to_string)
-        .collect::<Vec<_>>()
-        .join(" ")
+    PidList(list).to_string()
 }
 
 fn describe_connection(c: &FuseConnection) -> String {

@@ -99,40 +99,41 @@ pub fn census(
         here: Some(here),
         zombie: zombie(here),
     };
-    let (own_pid, mut present): (i32, Vec<Present>) = match (scope, view) {
-        (Scope::Namespace, View::Own) => (
-            1,
-            table
-                .iter()
-                .map(|p| p.pid)
-                .filter(|&pid| pid != 1 && counted(pid))
-                .map(own)
-                .collect(),
-        ),
+    // Plain loops into one Vec: an iterator chain per case was larger code.
+    let mut present = Vec::new();
+    let own_pid = match (scope, view) {
+        (Scope::Namespace, View::Own) => {
+            for p in table {
+                if p.pid != 1 && counted(p.pid) {
+                    present.push(own(p.pid));
+                }
+            }
+            1
+        }
         (Scope::Namespace, _) => return Census::Unknown,
-        (Scope::Descendants { own_pid }, View::Own) => (
-            own_pid,
-            descendants(table, own_pid)
-                .into_iter()
-                .filter(|&pid| counted(pid))
-                .map(own)
-                .collect(),
-        ),
-        (Scope::Descendants { own_pid }, View::Outer { self_pid, level }) => (
-            own_pid,
-            descendants(table, self_pid)
-                .into_iter()
-                .filter(|&here| counted(here))
-                .filter_map(|here| {
-                    Some(Present {
-                        pid: *nspid(here).get(level)?,
+        (Scope::Descendants { own_pid }, View::Own) => {
+            for here in descendants(table, own_pid) {
+                if counted(here) {
+                    present.push(own(here));
+                }
+            }
+            own_pid
+        }
+        (Scope::Descendants { own_pid }, View::Outer { self_pid, level }) => {
+            for here in descendants(table, self_pid) {
+                if counted(here)
+                    && let Some(&pid) = nspid(here).get(level)
+                {
+                    present.push(Present {
+                        pid,
                         here: Some(here),
                         zombie: zombie(here),
-                    })
-                })
-                .collect(),
-        ),
-        (Scope::Descendants { own_pid }, View::Foreign) => (own_pid, Vec::new()),
+                    });
+                }
+            }
+            own_pid
+        }
+        (Scope::Descendants { own_pid }, View::Foreign) => own_pid,
     };
     present.sort_unstable_by_key(|p| p.pid);
     let listed = present.len();

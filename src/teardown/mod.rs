@@ -244,7 +244,7 @@ impl Sight<'_> {
             if (!termed.main_group || !catchable) && self.main_group_among(&fresh, &groups) {
                 termed.main_group = true;
                 let group = format!("process group {}", self.main_pid);
-                debug!("pass {pass}: sending {sigs:?} to {group}");
+                debug!("pass {pass}: sending {} to {group}", signal::Names(sigs));
                 reached |= signal::broadcast(-self.main_pid, sigs, &group);
                 if self.view == View::Own {
                     fresh.retain(|p| !in_main_group(p));
@@ -367,26 +367,25 @@ impl Sight<'_> {
             Some(index[at])
         };
         let comm_of = |pid: i32| entry(pid).map(|p| p.comm.clone());
-        Some(
-            pids.into_iter()
-                .filter_map(|pid| {
-                    let stat = entry(pid)?;
-                    let details = self.proc.stat_details(pid)?;
-                    Some(Leftover {
-                        pid,
-                        comm: stat.comm.clone(),
-                        cmdline: self.proc.cmdline(pid),
-                        ran_for: boot_now
-                            .and_then(|now| leaks::ran_for(details.start_ticks, ticks, now)),
-                        pgrp: details.pgrp,
-                        session: details.session,
-                        parent: Leftover::parent_of(stat.ppid, rinit_here, comm_of(stat.ppid)),
-                        start_ticks: details.start_ticks,
-                        became: None,
-                    })
-                })
-                .collect(),
-        )
+        let mut leftovers = Vec::new();
+        for pid in pids {
+            let Some(stat) = entry(pid) else { continue };
+            let Some(details) = self.proc.stat_details(pid) else {
+                continue;
+            };
+            leftovers.push(Leftover {
+                pid,
+                comm: stat.comm.clone(),
+                cmdline: self.proc.cmdline(pid),
+                ran_for: boot_now.and_then(|now| leaks::ran_for(details.start_ticks, ticks, now)),
+                pgrp: details.pgrp,
+                session: details.session,
+                parent: Leftover::parent_of(stat.ppid, rinit_here, comm_of(stat.ppid)),
+                start_ticks: details.start_ticks,
+                became: None,
+            });
+        }
+        Some(leftovers)
     }
 
     /// What a leftover runs now; `None` when it is gone, a zombie, or its
@@ -466,9 +465,9 @@ impl Sight<'_> {
     /// "pid 12 (daemon --flag)" for each; the pid alone when /proc cannot
     /// show it.
     fn names(&self, present: &[&Present]) -> Vec<String> {
-        present
-            .iter()
-            .map(|p| match p.here {
+        let mut names = Vec::new();
+        for p in present {
+            names.push(match p.here {
                 Some(here) => {
                     let comm = self.proc.stat(here).map(|s| s.comm).unwrap_or_default();
                     format!(
@@ -478,8 +477,9 @@ impl Sight<'_> {
                     )
                 }
                 None => format!("pid {}", p.pid),
-            })
-            .collect()
+            });
+        }
+        names
     }
 
     /// The stuck-exit report, after the final SIGKILL; returns whether
