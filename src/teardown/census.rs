@@ -58,6 +58,22 @@ impl Census {
         }
     }
 
+    /// What a stuck-exit report lists: [`Census::listed`], without the
+    /// zombies for which `counts` says no (rinit's own, whose threads are
+    /// all gone: they wait only for rinit's reaping, which is not being
+    /// stuck).
+    pub fn listed_stuck(&self, counts: impl Fn(i32) -> bool) -> Option<Vec<i32>> {
+        match self {
+            Census::All(all) => Some(
+                all.iter()
+                    .filter(|p| !p.zombie || p.here.is_some_and(&counts))
+                    .filter_map(|p| p.here)
+                    .collect(),
+            ),
+            _ => None,
+        }
+    }
+
     /// The same, zombies left out: the processes that are still running.
     pub fn listed_alive(&self) -> Option<Vec<i32>> {
         match self {
@@ -361,6 +377,12 @@ mod tests {
         assert_eq!(got, Census::All(own(&[7, 8, 9, -10, 20])));
         assert_eq!(got.listed(), Some(vec![7, 8, 9, 10, 20]));
         assert_eq!(got.listed_alive(), Some(vec![7, 8, 9, 20]));
+        // The zombie 10 is listed only where the caller says it counts.
+        assert_eq!(got.listed_stuck(|_| false), Some(vec![7, 8, 9, 20]));
+        assert_eq!(
+            got.listed_stuck(|pid| pid == 10),
+            Some(vec![7, 8, 9, 10, 20])
+        );
     }
 
     /// The grace warning as PID 1 of a whole machine once named kthreadd

@@ -491,9 +491,24 @@ impl Sight<'_> {
         timeout: Duration,
     ) -> bool {
         let table = self.proc.table();
-        // The report reads /proc, so it takes the pids /proc shows; a
-        // zombie may be a leader whose threads are what is stuck.
-        let survivors = self.census_of(&table).listed();
+        // The report reads /proc, so it takes the pids /proc shows. A
+        // zombie of rinit's own waits only for rinit's reaping, unless it
+        // is a leader whose threads live on (task/ holds more than itself):
+        // those are what is stuck. Another's zombie waits for its parent,
+        // which may be the stuck one.
+        let rinit_here = match (self.scope, self.view) {
+            (_, View::Outer { self_pid, .. }) => self_pid,
+            (Scope::Namespace, _) => 1,
+            (Scope::Descendants { own_pid }, _) => own_pid,
+        };
+        let survivors = self.census_of(&table).listed_stuck(|pid| {
+            let ours = table.iter().any(|p| p.pid == pid && p.ppid == rinit_here);
+            !ours
+                || self
+                    .proc
+                    .thread_ids(pid)
+                    .is_some_and(|tids| tids.iter().any(|&tid| tid != pid))
+        });
         if let Some(tracker) = tracker {
             tracker.look_again(|l| self.look_again(l));
             if let Some(pids) = &survivors {
