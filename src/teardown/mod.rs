@@ -67,6 +67,11 @@ fn warn_about_view(view: View, scope: Scope, own_pid: i32) {
     }
 }
 
+/// How many processes one warning names: each name is at most about 300
+/// bytes (a command line is cut at 256 characters), so the line stays well
+/// under the 16 KiB where log collectors split lines.
+const NAMED_AT_MOST: usize = 20;
+
 /// What the end tells, and how: --leaks, --report, --fuse-abort.
 pub struct Reports {
     pub leaks: LeakPolicy,
@@ -463,10 +468,12 @@ impl Sight<'_> {
     }
 
     /// "pid 12 (daemon --flag)" for each; the pid alone when /proc cannot
-    /// show it.
+    /// show it. At most [`NAMED_AT_MOST`], then how many more: each name is
+    /// bounded, and so must the line be (Docker's json-file and CRI split
+    /// lines at 16 KiB).
     fn names(&self, present: &[&Present]) -> Vec<String> {
         let mut names = Vec::new();
-        for p in present {
+        for p in present.iter().take(NAMED_AT_MOST) {
             names.push(match p.here {
                 Some(here) => {
                     let comm = self.proc.stat(here).map(|s| s.comm).unwrap_or_default();
@@ -478,6 +485,9 @@ impl Sight<'_> {
                 }
                 None => format!("pid {}", p.pid),
             });
+        }
+        if present.len() > NAMED_AT_MOST {
+            names.push(format!("and {} more", present.len() - NAMED_AT_MOST));
         }
         names
     }

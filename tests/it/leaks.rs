@@ -372,6 +372,36 @@ exit 0"#,
     }
 }
 
+/// Twenty-five leftovers (and their sleeps) that ignore SIGTERM, each with
+/// a long command line: the grace warning names twenty and counts the rest, so
+/// that its line stays bounded however many there are.
+fn the_grace_warning_names_a_bounded_number() {
+    let dir = TempDir::new("manyleft");
+    let d = dir.path().to_str().unwrap().to_string();
+    let script = format!(
+        r#"long=$(head -c 200 /dev/zero | tr '\0' y)
+for i in $(seq 25); do
+    sh -c "trap '' TERM; touch {d}/r.\$1; while :; do sleep 1; done" "$long" $i &
+done
+until [ "$(ls {d} | grep -c '^r\.')" = 25 ]; do sleep 0.01; done
+exit 0"#
+    );
+    let out = run(
+        pid1(&["--grace", "300ms", "--", "sh", "-c", &script]),
+        secs(30.0),
+    );
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let line = out
+        .stderr
+        .lines()
+        .find(|l| l.contains("ignored SIGTERM"))
+        .unwrap_or_else(|| panic!("no grace warning: {}", out.stderr));
+    // Each sh's sleep ignores TERM too: more than 25 in all.
+    assert!(line.contains(" more; sending SIGKILL"), "{line}");
+    assert_eq!(line.matches("pid ").count(), 20, "{line}");
+    assert!(line.len() < 16 * 1024, "{} bytes", line.len());
+}
+
 /// The subreaper wrapper's last line: rinit's own exit code.
 fn rinit_exit(stderr: &str) -> Option<i32> {
     stderr
@@ -395,5 +425,6 @@ tests! {
         a_leftover_is_named_by_what_it_became,
 
         a_megabyte_of_argv_makes_bounded_lines,
+        the_grace_warning_names_a_bounded_number,
     ];
 }
