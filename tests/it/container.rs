@@ -86,7 +86,11 @@ impl Image {
     }
 
     fn container_name(&mut self) -> String {
-        let name = format!("rinit-it-{}-{}", std::process::id(), self.containers.len());
+        // Unique across images too: two tests' first containers must not
+        // share a name.
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let name = format!("rinit-it-{}-{n}", std::process::id());
         self.containers.push(name.clone());
         name
     }
@@ -372,6 +376,7 @@ fn pod_infra_pause() {
 /// once the file appears, two seconds in: podman relays it, not before.
 fn sdnotify_container_gets_ready_from_rinit() {
     use std::os::unix::net::UnixDatagram;
+    let _lock = PODMAN.lock().unwrap_or_else(|e| e.into_inner());
     let mut image = Image::build("sdnotify", true);
     let dir = TempDir::new("sdnotify");
     let socket_path = dir.file("notify.sock");
