@@ -110,7 +110,7 @@ fi
 
 # The runner: every scenario in the background, each with a watchdog that
 # ignores the signals the scenarios send around.
-trap ':' USR1
+trap 'interrupted=1' USR1
 export RUNNER_PID=$$ RUNNER_PPID=$PPID
 passed=0 failed=0 n=0
 for name in $SCENARIOS; do
@@ -120,11 +120,13 @@ for name in $SCENARIOS; do
     (trap '' USR1 USR2 HUP; sleep 30; kill -KILL $pid 2>/dev/null) &
     watchdog=$!
     # A trapped signal (the signals scenario sends USR1 to the whole group)
-    # interrupts `wait` with 128+n; wait again until the scenario is gone.
+    # interrupts `wait` with 128+n, whether or not the scenario is still
+    # running: only a wait that no trap cut short tells its status.
     while :; do
+        interrupted=0
         wait $pid
         rc=$?
-        kill -0 $pid 2>/dev/null || break
+        [ "$interrupted" = 1 ] || break
     done
     kill $watchdog 2>/dev/null
     detail=$(tail -n 1 /tmp/out.$name)
