@@ -372,7 +372,10 @@ EOF
     [ "$rc" = 5 ] || fail "exit $rc, want 5"
     [ "$orc" = 137 ] || fail "the outsider ended with $orc, want 137 (SIGKILL)"
     has_line "$d/err" 'stuck' && fail "rinit reported a stuck exit"
-    grep -v 'WARN 3 process(es) ignored SIGTERM' "$d/err" | grep -q . && fail "rinit printed more than the SIGTERM warning"
+    # The two sleeps, the hopper and whichever of its generations were
+    # alive at the grace's end: the count varies, the lines do not.
+    grep -Ev 'WARN [0-9]+ process\(es\) (ignored SIGTERM|appeared after the SIGTERM)' "$d/err" | grep -q . &&
+        fail "rinit printed more than the grace's warnings"
     # rinit runs at nice 10 against a hopper at -10 on one emulated CPU:
     # arm64 under TCG takes 9-13 s here, amd64 2-5 s. What matters is
     # that it ends, with nothing left; 14 s stays below the 15 s above.
