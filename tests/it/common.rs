@@ -88,6 +88,17 @@ pub struct Run {
     what: String,
 }
 
+/// A run that a failed assertion abandons is ended with its test: the
+/// watchdog thread dies with the test binary and would leave it running.
+impl Drop for Run {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            signal(-(self.child.id() as i32), libc::SIGKILL);
+            let _ = self.child.wait();
+        }
+    }
+}
+
 pub struct Finished {
     /// The exit code, or None when killed by a signal.
     pub code: Option<i32>,
