@@ -41,7 +41,7 @@ fuzz_target!(|data: &[u8]| {
                 "usage error with a control character: {msg:?}"
             );
         }
-        Ok(Request::Help | Request::Version) => {
+        Ok(Request::Help | Request::Version | Request::License | Request::Pause(_)) => {
             assert!(args.iter().any(|a| a.as_bytes().starts_with(b"-")));
         }
         Ok(Request::Run(config)) => {
@@ -60,6 +60,7 @@ fuzz_target!(|data: &[u8]| {
                 Some(policy.grace),
                 Some(policy.stuck_timeout),
                 policy.kill_after,
+                Some(policy.stop_delay),
             ]
             .into_iter()
             .flatten()
