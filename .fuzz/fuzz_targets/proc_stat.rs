@@ -9,7 +9,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use rinit::os::procfs::{ProcStat, descendants, parse_stat};
+use rinit::os::procfs::{ProcStat, parse_stat};
+use rinit::teardown::census::descendants;
 
 fuzz_target!(|data: &[u8]| {
     let table: Vec<ProcStat> = data.split(|&b| b == b'\n').filter_map(parse_stat).collect();

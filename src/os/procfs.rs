@@ -245,29 +245,6 @@ pub fn fdinfo_mnt_id(text: &str) -> Option<u32> {
     status_field(text, "mnt_id")?.parse().ok()
 }
 
-/// Every process below `root` in the parent/child tree, parents first,
-/// each once. The table is read one file at a time, so with pids reused
-/// meanwhile (or a /proc that is not the kernel's) it may hold a cycle or a
-/// pid twice: without `seen` the walk would never end.
-pub fn descendants(table: &[ProcStat], root: i32) -> Vec<i32> {
-    let mut found = vec![root];
-    // Sorted, for binary search: no hasher in a static PID 1.
-    let mut seen = vec![root];
-    let mut i = 0;
-    while i < found.len() {
-        let parent = found[i];
-        for p in table.iter().filter(|p| p.ppid == parent) {
-            if let Err(at) = seen.binary_search(&p.pid) {
-                seen.insert(at, p.pid);
-                found.push(p.pid);
-            }
-        }
-        i += 1;
-    }
-    found.remove(0);
-    found
-}
-
 /// The processes of a `/proc` mount; entries that vanish meanwhile are
 /// skipped (a process may exit between readdir and open).
 pub fn read_table(proc_root: &Path) -> Vec<ProcStat> {
@@ -537,16 +514,6 @@ mod tests {
         super::parse_mountinfo(text.as_bytes())
     }
 
-    fn stat(pid: i32, ppid: i32) -> ProcStat {
-        ProcStat {
-            pid,
-            comm: format!("p{pid}"),
-            state: 'S',
-            ppid,
-            flags: 0,
-        }
-    }
-
     #[test]
     fn parses_stat_with_awkward_names() {
         let line = "1234 (my (odd) name) S 1 1234 1234 0 -1 4194560 100 0 0 0";
@@ -613,44 +580,6 @@ mod tests {
             assert_eq!(parse_stat(bad), None, "{bad:?}");
         }
         assert_eq!(parse_stat("2 (kthreadd) S 0 0 0").map(|s| s.ppid), Some(0));
-    }
-
-    #[test]
-    fn finds_descendants_only() {
-        // 10 is us; 11 and 12 our children; 13 a grandchild; 20 a stranger
-        // with its own child 21.
-        let table = vec![
-            stat(1, 0),
-            stat(10, 1),
-            stat(11, 10),
-            stat(12, 10),
-            stat(13, 12),
-            stat(20, 1),
-            stat(21, 20),
-        ];
-        assert_eq!(descendants(&table, 10), vec![11, 12, 13]);
-        assert_eq!(descendants(&table, 13), Vec::<i32>::new());
-        assert_eq!(descendants(&table, 99), Vec::<i32>::new());
-    }
-
-    #[test]
-    fn descendants_end_on_cycles_and_duplicates() {
-        // Found by the fuzzer (.fuzz/fuzz_targets/proc_stat.rs): a table
-        // with a cycle below the root made the walk grow forever. Pid
-        // reuse between reads gives one: 30 read as 31's child, then 31
-        // exited and a new 31 was forked by 30.
-        let table = vec![
-            stat(1234, 1233),
-            stat(1234, 1234),
-            stat(30, 10),
-            stat(31, 30),
-            stat(30, 31),
-            stat(32, 31),
-            stat(32, 31),
-        ];
-        assert_eq!(descendants(&table, 1233), vec![1234]);
-        assert_eq!(descendants(&table, 10), vec![30, 31, 32]);
-        assert_eq!(descendants(&table, 31), vec![30, 32]);
     }
 
     #[test]

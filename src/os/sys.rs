@@ -647,32 +647,6 @@ pub fn close_inherited_fds(keep: &[c_int]) -> io::Result<()> {
     Ok(())
 }
 
-/// Creates `path` as a new regular file for writing, with `mode` exactly
-/// (whatever the umask). Refuses anything already there, a symlink
-/// included (O_EXCL), and cannot block on a FIFO (O_NONBLOCK): a file
-/// someone planted is never followed, truncated or waited on.
-pub fn create_new_file(path: &Path, mode: u32) -> io::Result<std::fs::File> {
-    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-    let file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(mode)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC)
-        .open(path)?;
-    file.set_permissions(std::fs::Permissions::from_mode(mode))?;
-    Ok(file)
-}
-
-/// Flushes a directory's entries (a rename in it) to disk.
-pub fn sync_directory(dir: &Path) -> io::Result<()> {
-    use std::os::unix::fs::OpenOptionsExt;
-    std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC)
-        .open(dir)?
-        .sync_all()
-}
-
 /// Eight bytes from the kernel's random pool, without /dev (which a
 /// container may lack) and without waiting for the pool to be seeded.
 pub fn random_u64() -> io::Result<u64> {
@@ -1067,7 +1041,7 @@ pub fn cannot_replace(err: &io::Error) -> bool {
 }
 
 /// Creates `name` in `dir` as a new regular file for writing, with `mode`
-/// exactly (whatever the umask), as `create_new_file` does: never through
+/// exactly (whatever the umask): never through
 /// a symlink, never blocking on a FIFO, never over anything there.
 pub fn create_new_file_at(
     dir: &OwnedFd,

@@ -50,15 +50,8 @@ impl Census {
         }
     }
 
-    /// The pids /proc shows, when it shows every process still there.
-    pub fn listed(&self) -> Option<Vec<i32>> {
-        match self {
-            Census::All(all) => Some(all.iter().filter_map(|p| p.here).collect()),
-            _ => None,
-        }
-    }
-
-    /// What a stuck-exit report lists: [`Census::listed`], without the
+    /// What a stuck-exit report lists: every process present as /proc
+    /// shows it, without the
     /// zombies for which `counts` says no (rinit's own, whose threads are
     /// all gone: they wait only for rinit's reaping, which is not being
     /// stuck).
@@ -375,7 +368,7 @@ mod tests {
             no_nspid,
         );
         assert_eq!(got, Census::All(own(&[7, 8, 9, -10, 20])));
-        assert_eq!(got.listed(), Some(vec![7, 8, 9, 10, 20]));
+        assert_eq!(got.listed_stuck(|_| true), Some(vec![7, 8, 9, 10, 20]));
         assert_eq!(got.listed_alive(), Some(vec![7, 8, 9, 20]));
         // The zombie 10 is listed only where the caller says it counts.
         assert_eq!(got.listed_stuck(|_| false), Some(vec![7, 8, 9, 20]));
@@ -410,7 +403,7 @@ mod tests {
             let got = census(Scope::Namespace, view, &machine(), no_members, no_nspid);
             assert_eq!(got, Census::Unknown);
             assert_eq!(got.present(), []);
-            assert_eq!(got.listed(), None);
+            assert_eq!(got.listed_stuck(|_| true), None);
             assert_eq!(got.listed_alive(), None);
         }
     }
@@ -500,7 +493,7 @@ mod tests {
                 },
             ])
         );
-        assert_eq!(got.listed(), Some(vec![108, 109, 120]));
+        assert_eq!(got.listed_stuck(|_| true), Some(vec![108, 109, 120]));
         assert_eq!(got.listed_alive(), Some(vec![108, 120]));
     }
 
@@ -517,7 +510,7 @@ mod tests {
                 zombie: false
             }])
         );
-        assert_eq!(got.listed(), None);
+        assert_eq!(got.listed_stuck(|_| true), None);
         assert_eq!(
             census(scope, View::Foreign, &[], Vec::new, no_nspid),
             Census::MembersOnly(Vec::new())

@@ -20,12 +20,17 @@ use census::{Census, Present};
 use log::{debug, error, info, warn};
 use std::time::{Duration, Instant};
 
-/// How `proc` relates to rinit's namespace, decided once, at start-up.
-pub fn view(proc: &Proc, scope: Scope) -> View {
-    let own_pid = match scope {
+/// rinit's pid in its own namespace: 1 as PID 1.
+fn own_pid(scope: Scope) -> i32 {
+    match scope {
         Scope::Namespace => 1,
         Scope::Descendants { own_pid } => own_pid,
-    };
+    }
+}
+
+/// How `proc` relates to rinit's namespace, decided once, at start-up.
+pub fn view(proc: &Proc, scope: Scope) -> View {
+    let own_pid = own_pid(scope);
     let view = proc.view(own_pid);
     warn_about_view(view, scope, own_pid);
     view
@@ -39,10 +44,7 @@ pub fn view_at_exit(proc: &Proc, scope: Scope, view: View) -> View {
     if view == View::Own {
         return view;
     }
-    let own_pid = match scope {
-        Scope::Namespace => 1,
-        Scope::Descendants { own_pid } => own_pid,
-    };
+    let own_pid = own_pid(scope);
     let now = proc.view(own_pid);
     if now == View::Own {
         info!("/proc now shows rinit's PID namespace: the teardown uses it");
@@ -267,6 +269,15 @@ impl Sight<'_> {
         (reached, termed)
     }
 
+    /// rinit's pid as /proc shows it, the parent its adopted orphans have
+    /// there.
+    fn rinit_here(&self) -> i32 {
+        match self.view {
+            View::Outer { self_pid, .. } => self_pid,
+            _ => own_pid(self.scope),
+        }
+    }
+
     /// rinit as /proc shows it, the root of the re-check's tree.
     fn root_here(&self) -> Option<i32> {
         match (self.scope, self.view) {
@@ -357,11 +368,7 @@ impl Sight<'_> {
         }
         let table = self.proc.table();
         let pids = self.census_of(&table).listed_alive()?;
-        let rinit_here = match (self.scope, self.view) {
-            (_, View::Outer { self_pid, .. }) => self_pid,
-            (Scope::Namespace, _) => 1,
-            (Scope::Descendants { own_pid }, _) => own_pid,
-        };
+        let rinit_here = self.rinit_here();
         let boot_now = sys::boot_time().ok();
         let ticks = sys::clock_ticks_per_second();
         // Sorted, for binary search: a scan per pid was quadratic.
@@ -506,11 +513,7 @@ impl Sight<'_> {
         // is a leader whose threads live on (task/ holds more than itself):
         // those are what is stuck. Another's zombie waits for its parent,
         // which may be the stuck one.
-        let rinit_here = match (self.scope, self.view) {
-            (_, View::Outer { self_pid, .. }) => self_pid,
-            (Scope::Namespace, _) => 1,
-            (Scope::Descendants { own_pid }, _) => own_pid,
-        };
+        let rinit_here = self.rinit_here();
         let survivors = self.census_of(&table).listed_stuck(|pid| {
             let ours = table.iter().any(|p| p.pid == pid && p.ppid == rinit_here);
             !ours

@@ -544,3 +544,18 @@ impl Drop for FreezerCgroup {
         }
     }
 }
+
+/// The exit report's facts, after validation against the schema.
+pub fn report_facts(path: &str) -> String {
+    let out = Command::new("python3")
+        .args([&helper("exit_report.py"), path])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "the report does not validate: {}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        std::fs::read_to_string(path).unwrap_or_default()
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}

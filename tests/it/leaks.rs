@@ -16,21 +16,6 @@ fn both(args: &[&str]) -> [(&'static str, Command); 2] {
     [("pid1", pid1(args)), ("subreaper", subreaper(args))]
 }
 
-/// The exit report's facts, after validation against the schema.
-fn report_facts(path: &str) -> String {
-    let out = Command::new("python3")
-        .args([&helper("exit_report.py"), path])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "the report does not validate: {}\n{}",
-        String::from_utf8_lossy(&out.stderr),
-        std::fs::read_to_string(path).unwrap_or_default()
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 /// A test suite that starts a server in the background and exits 0: the
 /// server is named with its command line, how it ended is said, and with
 /// `fail` rinit exits with the leak code (99), with `warn` with 0.

@@ -11,21 +11,6 @@ use crate::common::*;
 use crate::needs::Need::*;
 use std::process::Command;
 
-/// The exit report's facts, after validation against the schema.
-fn report_facts(path: &str) -> String {
-    let out = Command::new("python3")
-        .args([&helper("exit_report.py"), path])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "the report does not validate: {}\n{}",
-        String::from_utf8_lossy(&out.stderr),
-        std::fs::read_to_string(path).unwrap_or_default()
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 /// `script` in a private mount namespace with a private tmpfs on /dev
 /// (never the host's): `$R` is rinit, `$V` the report validator.
 fn in_private_dev(script: &str) -> Command {
