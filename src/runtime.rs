@@ -300,12 +300,17 @@ impl Runtime {
     fn perform(&mut self, actions: &[Action]) -> Option<u8> {
         for action in actions {
             match *action {
-                Action::Forward(sig) => self.main.forward(sig),
+                Action::Forward(sig) => {
+                    self.main.forward(sig);
+                    // A --rewrite to SIGKILL kills as --kill-after does.
+                    if sig == signals::SIGKILL {
+                        self.thaw();
+                    }
+                }
                 Action::KillMain => {
                     self.oom.on_main_killed_by_rinit();
                     self.main.kill();
-                    // A frozen main child dies only once thawed.
-                    self.cgroup.iter().for_each(ChildCgroup::thaw);
+                    self.thaw();
                 }
                 Action::TermRest => sight!(self).term_rest(&mut self.reports),
                 Action::KillAfterGrace => {
@@ -330,6 +335,12 @@ impl Runtime {
             }
         }
         None
+    }
+
+    /// After a SIGKILL into rinit's cgroup: a frozen child dies only once
+    /// thawed.
+    fn thaw(&self) {
+        self.cgroup.iter().for_each(ChildCgroup::thaw);
     }
 
     fn kill_rest(&mut self) {

@@ -907,6 +907,39 @@ fn kill_after_thaws_a_main_child_frozen_by_the_v1_freezer() {
     name.assert_removed();
 }
 
+/// The same with `--rewrite TERM:KILL`: the forwarded SIGKILL reaches a
+/// v1-frozen main child, which dies only once rinit thaws its cgroup.
+fn rewrite_to_kill_thaws_a_main_child_frozen_by_the_v1_freezer() {
+    let name = Name::new("rwkill");
+    let freezer = freezer_dir(&name.0);
+    let state = freezer.join("freezer.state");
+    let _thaw = WriteOnDrop(state.clone(), "THAWED");
+    let running = start(
+        pid1(&["--rewrite", "TERM:KILL", "--cgroup", &name.0, "sleep", "60"]),
+        secs(15.0),
+    );
+    let rinit = find_descendant(running.pid(), "rinit", secs(10.0));
+    wait_until("the child to join its cgroup and exec", secs(10.0), || {
+        members(&freezer).iter().any(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == "sleep")
+        })
+    });
+    std::fs::write(&state, "FROZEN").unwrap();
+    wait_until("the cgroup to be FROZEN", secs(5.0), || {
+        std::fs::read_to_string(&state).unwrap_or_default().trim() == "FROZEN"
+    });
+    signal(rinit, libc::SIGTERM);
+    let sent = std::time::Instant::now();
+    let out = running.finish();
+    assert_eq!(out.code, Some(137), "{out:?}");
+    assert!(
+        sent.elapsed() < secs(2.0),
+        "rinit exited {:?} after the rewritten SIGKILL: {out:?}",
+        sent.elapsed()
+    );
+    name.assert_removed();
+}
+
 fn as_str(args: &[String]) -> Vec<&str> {
     args.iter().map(String::as_str).collect()
 }
@@ -963,7 +996,10 @@ tests! {
         sub_cgroups_nested_past_path_max_are_killed_thawed_and_removed,
         without_cgroup_kill_a_forking_hopper_is_killed,
     ];
-    &[Root, PidNs, Freezer] => [kill_after_thaws_a_main_child_frozen_by_the_v1_freezer];
+    &[Root, PidNs, Freezer] => [
+        kill_after_thaws_a_main_child_frozen_by_the_v1_freezer,
+        rewrite_to_kill_thaws_a_main_child_frozen_by_the_v1_freezer,
+    ];
     &[Root, PidNs, Memory, Python] => [
         oom_kill_of_the_main_child_is_reported,
         oom_kill_of_another_process_is_reported,
