@@ -870,26 +870,13 @@ fn without_cgroup_kill_a_forking_hopper_is_killed() {
 /// SIGTERM (it used to wait until someone else thawed the cgroup).
 fn kill_after_thaws_a_main_child_frozen_by_the_v1_freezer() {
     let name = Name::new("killfrz");
-    let freezer = freezer_dir(&name.0);
-    let state = freezer.join("freezer.state");
-    let _thaw = WriteOnDrop(state.clone(), "THAWED");
     // It ignores SIGTERM: a SIGTERM that is fatal to a frozen task already
     // decides its exit status (143), although it dies only once thawed.
     let child = "trap '' TERM; exec sleep 60";
-    let running = start(
-        pid1(&["--kill-after", "1", "--cgroup", &name.0, "sh", "-c", child]),
-        secs(15.0),
+    let (running, rinit, _thaw) = with_frozen_main_child(
+        &name,
+        &["--kill-after", "1", "--cgroup", &name.0, "sh", "-c", child],
     );
-    let rinit = find_descendant(running.pid(), "rinit", secs(10.0));
-    wait_until("the child to join its cgroup and exec", secs(10.0), || {
-        members(&freezer).iter().any(|pid| {
-            std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == "sleep")
-        })
-    });
-    std::fs::write(&state, "FROZEN").unwrap();
-    wait_until("the cgroup to be FROZEN", secs(5.0), || {
-        std::fs::read_to_string(&state).unwrap_or_default().trim() == "FROZEN"
-    });
     signal(rinit, libc::SIGTERM);
     let sent = std::time::Instant::now();
     let out = running.finish();
@@ -911,23 +898,10 @@ fn kill_after_thaws_a_main_child_frozen_by_the_v1_freezer() {
 /// v1-frozen main child, which dies only once rinit thaws its cgroup.
 fn rewrite_to_kill_thaws_a_main_child_frozen_by_the_v1_freezer() {
     let name = Name::new("rwkill");
-    let freezer = freezer_dir(&name.0);
-    let state = freezer.join("freezer.state");
-    let _thaw = WriteOnDrop(state.clone(), "THAWED");
-    let running = start(
-        pid1(&["--rewrite", "TERM:KILL", "--cgroup", &name.0, "sleep", "60"]),
-        secs(15.0),
+    let (running, rinit, _thaw) = with_frozen_main_child(
+        &name,
+        &["--rewrite", "TERM:KILL", "--cgroup", &name.0, "sleep", "60"],
     );
-    let rinit = find_descendant(running.pid(), "rinit", secs(10.0));
-    wait_until("the child to join its cgroup and exec", secs(10.0), || {
-        members(&freezer).iter().any(|pid| {
-            std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == "sleep")
-        })
-    });
-    std::fs::write(&state, "FROZEN").unwrap();
-    wait_until("the cgroup to be FROZEN", secs(5.0), || {
-        std::fs::read_to_string(&state).unwrap_or_default().trim() == "FROZEN"
-    });
     signal(rinit, libc::SIGTERM);
     let sent = std::time::Instant::now();
     let out = running.finish();
@@ -938,6 +912,27 @@ fn rewrite_to_kill_thaws_a_main_child_frozen_by_the_v1_freezer() {
         sent.elapsed()
     );
     name.assert_removed();
+}
+
+/// rinit as PID 1 with `args`, once its main child (a `sleep`) is in the
+/// v1 freezer cgroup `name` and frozen there from outside; the cgroup is
+/// thawed when the returned guard drops, whatever the test found.
+fn with_frozen_main_child(name: &Name, args: &[&str]) -> (Run, i32, WriteOnDrop) {
+    let freezer = freezer_dir(&name.0);
+    let state = freezer.join("freezer.state");
+    let thaw = WriteOnDrop(state.clone(), "THAWED");
+    let running = start(pid1(args), secs(15.0));
+    let rinit = find_descendant(running.pid(), "rinit", secs(10.0));
+    wait_until("the child to join its cgroup and exec", secs(10.0), || {
+        members(&freezer).iter().any(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == "sleep")
+        })
+    });
+    std::fs::write(&state, "FROZEN").unwrap();
+    wait_until("the cgroup to be FROZEN", secs(5.0), || {
+        std::fs::read_to_string(&state).unwrap_or_default().trim() == "FROZEN"
+    });
+    (running, rinit, thaw)
 }
 
 fn as_str(args: &[String]) -> Vec<&str> {
