@@ -7,7 +7,7 @@
 //!
 //! `on_signal` decides (pure); `run` is the loop that carries it out.
 
-use crate::os::sys::{self, Reap, SignalFd};
+use crate::os::sys::{self, Reap, SignalBatch, SignalFd};
 use crate::signals::{self, Disposition, Signo};
 use log::{debug, error, info};
 use std::time::Duration;
@@ -38,9 +38,10 @@ pub fn run(signals: &SignalFd) -> u8 {
     // A child left by whoever exec'd rinit may have exited before SIGCHLD
     // was blocked: no signal would tell of it.
     reap_all();
+    let mut batch = SignalBatch::default();
     loop {
-        let batch = match signals.read_batch() {
-            Ok(batch) => batch,
+        match signals.read_batch(&mut batch) {
+            Ok(()) => {}
             Err(e) => {
                 error!("cannot read the signalfd: {e}");
                 // Never spin; and reap, in case the error hid a SIGCHLD.

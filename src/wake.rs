@@ -3,6 +3,7 @@
 //! it. Signals rinit raised at itself are dropped here, and SIGCHLD becomes
 //! "reap".
 
+use crate::cgroup::ChildCgroup;
 use crate::os::sys::{self, SignalBatch, SignalFd};
 use crate::signals::Disposition;
 use log::{debug, error};
@@ -31,13 +32,17 @@ pub struct Sources<'a> {
     /// Until the nearest deadline; `None`: none.
     pub timeout: Option<Duration>,
     pub exec_status: Option<RawFd>,
-    /// The cgroup's event files, with the poll events each waits for.
-    pub cgroup: Vec<(RawFd, i16)>,
+    /// Whose event files to watch (`ChildCgroup::poll_fds`).
+    pub cgroup: Option<&'a ChildCgroup>,
 }
 
-/// Sleeps until something in `sources` is ready.
-pub fn wait(sources: Sources<'_>) -> Wakeup {
-    let mut wakeup = Wakeup::default();
+/// Sleeps until something in `sources` is ready; says what in `wakeup`,
+/// which is overwritten (filled in place: no copy of the batch per wake-up).
+pub fn wait(sources: Sources<'_>, wakeup: &mut Wakeup) {
+    wakeup.reap = false;
+    wakeup.cgroup_event = false;
+    wakeup.exec_status = false;
+    wakeup.received.clear();
     let Sources {
         signals,
         own_pid,
@@ -45,28 +50,34 @@ pub fn wait(sources: Sources<'_>) -> Wakeup {
         exec_status,
         cgroup,
     } = sources;
-    let received = if timeout.is_none() && cgroup.is_empty() && exec_status.is_none() {
+    // An Option, not an empty Vec, without a cgroup: this runs before every
+    // sleep, and dropping even an empty Vec is a call at opt-level z.
+    let cgroup = cgroup
+        .map(ChildCgroup::poll_fds)
+        .filter(|fds| !fds.is_empty());
+    let received = if timeout.is_none() && cgroup.is_none() && exec_status.is_none() {
         // Nothing but signals to wait for: sleep in the wait for them
         // itself, the cheapest wake-up there is (`SignalFd::wait_one`).
-        signals.wait_one()
+        signals.wait_one(&mut wakeup.received)
     } else {
         let mut fds = vec![(signals.as_raw_fd(), sys::POLLIN)];
         fds.extend(exec_status.map(|fd| (fd, sys::POLLIN)));
         let first_cgroup = fds.len();
-        fds.extend(cgroup);
+        fds.extend(cgroup.into_iter().flatten());
         let ready = sys::poll(&fds, timeout);
         if let Ok(ready) = &ready {
             wakeup.exec_status = exec_status.is_some() && ready[1];
             wakeup.cgroup_event = ready[first_cgroup..].iter().any(|&r| r);
             if !ready[0] {
-                return wakeup;
+                return;
             }
         }
-        ready.and_then(|_| signals.read_batch())
+        ready.and_then(|_| signals.read_batch(&mut wakeup.received))
     };
     match received {
-        Ok(mut received) => {
-            received.retain(|sig, origin| {
+        Ok(()) => {
+            let reap = &mut wakeup.reap;
+            wakeup.received.retain(|sig, origin| {
                 // Raised by rinit's own doing: a log or report write that
                 // failed (SIGPIPE, SIGXFSZ). Passed on, it would kill the
                 // child for rinit's trouble. Dropped without a word: the
@@ -78,13 +89,12 @@ pub fn wait(sources: Sources<'_>) -> Wakeup {
                     return false;
                 }
                 if sig.disposition() == Disposition::Reap {
-                    wakeup.reap = true;
+                    *reap = true;
                     return false;
                 }
                 debug!("received {sig} from pid {}", origin.pid);
                 true
             });
-            wakeup.received = received;
         }
         Err(e) => {
             error!("cannot wait for signals (poll, signalfd or sigtimedwait): {e}");
@@ -94,5 +104,4 @@ pub fn wait(sources: Sources<'_>) -> Wakeup {
             wakeup.reap = true;
         }
     }
-    wakeup
 }
