@@ -254,8 +254,10 @@ impl Runtime {
                 }
             }
         }
-        if others > 0 {
-            return self.perform(self.supervisor.on_reaped());
+        // Nothing to do for most reaps, and not even a call for that.
+        let actions = self.supervisor.on_reaped();
+        if others > 0 && !actions.is_empty() {
+            return self.perform(actions);
         }
         None
     }
@@ -386,6 +388,7 @@ impl Runtime {
 /// The earlier of two deadlines, either of which may be none. (Not an
 /// iterator over an array of them: this runs before every sleep, and at
 /// opt-level z the iterator was a loop of calls.)
+#[inline(always)]
 fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
     match (a, b) {
         (Some(a), Some(b)) => Some(a.min(b)),
