@@ -658,6 +658,7 @@ fn cpu_rounds<'a>(
     windows: usize,
 ) -> BTreeMap<&'a str, [Vec<f64>; 2]> {
     let mut samples: BTreeMap<&str, [Vec<f64>; 2]> = BTreeMap::new();
+    let _placed = cpu::Placement::enter();
     for round in 0..windows {
         for i in 0..inits.len() {
             let init = inits[(i + round) % inits.len()];
