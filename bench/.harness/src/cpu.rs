@@ -56,13 +56,27 @@ pub fn per_event_ns(kind: Kind, init: &Init, exe: &str, n: u64) -> f64 {
 pub struct Placement {
     /// (the cgroup made, the cgroup.procs file to return to).
     cgroup: Option<(std::path::PathBuf, std::path::PathBuf)>,
+    /// The affinity before, restored as it was.
+    affinity: libc::cpu_set_t,
 }
 
 impl Placement {
     pub fn enter() -> Placement {
-        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
-        // The last CPU: the one the machine's own work is least likely on.
-        set_affinity(&[cpus - 1]);
+        let affinity = get_affinity();
+        // The highest CPU allowed: the one the machine's own work is least
+        // likely on (CPU 0 takes most interrupts).
+        // SAFETY: CPU_ISSET reads within the set.
+        let cpu = (0..libc::CPU_SETSIZE as usize)
+            .rev()
+            .find(|&c| unsafe { libc::CPU_ISSET(c, &affinity) })
+            .unwrap_or(0);
+        // SAFETY: a zeroed cpu_set_t is empty; CPU_SET stays within it.
+        let one = unsafe {
+            let mut set: libc::cpu_set_t = std::mem::zeroed();
+            libc::CPU_SET(cpu, &mut set);
+            set
+        };
+        set_affinity(&one);
         let cgroup = own_cpu_cgroup().and_then(|own| {
             let made = own.join(format!("rinit-bench-{}", std::process::id()));
             std::fs::create_dir(&made).ok()?;
@@ -73,14 +87,13 @@ impl Placement {
             Some((made, own.join("cgroup.procs")))
         });
         match &cgroup {
-            Some((made, _)) => eprintln!("CPU windows: on CPU {}, in {}", cpus - 1, made.display()),
+            Some((made, _)) => eprintln!("CPU windows: on CPU {cpu}, in {}", made.display()),
             None => eprintln!(
-                "CPU windows: on CPU {}; NOT in a cpu cgroup (no cpu controller to write to): \
-                 with autogroup on, an init that starts its child in a new session is favoured",
-                cpus - 1
+                "CPU windows: on CPU {cpu}; NOT in a cpu cgroup (no cpu controller to write to): \
+                 with autogroup on, an init that starts its child in a new session is favoured"
             ),
         }
-        Placement { cgroup }
+        Placement { cgroup, affinity }
     }
 }
 
@@ -92,20 +105,22 @@ impl Drop for Placement {
                 eprintln!("cannot remove {}: {e}", made.display());
             }
         }
-        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
-        set_affinity(&(0..cpus).collect::<Vec<_>>());
+        set_affinity(&self.affinity);
     }
 }
 
-fn set_affinity(cpus: &[usize]) {
-    // SAFETY: a zeroed cpu_set_t is empty; CPU_SET stays within it.
+fn get_affinity() -> libc::cpu_set_t {
+    // SAFETY: a zeroed cpu_set_t is valid; the kernel fills it.
     unsafe {
         let mut set: libc::cpu_set_t = std::mem::zeroed();
-        for &cpu in cpus {
-            libc::CPU_SET(cpu, &mut set);
-        }
-        libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set);
+        libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set);
+        set
     }
+}
+
+fn set_affinity(set: &libc::cpu_set_t) {
+    // SAFETY: the set is a whole cpu_set_t.
+    unsafe { libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), set) };
 }
 
 /// The directory of this process's cgroup in a hierarchy with the cpu
@@ -135,7 +150,8 @@ fn own_cpu_cgroup() -> Option<std::path::PathBuf> {
             "cgroup2" => {
                 let path = own(&|list| list.is_empty())?;
                 let dir = std::path::Path::new(point).join(path.trim_start_matches('/'));
-                let parent_control = std::fs::read_to_string(dir.join("cgroup.subtree_control")).ok()?;
+                let parent_control =
+                    std::fs::read_to_string(dir.join("cgroup.subtree_control")).ok()?;
                 if !parent_control.split_whitespace().any(|c| c == "cpu") {
                     continue;
                 }
@@ -144,7 +160,10 @@ fn own_cpu_cgroup() -> Option<std::path::PathBuf> {
             _ => continue,
         };
         // The path is relative to the hierarchy's root; the mount shows `root`.
-        let rel = path.strip_prefix(root).unwrap_or(&path).trim_start_matches('/');
+        let rel = path
+            .strip_prefix(root)
+            .unwrap_or(&path)
+            .trim_start_matches('/');
         return Some(std::path::Path::new(point).join(rel));
     }
     None
