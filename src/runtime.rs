@@ -170,7 +170,9 @@ impl Runtime {
         }
         self.watch_cgroup(wakeup.cgroup_event);
         // Without a deadline there is nothing for the time to decide.
-        self.supervisor.deadline()?;
+        if !self.supervisor.has_deadline() {
+            return None;
+        }
         let actions = self.supervisor.on_time(Instant::now());
         let code = self.perform(&actions);
         // A forward here is the stop signal --stop-delay held: a TERM/INT.
@@ -219,8 +221,17 @@ impl Runtime {
     /// Drains every exited child; returns an exit code when it is time.
     fn reap(&mut self) -> Option<u8> {
         let mut others = 0;
+        // Declared once: a name is only taken for --leaks and the report,
+        // and a per-reap `Option<String>` dropped was a call per orphan.
+        let mut comm = None;
         loop {
-            let (reaped, comm) = sight!(self).reap_next(self.tracker.is_some());
+            let reaped = if self.tracker.is_some() {
+                let (reaped, name) = sight!(self).reap_named();
+                comm = name;
+                reaped
+            } else {
+                sys::reap(sys::Child::Any)
+            };
             match reaped {
                 Ok(Reap::Exited { pid, status }) if pid == self.main_pid => {
                     if let Some(code) = self.on_main_reaped(status) {
@@ -236,7 +247,7 @@ impl Runtime {
                     if let Some(tracker) = &mut self.tracker
                         && let Some(exit) = ChildExit::from_raw(status)
                     {
-                        tracker.on_reaped(pid, comm.as_deref(), exit, Instant::now());
+                        tracker.on_reaped(pid, comm.take().as_deref(), exit, Instant::now());
                     }
                 }
                 Ok(Reap::NoneReady) => break,

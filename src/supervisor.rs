@@ -171,6 +171,19 @@ impl Supervisor {
         self.phase
     }
 
+    /// Whether `deadline` is some, without computing it: asked after every
+    /// wake-up, where the Instant arithmetic showed per reaped orphan.
+    pub fn has_deadline(&self) -> bool {
+        !matches!(
+            self.phase,
+            Phase::Running {
+                kill_at: None,
+                held: None
+            } | Phase::Reporting
+                | Phase::Done
+        )
+    }
+
     /// The next moment something must happen without any event; `None`
     /// means rinit may sleep until a signal comes.
     pub fn deadline(&self) -> Option<Instant> {
@@ -406,6 +419,43 @@ mod tests {
 
     fn sig(name: &str) -> Signo {
         Signo::parse(name).unwrap()
+    }
+
+    #[test]
+    fn has_deadline_says_whether_deadline_is_some_in_every_phase() {
+        let t0 = Instant::now();
+        let held = Some(Held {
+            sig: SIGTERM,
+            until: t0,
+        });
+        let phases = [
+            Phase::Running {
+                kill_at: None,
+                held: None,
+            },
+            Phase::Running {
+                kill_at: Some(t0),
+                held: None,
+            },
+            Phase::Running {
+                kill_at: None,
+                held,
+            },
+            Phase::Running {
+                kill_at: Some(t0),
+                held,
+            },
+            Phase::Terminating { until: t0 },
+            Phase::Killing { until: t0 },
+            Phase::Reporting,
+            Phase::Releasing { until: t0 },
+            Phase::Done,
+        ];
+        for phase in phases {
+            let mut sup = Supervisor::new(policy());
+            sup.phase = phase;
+            assert_eq!(sup.has_deadline(), sup.deadline().is_some(), "{phase:?}");
+        }
     }
 
     #[test]

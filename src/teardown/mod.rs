@@ -132,13 +132,11 @@ impl Reports {
 }
 
 impl Sight<'_> {
-    /// One step of draining the exited children. When `tracking`, each is
-    /// peeked at first (left a zombie) so that its name can be read from
-    /// /proc before the reaping frees it.
-    pub fn reap_next(&self, tracking: bool) -> (std::io::Result<Reap>, Option<String>) {
-        if !tracking {
-            return (sys::reap(sys::Child::Any), None);
-        }
+    /// One step of draining the exited children, for --leaks and the exit
+    /// report: each is peeked at first (left a zombie) so that its name can
+    /// be read from /proc before the reaping frees it. (Without them, the
+    /// loop reaps with `sys::reap` and takes no name.)
+    pub fn reap_named(&self) -> (std::io::Result<Reap>, Option<String>) {
         // Never a waitpid(-1) here: a child exiting between the peek and
         // it would be reaped unnamed, an orphan counted as `?`.
         match sys::peek_exited() {
