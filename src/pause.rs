@@ -76,7 +76,7 @@ fn reap_all() {
             }
             Ok(Reap::NoneReady | Reap::NoChildren) => return,
             Err(e) => {
-                error!("waitpid failed: {e}");
+                error!("wait4 failed: {e}");
                 return;
             }
         }

@@ -222,7 +222,9 @@ impl Runtime {
     fn reap(&mut self) -> Option<u8> {
         let mut others = 0;
         // Declared once: a name is only taken for --leaks and the report,
-        // and a per-reap `Option<String>` dropped was a call per orphan.
+        // and a per-reap `Option<String>` dropped was a call per orphan. It
+        // is set on every pass when names are taken (the tracker is there
+        // from start-up or never), so it never names a later pid.
         let mut comm = None;
         loop {
             let reaped = if self.tracker.is_some() {
@@ -260,7 +262,7 @@ impl Runtime {
                     return self.on_nothing_left();
                 }
                 Err(e) => {
-                    error!("waitpid failed: {e}");
+                    error!("wait4 failed: {e}");
                     break;
                 }
             }

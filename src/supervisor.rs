@@ -171,17 +171,16 @@ impl Supervisor {
         self.phase
     }
 
-    /// Whether `deadline` is some, without computing it: asked after every
-    /// wake-up, where the Instant arithmetic showed per reaped orphan.
+    /// Whether `deadline` is some, without building the Option<Instant>:
+    /// asked after every wake-up (`sleep` still asks `deadline`), where
+    /// that showed per reaped orphan. A match over every phase, so that a
+    /// new one must answer.
     pub fn has_deadline(&self) -> bool {
-        !matches!(
-            self.phase,
-            Phase::Running {
-                kill_at: None,
-                held: None
-            } | Phase::Reporting
-                | Phase::Done
-        )
+        match self.phase {
+            Phase::Running { kill_at, held } => kill_at.is_some() || held.is_some(),
+            Phase::Terminating { .. } | Phase::Killing { .. } | Phase::Releasing { .. } => true,
+            Phase::Reporting | Phase::Done => false,
+        }
     }
 
     /// The next moment something must happen without any event; `None`

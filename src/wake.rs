@@ -16,7 +16,7 @@ pub struct Wakeup {
     /// The signals taken, SIGCHLD aside, in a small fixed array: a heap
     /// allocation or a large copy per wake-up showed in rinit's CPU time.
     pub received: SignalBatch,
-    /// Children may have exited: drain waitpid.
+    /// Children may have exited: drain wait4.
     pub reap: bool,
     /// A watched cgroup file changed.
     pub cgroup_event: bool,

@@ -203,6 +203,8 @@ impl SignalFd {
     /// acted on. One signal a call: while more are pending the next call
     /// returns at once (a syscall the read's batch would not make, no sleep).
     pub fn wait_one(&self, batch: &mut SignalBatch) -> io::Result<()> {
+        // Emptied first, so that an error leaves no earlier signal in it.
+        batch.len = 0;
         let mut info = std::mem::MaybeUninit::<libc::siginfo_t>::uninit();
         let taken = loop {
             // SAFETY: the set points to a live u64 (the kernel sigset size
@@ -223,7 +225,6 @@ impl SignalFd {
         };
         // SAFETY: the call succeeded, so the kernel filled `info` in full.
         let info = unsafe { info.assume_init() };
-        batch.len = 0;
         if let Some(sig) = Signo::new(taken as i32) {
             // SAFETY: si_pid reads a field of the filled siginfo's union;
             // for codes without a sender it holds something else, which
@@ -245,6 +246,8 @@ impl SignalFd {
     /// next call), with their senders, in `batch`: after `poll` said the
     /// signalfd is readable. Nothing is allocated or zeroed per call.
     pub fn read_batch(&self, batch: &mut SignalBatch) -> io::Result<()> {
+        // Emptied first, so that an error leaves no earlier signal in it.
+        batch.len = 0;
         let mut infos = [const { std::mem::MaybeUninit::<libc::signalfd_siginfo>::uninit() };
             SignalBatch::CAPACITY];
         // SAFETY: the buffer is valid for its full size in bytes.
@@ -257,7 +260,6 @@ impl SignalFd {
         }?;
         // signalfd only returns whole siginfos.
         let count = n / std::mem::size_of::<libc::signalfd_siginfo>();
-        batch.len = 0;
         for info in &infos[..count] {
             // SAFETY: the kernel wrote the first `count` siginfos in full.
             let info = unsafe { info.assume_init_ref() };
@@ -368,7 +370,7 @@ pub enum Child {
     Pid(i32),
 }
 
-/// One step of draining `waitpid(…, WNOHANG)`.
+/// One step of draining `wait4(…, WNOHANG)`.
 pub enum Reap {
     Exited { pid: i32, status: i32 },
     NoneReady,

@@ -24,6 +24,7 @@
 use crate::Init;
 use crate::events::{self, Measured};
 use crate::runtime_ns;
+use std::path::{Path, PathBuf};
 
 /// Which events a window sends.
 #[derive(Clone, Copy)]
@@ -52,12 +53,13 @@ pub fn per_event_ns(kind: Kind, init: &Init, exe: &str, n: u64) -> f64 {
 
 /// Where the CPU windows run: the harness (and so every init and workload
 /// it starts) pinned to one CPU and moved into a cpu cgroup made for the
-/// run, under its own; undone (and the cgroup removed) on drop.
+/// run; undone (and the cgroup removed) on drop.
 pub struct Placement {
     /// (the cgroup made, the cgroup.procs file to return to).
-    cgroup: Option<(std::path::PathBuf, std::path::PathBuf)>,
-    /// The affinity before, restored as it was.
-    affinity: libc::cpu_set_t,
+    cgroup: Option<(PathBuf, PathBuf)>,
+    /// The affinity before, restored as it was; `None` if it could not be
+    /// read (then nothing was pinned).
+    affinity: Option<libc::cpu_set_t>,
 }
 
 impl Placement {
@@ -65,35 +67,48 @@ impl Placement {
         let affinity = get_affinity();
         // The highest CPU allowed: the one the machine's own work is least
         // likely on (CPU 0 takes most interrupts).
-        // SAFETY: CPU_ISSET reads within the set.
-        let cpu = (0..libc::CPU_SETSIZE as usize)
-            .rev()
-            .find(|&c| unsafe { libc::CPU_ISSET(c, &affinity) })
-            .unwrap_or(0);
-        // SAFETY: a zeroed cpu_set_t is empty; CPU_SET stays within it.
-        let one = unsafe {
-            let mut set: libc::cpu_set_t = std::mem::zeroed();
-            libc::CPU_SET(cpu, &mut set);
-            set
-        };
-        set_affinity(&one);
-        let cgroup = own_cpu_cgroup().and_then(|own| {
-            let made = own.join(format!("rinit-bench-{}", std::process::id()));
-            std::fs::create_dir(&made).ok()?;
-            if std::fs::write(made.join("cgroup.procs"), "0").is_err() {
+        let cpu = affinity.and_then(|set| {
+            // SAFETY: CPU_ISSET reads within the set.
+            (0..libc::CPU_SETSIZE as usize)
+                .rev()
+                .find(|&c| unsafe { libc::CPU_ISSET(c, &set) })
+        });
+        if let Some(cpu) = cpu {
+            // SAFETY: a zeroed cpu_set_t is empty; CPU_SET stays within it.
+            let one = unsafe {
+                let mut set: libc::cpu_set_t = std::mem::zeroed();
+                libc::CPU_SET(cpu, &mut set);
+                set
+            };
+            set_affinity(&one);
+        }
+        let made = own_cpu_cgroup().and_then(|(parent, back)| {
+            let made = parent.join(format!("rinit-bench-{}", std::process::id()));
+            if let Err(e) = std::fs::create_dir(&made) {
+                eprintln!("cannot create {}: {e}", made.display());
+                return None;
+            }
+            if let Err(e) = std::fs::write(made.join("cgroup.procs"), "0") {
+                eprintln!("cannot move into {}: {e}", made.display());
                 let _ = std::fs::remove_dir(&made);
                 return None;
             }
-            Some((made, own.join("cgroup.procs")))
+            Some((made, back))
         });
-        match &cgroup {
-            Some((made, _)) => eprintln!("CPU windows: on CPU {cpu}, in {}", made.display()),
+        let on = cpu.map_or("NOT pinned (no affinity mask)".to_string(), |c| {
+            format!("on CPU {c}")
+        });
+        match &made {
+            Some((dir, _)) => eprintln!("CPU windows: {on}, in {}", dir.display()),
             None => eprintln!(
-                "CPU windows: on CPU {cpu}; NOT in a cpu cgroup (no cpu controller to write to): \
-                 with autogroup on, an init that starts its child in a new session is favoured"
+                "CPU windows: {on}; NOT in a cpu cgroup: with autogroup on, an init \
+                 that starts its child in a new session is favoured"
             ),
         }
-        Placement { cgroup, affinity }
+        Placement {
+            cgroup: made,
+            affinity: cpu.and(affinity),
+        }
     }
 }
 
@@ -101,20 +116,33 @@ impl Drop for Placement {
     fn drop(&mut self) {
         if let Some((made, back)) = &self.cgroup {
             let _ = std::fs::write(back, "0");
-            if let Err(e) = std::fs::remove_dir(made) {
-                eprintln!("cannot remove {}: {e}", made.display());
+            // Anything of a window still there (the windows end their
+            // workloads, so normally nothing) goes back with the harness,
+            // so that the directory can go.
+            if std::fs::remove_dir(made).is_err() {
+                for pid in std::fs::read_to_string(made.join("cgroup.procs"))
+                    .unwrap_or_default()
+                    .lines()
+                {
+                    let _ = std::fs::write(back, pid);
+                }
+                if let Err(e) = std::fs::remove_dir(made) {
+                    eprintln!("cannot remove {}: {e}", made.display());
+                }
             }
         }
-        set_affinity(&self.affinity);
+        if let Some(set) = &self.affinity {
+            set_affinity(set);
+        }
     }
 }
 
-fn get_affinity() -> libc::cpu_set_t {
+fn get_affinity() -> Option<libc::cpu_set_t> {
     // SAFETY: a zeroed cpu_set_t is valid; the kernel fills it.
     unsafe {
         let mut set: libc::cpu_set_t = std::mem::zeroed();
-        libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set);
-        set
+        let size = std::mem::size_of::<libc::cpu_set_t>();
+        (libc::sched_getaffinity(0, size, &mut set) == 0).then_some(set)
     }
 }
 
@@ -123,48 +151,100 @@ fn set_affinity(set: &libc::cpu_set_t) {
     unsafe { libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), set) };
 }
 
-/// The directory of this process's cgroup in a hierarchy with the cpu
-/// controller: cgroup v1's cpu hierarchy, or v2 when its parent hands the
-/// cpu controller down (`cgroup.subtree_control`).
-fn own_cpu_cgroup() -> Option<std::path::PathBuf> {
+/// Where to make the run's cpu cgroup, and the cgroup.procs file of this
+/// process's own cgroup (to return to): cgroup v1's cpu hierarchy (under
+/// the own cgroup), or v2 where the cpu controller is handed down (beside
+/// the own cgroup: a v2 cgroup with processes cannot hand it down itself;
+/// under the root when the own cgroup is the root).
+fn own_cpu_cgroup() -> Option<(PathBuf, PathBuf)> {
     let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
     let cgroups = std::fs::read_to_string("/proc/self/cgroup").ok()?;
+    let own = |wanted: &dyn Fn(&str) -> bool| {
+        cgroups.lines().find_map(|l| {
+            let mut f = l.splitn(3, ':');
+            let (_, list, path) = (f.next()?, f.next()?, f.next()?);
+            wanted(list).then(|| path.to_string())
+        })
+    };
+    let has = |file: PathBuf, word: &str| {
+        std::fs::read_to_string(file).is_ok_and(|t| t.split_whitespace().any(|w| w == word))
+    };
     for line in mountinfo.lines() {
-        let (left, right) = line.split_once(" - ")?;
+        let Some((left, right)) = line.split_once(" - ") else {
+            continue;
+        };
         let mut right = right.split(' ');
-        let (fstype, _source, options) = (right.next()?, right.next()?, right.next()?);
+        let (Some(fstype), _, Some(options)) = (right.next(), right.next(), right.next()) else {
+            continue;
+        };
         let mut left = left.split(' ');
-        let root = left.nth(3)?;
-        let point = left.next()?;
-        let own = |controllers: &dyn Fn(&str) -> bool| {
-            cgroups.lines().find_map(|l| {
-                let mut f = l.splitn(3, ':');
-                let (_, list, path) = (f.next()?, f.next()?, f.next()?);
-                controllers(list).then(|| path.to_string())
-            })
+        let (Some(root), Some(point)) = (left.nth(3), left.next()) else {
+            continue;
         };
-        let path = match fstype {
-            "cgroup" if options.split(',').any(|o| o == "cpu") => {
-                own(&|list| list.split(',').any(|c| c == "cpu"))?
-            }
-            "cgroup2" => {
-                let path = own(&|list| list.is_empty())?;
-                let dir = std::path::Path::new(point).join(path.trim_start_matches('/'));
-                let parent_control =
-                    std::fs::read_to_string(dir.join("cgroup.subtree_control")).ok()?;
-                if !parent_control.split_whitespace().any(|c| c == "cpu") {
-                    continue;
-                }
-                path
-            }
-            _ => continue,
+        let v1 = fstype == "cgroup" && options.split(',').any(|o| o == "cpu");
+        if !v1 && fstype != "cgroup2" {
+            continue;
+        }
+        let path = if v1 {
+            own(&|list| list.split(',').any(|c| c == "cpu"))
+        } else {
+            own(&|list| list.is_empty())
         };
-        // The path is relative to the hierarchy's root; the mount shows `root`.
-        let rel = path
-            .strip_prefix(root)
-            .unwrap_or(&path)
-            .trim_start_matches('/');
-        return Some(std::path::Path::new(point).join(rel));
+        let Some(path) = path else { continue };
+        // The path is relative to the hierarchy's root; the mount shows
+        // `root` of it at `point` (octal escapes, as \040, decoded).
+        let Ok(rel) = Path::new(&path).strip_prefix(root) else {
+            continue;
+        };
+        let dir = PathBuf::from(unescape(point)).join(rel);
+        let back = dir.join("cgroup.procs");
+        if v1 {
+            return Some((dir, back));
+        }
+        if rel.as_os_str().is_empty() {
+            if has(dir.join("cgroup.subtree_control"), "cpu") {
+                return Some((dir, back));
+            }
+        } else if has(dir.join("cgroup.controllers"), "cpu") {
+            return Some((dir.parent()?.to_path_buf(), back));
+        }
     }
     None
+}
+
+/// A mount point as mountinfo writes it, with `\NNN` octal escapes.
+fn unescape(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let octal = bytes
+            .get(i + 1..i + 4)
+            .filter(|d| d.iter().all(|b| (b'0'..=b'7').contains(b)));
+        match (bytes[i], octal) {
+            (b'\\', Some(d)) => {
+                out.push((d[0] - b'0') * 64 + (d[1] - b'0') * 8 + (d[2] - b'0'));
+                i += 4;
+            }
+            (b, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::unescape;
+
+    #[test]
+    fn unescapes_mountinfo_octal() {
+        assert_eq!(unescape("/sys/fs/cgroup/cpu"), "/sys/fs/cgroup/cpu");
+        assert_eq!(unescape("/mnt/a\\040b\\134c"), "/mnt/a b\\c");
+        // Not an escape: fewer than three octal digits, or not octal.
+        assert_eq!(unescape("/x\\04"), "/x\\04");
+        assert_eq!(unescape("/x\\089"), "/x\\089");
+    }
 }
