@@ -59,7 +59,15 @@ fn main_with_args(args: Vec<OsString>) -> u8 {
     if let Some(code) = rinit::ready::probe::run_if_asked(args.get(1..).unwrap_or_default()) {
         return code;
     }
-    start_and_supervise(args).unwrap_or_else(|e| e.report())
+    let code = start_and_supervise(args).unwrap_or_else(|e| e.report());
+    // As a machine's PID 1, rinit's exit panics the kernel, and whatever
+    // the console has not sent yet (the stuck-exit report, written last) is
+    // lost; give it a moment to go out. In a container the namespace's end
+    // loses nothing: the engine holds the other end of the pipe or pty.
+    if sys::getpid() == 1 {
+        sys::drain_stderr(std::time::Duration::from_secs(2));
+    }
+    code
 }
 
 /// The lifecycle, step by step. Before the loop any error ends rinit; inside

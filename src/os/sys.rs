@@ -561,6 +561,29 @@ pub fn getpid() -> i32 {
     unsafe { libc::getpid() }
 }
 
+/// Waits, at most `limit`, until a terminal on standard error has sent
+/// what was written to it (its output queue, TIOCOUTQ, is empty); at once
+/// when standard error is no terminal or the queue cannot be read. Written lines sit in a
+/// terminal's queue until the driver sends them; when a machine's PID 1
+/// exits, the kernel panics and a serial console's queue is never sent,
+/// which lost the stuck-exit report on slow (emulated) consoles. Polled, not
+/// tcdrain(3): that could wait forever on a line held by flow control.
+pub fn drain_stderr(limit: Duration) {
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        let mut queued: c_int = 0;
+        // SAFETY: TIOCOUTQ writes one int to `queued`; on a descriptor that
+        // is no terminal it fails with ENOTTY and writes nothing.
+        if unsafe { libc::ioctl(libc::STDERR_FILENO, libc::TIOCOUTQ, &mut queued) } != 0
+            || queued <= 0
+            || std::time::Instant::now() >= deadline
+        {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
 pub fn getppid() -> i32 {
     // SAFETY: getppid has no arguments and cannot fail.
     unsafe { libc::getppid() }

@@ -63,6 +63,28 @@ fn interactive_bash_has_job_control() {
     assert!(all.contains("fg-status=0"), "{out:?}");
 }
 
+/// As PID 1 rinit waits at exit for a terminal on stderr to send what it
+/// holds (a machine's console loses it at the kernel's panic); a pty holds
+/// nothing back, so the exit is not delayed, and the code and output pass.
+fn pid1_on_a_terminal_exits_without_delay() {
+    let command = format!(
+        "unshare --pid --fork --mount-proc {} sh -c 'echo out-line; echo err-line >&2; exit 3'",
+        rinit()
+    );
+    let started = std::time::Instant::now();
+    let out = run(in_pty(&command), secs(20.0));
+    let took = started.elapsed();
+    assert_eq!(out.code, Some(3), "{out:?}");
+    assert!(
+        out.stdout.contains("out-line") && out.stdout.contains("err-line"),
+        "{out:?}"
+    );
+    assert!(
+        took < secs(1.5),
+        "took {took:?}: the exit waited on the terminal"
+    );
+}
+
 fn sig_lines(text: &str, prefix: &str) -> (String, String) {
     let find = |field: &str| {
         text.lines()
@@ -183,4 +205,5 @@ tests! {
     ];
     &[Pty, Python] => [child_gets_the_terminal];
     &[Pty] => [interactive_bash_has_job_control];
+    &[Root, PidNs, Pty] => [pid1_on_a_terminal_exits_without_delay];
 }

@@ -14,7 +14,7 @@
 # ends with `N passed, N failed, N skipped`, then leaves behind, for the
 # host to check in the serial log, a daemon in its own session that reports
 # the SIGTERM of the top rinit's kill(-1) and a writer stuck on a frozen
-# filesystem (`pid1-stuck-writer PID`), in the hybrid layout also a task
+# filesystem (`pid1-stuck-writer PID`, twelve), in the hybrid layout also a task
 # frozen by the v1 freezer (`pid1-stuck-frozen PID`): those must be the
 # only tasks in the top rinit's stuck report. Exits 0 only if no scenario
 # failed.
@@ -570,9 +570,14 @@ all() {
         echo FROZEN >$V1F/top/freezer.state
         wait_for 5 v1_frozen $V1F/top && echo "pid1-stuck-frozen $!"
     fi
+    # Twelve writers, so that the report (written last, just before rinit's
+    # exit panics the kernel) is about 10 KB: a console that had not sent
+    # it all lost its end, unless rinit waits for the console to drain.
     fsfreeze --freeze $FRZ
-    sh -c "echo x > $FRZ/last" &
-    echo "pid1-stuck-writer $!"
+    for i in 1 2 3 4 5 6 7 8 9 10 11 12; do
+        sh -c "echo x > $FRZ/last$i" &
+        echo "pid1-stuck-writer $!"
+    done
     sleep 1
     echo "$passed passed, $failed failed, $skipped skipped"
     [ "$failed" = 0 ]
