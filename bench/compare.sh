@@ -12,7 +12,8 @@
 # a busy machine), prints them and writes no JSON. CPU_ONLY=1 only measures
 # each init's own CPU time (/proc/PID/schedstat) per forwarded signal and
 # per reaped orphan, 1000 events a window, one at a time, 9 interleaved
-# windows each (medians), prints them and writes no JSON.
+# windows each (medians), every window on one CPU and in a cpu cgroup made
+# for the run (bench/README.md says why), prints them and writes no JSON.
 #
 # It builds the shipped static rinit (scripts/build-static.sh) and the harness (bench/.harness), installs
 # the peers if they are missing (tini, catatonit, dumb-init, hyperfine and strace
