@@ -19,7 +19,7 @@ use crate::os::sys::{self, Reap, SignalFd};
 use crate::ready::watch::Watch;
 use crate::signals::{self, Disposition, Signo};
 use crate::spawn::PendingExec;
-use crate::supervisor::{Action, Policy, Scope, Supervisor};
+use crate::supervisor::{Action, Policy, Scope, Supervisor, earliest};
 use crate::teardown::signal::Main;
 use crate::teardown::{self, Reports, Sight, oom};
 use crate::wake::{self, Wakeup};
@@ -221,10 +221,8 @@ impl Runtime {
     /// Drains every exited child; returns an exit code when it is time.
     fn reap(&mut self) -> Option<u8> {
         let mut others = 0;
-        // Declared once: a name is only taken for --leaks and the report,
-        // and a per-reap `Option<String>` dropped was a call per orphan. It
-        // is set on every pass when names are taken (the tracker is there
-        // from start-up or never), so it never names a later pid.
+        // Once, not per reap (a drop per orphan); names are taken on every
+        // pass or never (the tracker is there from start-up or not at all).
         let mut comm = None;
         loop {
             let reaped = if self.tracker.is_some() {
@@ -275,10 +273,7 @@ impl Runtime {
         None
     }
 
-    /// The main child was reaped. Out of line and cold, as the next one:
-    /// rare, and kept out of the way of the reaping of every orphan, whose
-    /// CPU time per event is a benchmark figure (a compact hot path touches
-    /// fewer cache lines; bench/README.md).
+    /// The main child was reaped: rare, so out of the orphans' hot path.
     #[cold]
     #[inline(never)]
     fn on_main_reaped(&mut self, status: i32) -> Option<u8> {
@@ -395,16 +390,5 @@ impl Runtime {
             let proc = (self.view == View::Own).then_some(&self.proc);
             oom::settled(&mut self.oom, cgroup, self.main_pid, proc);
         }
-    }
-}
-
-/// The earlier of two deadlines, either of which may be none. (Not an
-/// iterator over an array of them: this runs before every sleep, and at
-/// opt-level z the iterator was a loop of calls.)
-#[inline(always)]
-fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
-    match (a, b) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
     }
 }

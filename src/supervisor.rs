@@ -399,6 +399,17 @@ fn is_stop(sig: Signo) -> bool {
     sig == signals::SIGTERM || sig == signals::SIGINT
 }
 
+/// The earlier of two deadlines, either of which may be none. (Not an
+/// iterator over an array of them: it runs before every sleep, and at
+/// opt-level z the iterator was a loop of calls.)
+#[inline(always)]
+pub fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -418,6 +429,17 @@ mod tests {
 
     fn sig(name: &str) -> Signo {
         Signo::parse(name).unwrap()
+    }
+
+    #[test]
+    fn earliest_of_two_deadlines() {
+        let t0 = Instant::now();
+        let t1 = t0 + Duration::from_secs(1);
+        assert_eq!(earliest(None, None), None);
+        assert_eq!(earliest(Some(t1), None), Some(t1));
+        assert_eq!(earliest(None, Some(t0)), Some(t0));
+        assert_eq!(earliest(Some(t1), Some(t0)), Some(t0));
+        assert_eq!(earliest(Some(t0), Some(t1)), Some(t0));
     }
 
     #[test]
