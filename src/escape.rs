@@ -15,6 +15,23 @@
 
 use std::fmt;
 
+/// Items of a list for a message, `sep` between each (pids, signal
+/// names): one formatter for every such list, writing without a
+/// `Vec<String>` to join.
+pub struct Joined<'a, T>(pub &'a [T], pub &'static str);
+
+impl<T: fmt::Display> fmt::Display for Joined<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, item) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(self.1)?;
+            }
+            write!(f, "{item}")?;
+        }
+        Ok(())
+    }
+}
+
 /// `text` as it may appear in a message; formats without allocating.
 pub fn escape(text: &str) -> Escaped<'_> {
     Escaped(text)
@@ -159,6 +176,18 @@ const INVISIBLE: &[(u32, u32)] = &[
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lists_are_joined_by_their_separator() {
+        use crate::signals::{SIGCONT, SIGKILL, SIGTERM};
+        assert_eq!(Joined(&[8, 20, 3], " ").to_string(), "8 20 3");
+        assert_eq!(Joined::<i32>(&[], " ").to_string(), "");
+        assert_eq!(
+            Joined(&[SIGTERM, SIGCONT], ",").to_string(),
+            "SIGTERM,SIGCONT"
+        );
+        assert_eq!(Joined(&[SIGKILL], ",").to_string(), "SIGKILL");
+    }
 
     #[test]
     fn control_characters_become_escapes() {

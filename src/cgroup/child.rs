@@ -6,7 +6,8 @@
 //! undoes what was done, so a degraded run leaves nothing behind.
 
 use super::discover::{self as cgroup, Hierarchy, Kind};
-use crate::os::procfs::{PidList, Proc};
+use crate::escape::Joined;
+use crate::os::procfs::Proc;
 use crate::os::{cannot, describe_error, lossy, read_text, sys, write_control};
 use crate::signals::{self, Signo};
 use log::{debug, warn};
@@ -556,7 +557,7 @@ impl ChildCgroup {
                     "cgroup {}: still new members after {rounds} rounds of SIGKILL ({} killed): pids {} are left",
                     self.name,
                     killed.len(),
-                    PidList(&fresh)
+                    Joined(&fresh, " ")
                 );
                 return;
             }
@@ -808,7 +809,7 @@ fn retrying(
                     if pids.is_empty() {
                         String::new()
                     } else {
-                        format!(" (still holds pids {})", PidList(&pids))
+                        format!(" (still holds pids {})", Joined(&pids, " "))
                     }
                 );
                 return false;

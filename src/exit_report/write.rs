@@ -139,7 +139,6 @@ impl Target {
             return self.write_in_place(text);
         }
         let (tmp, mut file) = self.create_temporary()?;
-        let shown = |name: &OsStr| self.path.with_file_name(name).display().to_string();
         let beside = |name: &OsStr| self.path.with_file_name(name);
         use std::io::Write;
         let written = file
@@ -166,7 +165,7 @@ impl Target {
                 }
                 return Err(format!(
                     "cannot rename {} to {}: {}",
-                    shown(&tmp),
+                    beside(&tmp).display(),
                     self.path.display(),
                     describe_error(&e)
                 ));

@@ -321,22 +321,6 @@ pub fn view(own_pid: i32, self_link: Option<i32>, self_nspid: &[i32]) -> View {
     }
 }
 
-/// Pids for a log line, separated by spaces; one formatter for every list
-/// of them (not a `Vec<String>` joined at each).
-pub struct PidList<'a>(pub &'a [i32]);
-
-impl std::fmt::Display for PidList<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        for (i, pid) in self.0.iter().enumerate() {
-            if i > 0 {
-                f.write_str(" ")?;
-            }
-            write!(f, "{pid}")?;
-        }
-        Ok(())
-    }
-}
-
 /// A command line for a log line: arguments joined by spaces, escaped so
 /// that a hostile argv cannot forge log lines, and cut after
 /// `escape::COMMAND_SHOWN` characters (with the whole length) so that a
@@ -682,12 +666,6 @@ mod tests {
         assert_eq!(view(2, Some(4321), &[4321]), View::Foreign);
         assert_eq!(view(2, Some(4321), &[]), View::Foreign);
         assert_eq!(view(2, None, &[]), View::Foreign);
-    }
-
-    #[test]
-    fn pid_lists_for_log_lines() {
-        assert_eq!(PidList(&[8, 20, 3]).to_string(), "8 20 3");
-        assert_eq!(PidList(&[]).to_string(), "");
     }
 
     #[test]

@@ -204,7 +204,7 @@ impl SignalFd {
     /// returns at once (a syscall the read's batch would not make, no sleep).
     pub fn wait_one(&self, batch: &mut SignalBatch) -> io::Result<()> {
         // Emptied first, so that an error leaves no earlier signal in it.
-        batch.len = 0;
+        batch.clear();
         let mut info = std::mem::MaybeUninit::<libc::siginfo_t>::uninit();
         let taken = loop {
             // SAFETY: the set points to a live u64 (the kernel sigset size
@@ -247,7 +247,7 @@ impl SignalFd {
     /// signalfd is readable. Nothing is allocated or zeroed per call.
     pub fn read_batch(&self, batch: &mut SignalBatch) -> io::Result<()> {
         // Emptied first, so that an error leaves no earlier signal in it.
-        batch.len = 0;
+        batch.clear();
         let mut infos = [const { std::mem::MaybeUninit::<libc::signalfd_siginfo>::uninit() };
             SignalBatch::CAPACITY];
         // SAFETY: the buffer is valid for its full size in bytes.

@@ -6,7 +6,8 @@
 
 use super::gather::{Fusectl, gather};
 use super::task::{AbortOutcome, Class, StuckSection, Task, stuck_section};
-use crate::os::procfs::{PidList, ProcStat};
+use crate::escape::Joined;
+use crate::os::procfs::ProcStat;
 use log::{error, warn};
 use std::time::Duration;
 
@@ -24,7 +25,7 @@ pub fn summary(pids: &[i32], timeout: Duration) -> String {
     let listed = if pids.is_empty() {
         "(gone meanwhile)".to_string()
     } else {
-        PidList(pids).to_string()
+        Joined(pids, " ").to_string()
     };
     format!(
         "stuck exit: {} process(es) survived SIGKILL for {} ms (--stuck-timeout): {listed}; exiting anyway",

@@ -3,9 +3,10 @@
 //! facts from /proc and sysfs; this module classifies and formats them, as
 //! log lines and as a section of the exit report.
 
+use crate::escape::Joined;
 use crate::escape::{COMMAND_SHOWN, bounded_args, escape_bounded, joined_len};
 use crate::exit_report::{CMDLINE_ARGS, CMDLINE_BYTES};
-use crate::os::procfs::{PF_EXITING, PidList};
+use crate::os::procfs::PF_EXITING;
 use crate::signals::{SigSet, Signo};
 use miniserde::Serialize;
 use std::fmt::Write;
@@ -262,7 +263,7 @@ fn pids(list: &[i32]) -> String {
     if list.is_empty() {
         return "(none found)".to_string();
     }
-    PidList(list).to_string()
+    Joined(list, " ").to_string()
 }
 
 fn describe_connection(c: &FuseConnection) -> String {

@@ -9,6 +9,7 @@ pub mod oom;
 pub mod signal;
 
 use crate::cgroup::ChildCgroup;
+use crate::escape::Joined;
 use crate::exit_report;
 use crate::leaks::{self, Became, LeakPolicy, Leftover, Mode, Tracker};
 use crate::os::procfs::{self, Proc, ProcStat, View};
@@ -249,7 +250,7 @@ impl Sight<'_> {
             if (!termed.main_group || !catchable) && self.main_group_among(&fresh, &groups) {
                 termed.main_group = true;
                 let group = format!("process group {}", self.main_pid);
-                debug!("pass {pass}: sending {} to {group}", signal::Names(sigs));
+                debug!("pass {pass}: sending {} to {group}", Joined(sigs, ","));
                 reached |= signal::broadcast(-self.main_pid, sigs, &group);
                 if self.view == View::Own {
                     fresh.retain(|p| !in_main_group(p));

@@ -23,22 +23,6 @@ const PIN_BATCH: usize = 256;
 static OPEN_REFUSED: AtomicBool = AtomicBool::new(false);
 static SEND_REFUSED: AtomicBool = AtomicBool::new(false);
 
-/// Signal names joined by ",", for a log line (no Debug formatting: the
-/// shipped build prints none).
-pub struct Names<'a>(pub &'a [Signo]);
-
-impl std::fmt::Display for Names<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        for (i, sig) in self.0.iter().enumerate() {
-            if i > 0 {
-                f.write_str(",")?;
-            }
-            write!(f, "{sig}")?;
-        }
-        Ok(())
-    }
-}
-
 /// Sends `sigs`, in order, to every process in `targets`, once each (an
 /// app may take a second SIGTERM as "quit now"), each pinned first, then
 /// re-checked by `still_ours` (a batch at a time: whether each is still
@@ -219,18 +203,5 @@ fn send(pid: i32, sig: Signo) {
         Ok(Delivery::Sent) => debug!("sent {sig} to pid {pid}"),
         Ok(Delivery::TargetGone) => debug!("pid {pid} is already gone ({sig})"),
         Err(e) => warn!("cannot send {sig} to pid {pid}: {e}"),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::signals::SIGTERM;
-
-    #[test]
-    fn names_are_joined_by_commas() {
-        assert_eq!(Names(&[SIGTERM, SIGCONT]).to_string(), "SIGTERM,SIGCONT");
-        assert_eq!(Names(&[SIGKILL]).to_string(), "SIGKILL");
-        assert_eq!(Names(&[]).to_string(), "");
     }
 }

@@ -547,13 +547,20 @@ impl Drop for FreezerCgroup {
 
 /// The exit report's facts, after validation against the schema.
 pub fn report_facts(path: &str) -> String {
+    helper_facts("exit_report.py", path)
+}
+
+/// What a Python helper prints of the report at `path`, one fact a line; a
+/// helper that fails (a report that does not parse or validate) fails the
+/// test, with the report.
+pub fn helper_facts(name: &str, path: &str) -> String {
     let out = Command::new("python3")
-        .args([&helper("exit_report.py"), path])
+        .args([&helper(name), path])
         .output()
         .unwrap();
     assert!(
         out.status.success(),
-        "the report does not validate: {}\n{}",
+        "{name} rejects the report: {}\n{}",
         String::from_utf8_lossy(&out.stderr),
         std::fs::read_to_string(path).unwrap_or_default()
     );

@@ -29,18 +29,9 @@ fn main_exit_logged(run: &Run) -> Instant {
     Instant::now()
 }
 
-/// The JSON report's facts, read by Python's json module.
+/// The JSON report's stuck section, read by Python's json module.
 fn report_facts(path: &str) -> String {
-    let out = Command::new("python3")
-        .args([&helper("report.py"), path])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "the report does not parse: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
+    helper_facts("report.py", path)
 }
 
 fn task_line<'a>(facts: &'a str, needle: &str) -> &'a str {

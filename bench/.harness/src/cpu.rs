@@ -24,6 +24,7 @@
 use crate::Init;
 use crate::events::{self, Measured};
 use crate::runtime_ns;
+use rinit::os::procfs;
 use std::path::{Path, PathBuf};
 
 /// Which events a window sends.
@@ -74,13 +75,7 @@ impl Placement {
                 .find(|&c| unsafe { libc::CPU_ISSET(c, &set) })
         });
         if let Some(cpu) = cpu {
-            // SAFETY: a zeroed cpu_set_t is empty; CPU_SET stays within it.
-            let one = unsafe {
-                let mut set: libc::cpu_set_t = std::mem::zeroed();
-                libc::CPU_SET(cpu, &mut set);
-                set
-            };
-            set_affinity(&one);
+            crate::pin_to_cpu(0, cpu);
         }
         let made = own_cpu_cgroup().and_then(|(parent, back)| {
             let made = parent.join(format!("rinit-bench-{}", std::process::id()));
@@ -157,7 +152,8 @@ fn set_affinity(set: &libc::cpu_set_t) {
 /// the own cgroup: a v2 cgroup with processes cannot hand it down itself;
 /// under the root when the own cgroup is the root).
 fn own_cpu_cgroup() -> Option<(PathBuf, PathBuf)> {
-    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
+    // rinit's own parser: mount points unescaped (`\040`), roots kept.
+    let mounts = procfs::parse_mountinfo(&std::fs::read("/proc/self/mountinfo").ok()?);
     let cgroups = std::fs::read_to_string("/proc/self/cgroup").ok()?;
     let own = |wanted: &dyn Fn(&str) -> bool| {
         cgroups.lines().find_map(|l| {
@@ -169,20 +165,9 @@ fn own_cpu_cgroup() -> Option<(PathBuf, PathBuf)> {
     let has = |file: PathBuf, word: &str| {
         std::fs::read_to_string(file).is_ok_and(|t| t.split_whitespace().any(|w| w == word))
     };
-    for line in mountinfo.lines() {
-        let Some((left, right)) = line.split_once(" - ") else {
-            continue;
-        };
-        let mut right = right.split(' ');
-        let (Some(fstype), _, Some(options)) = (right.next(), right.next(), right.next()) else {
-            continue;
-        };
-        let mut left = left.split(' ');
-        let (Some(root), Some(point)) = (left.nth(3), left.next()) else {
-            continue;
-        };
-        let v1 = fstype == "cgroup" && options.split(',').any(|o| o == "cpu");
-        if !v1 && fstype != "cgroup2" {
+    for mount in &mounts {
+        let v1 = mount.fstype == "cgroup" && mount.options.split(',').any(|o| o == "cpu");
+        if !v1 && mount.fstype != "cgroup2" {
             continue;
         }
         let path = if v1 {
@@ -192,11 +177,11 @@ fn own_cpu_cgroup() -> Option<(PathBuf, PathBuf)> {
         };
         let Some(path) = path else { continue };
         // The path is relative to the hierarchy's root; the mount shows
-        // `root` of it at `point` (octal escapes, as \040, decoded).
-        let Ok(rel) = Path::new(&path).strip_prefix(root) else {
+        // `root` of it at `point`.
+        let Ok(rel) = Path::new(&path).strip_prefix(&mount.root) else {
             continue;
         };
-        let dir = PathBuf::from(unescape(point)).join(rel);
+        let dir = mount.point.join(rel);
         let back = dir.join("cgroup.procs");
         if v1 {
             return Some((dir, back));
@@ -210,41 +195,4 @@ fn own_cpu_cgroup() -> Option<(PathBuf, PathBuf)> {
         }
     }
     None
-}
-
-/// A mount point as mountinfo writes it, with `\NNN` octal escapes.
-fn unescape(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let octal = bytes
-            .get(i + 1..i + 4)
-            .filter(|d| d.iter().all(|b| (b'0'..=b'7').contains(b)));
-        match (bytes[i], octal) {
-            (b'\\', Some(d)) => {
-                out.push((d[0] - b'0') * 64 + (d[1] - b'0') * 8 + (d[2] - b'0'));
-                i += 4;
-            }
-            (b, _) => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::unescape;
-
-    #[test]
-    fn unescapes_mountinfo_octal() {
-        assert_eq!(unescape("/sys/fs/cgroup/cpu"), "/sys/fs/cgroup/cpu");
-        assert_eq!(unescape("/mnt/a\\040b\\134c"), "/mnt/a b\\c");
-        // Not an escape: fewer than three octal digits, or not octal.
-        assert_eq!(unescape("/x\\04"), "/x\\04");
-        assert_eq!(unescape("/x\\089"), "/x\\089");
-    }
 }

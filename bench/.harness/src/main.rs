@@ -103,7 +103,7 @@ fn others(own: i32) -> Vec<i32> {
 
 /// Pins `pid` (0: the caller) to one CPU, when the machine has more than
 /// one: the reaping measure keeps the init and the storm off each other's CPU.
-fn pin_to_cpu(pid: i32, cpu: usize) {
+pub(crate) fn pin_to_cpu(pid: i32, cpu: usize) {
     if std::thread::available_parallelism().map_or(1, |n| n.get()) < 2 {
         return;
     }
